@@ -1,0 +1,54 @@
+package event
+
+// The action vocabulary. Unknown source types map to ActionOther and keep
+// their RawType: an event is never dropped for its type.
+const (
+	ActionUserCreate        = "user.create"
+	ActionUserUpdate        = "user.update"
+	ActionUserActivate      = "user.activate"
+	ActionUserReactivate    = "user.reactivate"
+	ActionUserDeactivate    = "user.deactivate"
+	ActionUserSuspend       = "user.suspend"
+	ActionUserUnsuspend     = "user.unsuspend"
+	ActionUserDelete        = "user.delete"
+	ActionUserLogin         = "user.login"
+	ActionPasswordReset     = "user.password_reset"
+	ActionMFAReset          = "user.mfa_reset"
+	ActionGroupCreate       = "group.create"
+	ActionGroupUpdate       = "group.update"
+	ActionGroupDelete       = "group.delete"
+	ActionGroupMemberAdd    = "group.member.add"
+	ActionGroupMemberRemove = "group.member.remove"
+	ActionRoleGrant         = "role.grant"
+	ActionRoleRevoke        = "role.revoke"
+	ActionAppAssign         = "app.assign"
+	ActionAppUnassign       = "app.unassign"
+	ActionAppProvision      = "app.provision"
+	ActionCredentialCreate  = "credential.create"
+	ActionCredentialRevoke  = "credential.revoke"
+	ActionOther             = "other"
+)
+
+// Actions lists the whole vocabulary in a stable order.
+var Actions = []string{
+	ActionUserCreate, ActionUserUpdate, ActionUserActivate, ActionUserReactivate,
+	ActionUserDeactivate, ActionUserSuspend, ActionUserUnsuspend, ActionUserDelete,
+	ActionUserLogin, ActionPasswordReset, ActionMFAReset,
+	ActionGroupCreate, ActionGroupUpdate, ActionGroupDelete,
+	ActionGroupMemberAdd, ActionGroupMemberRemove,
+	ActionRoleGrant, ActionRoleRevoke,
+	ActionAppAssign, ActionAppUnassign, ActionAppProvision,
+	ActionCredentialCreate, ActionCredentialRevoke,
+	ActionOther,
+}
+
+var actionSet = func() map[string]bool {
+	m := make(map[string]bool, len(Actions))
+	for _, a := range Actions {
+		m[a] = true
+	}
+	return m
+}()
+
+// ValidAction reports whether a is in the vocabulary.
+func ValidAction(a string) bool { return actionSet[a] }

@@ -1,0 +1,115 @@
+// Package event defines scimwatch's canonical identity-provisioning audit
+// event: the one vocabulary that normalizers produce and that ClickHouse,
+// rules, baselines, alerts and dashboards consume.
+//
+// The JSON form (one object per NDJSON line) is a contract: field names and
+// the action vocabulary are relied upon by rules, ClickHouse columns and
+// other tools, and change only by addition.
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event is one canonical audit event.
+type Event struct {
+	// ID is the source's unique id (Okta uuid, Entra id). When the source has
+	// none it is a stable hash of the raw record (see HashID).
+	ID string `json:"id"`
+	// Time is when it happened, in UTC. Its JSON form is RFC 3339 with
+	// milliseconds.
+	Time time.Time `json:"time"`
+	// Tenant is the organisation: Okta org, Entra tenantId, SCIM server tenant,
+	// or the input's configured default.
+	Tenant string `json:"tenant"`
+	// Source is one of the Source* constants.
+	Source string `json:"source"`
+	// RawType is the source's own event type, verbatim.
+	RawType string `json:"raw_type"`
+	// Action is one of the Action* constants; "other" when the source type
+	// is not (yet) mapped. A failed attempt keeps its action.
+	Action string `json:"action"`
+	// Outcome is success, failure or unknown; Reason is the source's text.
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason"`
+
+	Actor   Actor    `json:"actor"`
+	Targets []Target `json:"targets"`
+	Changes []Change `json:"changes"`
+
+	// CorrelationID ties events of one operation together (Okta
+	// transaction.id, Entra correlationId, SCIM request id).
+	CorrelationID string `json:"correlation_id"`
+
+	// Raw is the original record, unchanged. A normalizer's Raw aliases the
+	// input it was given: copy it if the input buffer is reused.
+	Raw json.RawMessage `json:"raw"`
+}
+
+// Actor is who did it.
+type Actor struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"` // user | app | system
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// Target is what it was done to.
+type Target struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"` // user | group | app | role | credential | other
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Change is one attribute that changed. Old and New are text: JSON-encoded
+// values that sources wrap in strings are decoded first (see the README).
+type Change struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Sources.
+const (
+	SourceOkta  = "okta"
+	SourceEntra = "entra"
+	SourceSCIM  = "scim"
+)
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeUnknown = "unknown"
+)
+
+// Actor types.
+const (
+	ActorUser   = "user"
+	ActorApp    = "app"
+	ActorSystem = "system"
+)
+
+// Target types.
+const (
+	TargetUser       = "user"
+	TargetGroup      = "group"
+	TargetApp        = "app"
+	TargetRole       = "role"
+	TargetCredential = "credential"
+	TargetOther      = "other"
+)
+
+// TargetOfType returns the first target of type typ, or nil.
+func (e *Event) TargetOfType(typ string) *Target {
+	for i := range e.Targets {
+		if e.Targets[i].Type == typ {
+			return &e.Targets[i]
+		}
+	}
+	return nil
+}

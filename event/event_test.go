@@ -1,0 +1,99 @@
+package event
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestJSONContract pins the field names and forms of the JSON contract.
+func TestJSONContract(t *testing.T) {
+	e := Event{
+		ID:     "id-1",
+		Time:   time.Date(2026, 11, 24, 1, 2, 3, 456789000, time.FixedZone("CET", 3600)),
+		Tenant: "acme", Source: SourceOkta, RawType: "user.lifecycle.create", Action: ActionUserCreate,
+		Outcome: OutcomeSuccess,
+		Actor:   Actor{ID: "a", Type: ActorUser, Name: "A", Email: "a@x", IP: "192.0.2.1", UserAgent: "ua"},
+		Raw:     json.RawMessage(`{"k": "v"}`),
+	}
+	b, err := e.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"action", "actor", "changes", "correlation_id", "id", "outcome", "raw", "raw_type", "reason", "source", "targets", "tenant", "time"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys = %q, want %q", keys, want)
+	}
+	if m["time"] != "2026-11-24T00:02:03.456Z" {
+		t.Errorf("time = %v, want UTC with milliseconds", m["time"])
+	}
+	if !reflect.DeepEqual(m["targets"], []any{}) || !reflect.DeepEqual(m["changes"], []any{}) {
+		t.Errorf("empty lists = %v %v, want []", m["targets"], m["changes"])
+	}
+	if !reflect.DeepEqual(m["raw"], map[string]any{"k": "v"}) {
+		t.Errorf("raw = %v", m["raw"])
+	}
+	actor := m["actor"].(map[string]any)
+	for _, k := range []string{"id", "type", "name", "email", "ip", "user_agent"} {
+		if _, ok := actor[k]; !ok {
+			t.Errorf("actor has no %q", k)
+		}
+	}
+
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Time.Equal(e.Time.Truncate(time.Millisecond)) || back.ID != e.ID || back.Actor != e.Actor || back.Action != e.Action {
+		t.Errorf("round trip = %+v", back)
+	}
+	line, err := e.AppendJSON([]byte("x"))
+	if err != nil || string(line) != "x"+string(b)+"\n" {
+		t.Errorf("AppendJSON = %q, %v", line, err)
+	}
+}
+
+func TestUnmarshalErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"id":"x"}`:                    "canonical event: missing time",
+		`{"id":"x","time":"yesterday"}`: "canonical event: time",
+	} {
+		var e Event
+		err := json.Unmarshal([]byte(in), &e)
+		if err == nil || len(err.Error()) < len(want) || err.Error()[:len(want)] != want {
+			t.Errorf("%s: error %v, want %q", in, err, want)
+		}
+	}
+}
+
+func TestVocabulary(t *testing.T) {
+	if len(Actions) != 24 {
+		t.Errorf("%d actions, want the 24 of the contract", len(Actions))
+	}
+	for _, a := range Actions {
+		if !ValidAction(a) {
+			t.Errorf("%q is not valid", a)
+		}
+	}
+	if ValidAction("user.created") {
+		t.Error("user.created is valid")
+	}
+	e := Event{Targets: []Target{{Type: TargetUser, ID: "u"}, {Type: TargetRole, ID: "r"}}}
+	if got := e.TargetOfType(TargetRole); got == nil || got.ID != "r" {
+		t.Errorf("TargetOfType(role) = %v", got)
+	}
+	if e.TargetOfType(TargetGroup) != nil {
+		t.Error("TargetOfType(group) found one")
+	}
+}
