@@ -1,9 +1,11 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,5 +97,41 @@ func TestVocabulary(t *testing.T) {
 	}
 	if e.TargetOfType(TargetGroup) != nil {
 		t.Error("TargetOfType(group) found one")
+	}
+}
+
+// TestAppendString checks the string encoder against encoding/json, which
+// is the reference for what JSON parsers read back.
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `quote " and \ backslash`, "new\nline\r\ttab", "\x00\x01\x1f\x7f",
+		"unicode é 日本 🎉", "bad \xff utf8 \xc3", "line\u2028sep\u2029", "</script>&",
+	} {
+		got := appendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Errorf("%q encodes to invalid JSON %s: %v", s, got, err)
+			continue
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Errorf("%q round-trips to %q", s, back)
+		}
+	}
+}
+
+func TestRawForms(t *testing.T) {
+	e := Event{ID: "x", Raw: json.RawMessage("{\n  \"a\": [1, 2]\n}")}
+	b, err := e.AppendJSON(nil)
+	if err != nil || bytes.Count(b, []byte("\n")) != 1 || !bytes.Contains(b, []byte(`"raw":{"a":[1,2]}}`)) {
+		t.Errorf("multi-line raw: %s, %v", b, err)
+	}
+	e.Raw = json.RawMessage(`{"a": [1, 2]}`)
+	if b, _ := e.AppendJSON(nil); !bytes.Contains(b, []byte(`"raw":{"a": [1, 2]}}`)) {
+		t.Errorf("one-line raw is not kept as it came: %s", b)
+	}
+	e.Raw = json.RawMessage("{\n\"a\":")
+	if _, err := e.AppendJSON(nil); err == nil {
+		t.Error("invalid multi-line raw encoded")
 	}
 }

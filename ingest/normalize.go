@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,49 +57,125 @@ var ErrUnknownSource = errors.New("cannot tell the source of the record (not Okt
 // normalizes it with that source's Normalizer.
 type Auto struct{}
 
-// present records that a field is there and not null, without decoding it.
-type present bool
-
-func (p *present) UnmarshalJSON(b []byte) error {
-	*p = string(b) != "null"
-	return nil
-}
-
-// probe holds the top-level fields that tell sources apart.
-type probe struct {
-	EventType string `json:"eventType"` // Okta LogEvent
-	Data      *struct {
-		Events present `json:"events"`
-	} `json:"data"` // Okta Event Hook
-	Records             present `json:"records"`    // Event Hubs batch
-	Value               present `json:"value"`      // Graph list
-	Properties          present `json:"properties"` // Azure Monitor
-	ActivityDisplayName string  `json:"activityDisplayName"`
-	ProvisioningAction  string  `json:"provisioningAction"`
-	JobID               string  `json:"jobId"`
-	CreatedDateTime     string  `json:"createdDateTime"`
-	Method              string  `json:"method"` // SCIM request log
-	Path                string  `json:"path"`
-}
-
-// Detect returns the source of one raw record.
+// Detect returns the source of one raw record from its top-level keys,
+// matched case-insensitively as the decoders do. The first telling key
+// decides, so detection stops early:
+//
+//	data (Okta Event Hook), eventType                         okta
+//	records, value (batches), properties, tenantId, resourceId,
+//	category, operationName, correlationId, activityDisplayName,
+//	provisioningAction, jobId, createdDateTime                entra
+//	method and path, both                                     scim
+//
+// Keys whose value is null do not count.
 func Detect(raw []byte) (string, error) {
-	var p probe
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return "", norm.DecodeError(err)
+	var k keys
+	src, ok := k.scan(raw)
+	if !ok {
+		// Not an object, or not valid JSON: let the decoder say why.
+		var v map[string]struct{}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", norm.DecodeError(err)
+		}
 	}
-	switch {
-	case p.Data != nil && bool(p.Data.Events):
-		return event.SourceOkta, nil
-	case bool(p.Records) || bool(p.Value) || bool(p.Properties) ||
-		p.ActivityDisplayName != "" || p.ProvisioningAction != "" || p.JobID != "" || p.CreatedDateTime != "":
-		return event.SourceEntra, nil
-	case p.Method != "" && p.Path != "":
-		return event.SourceSCIM, nil
-	case p.EventType != "":
-		return event.SourceOkta, nil
+	if src == "" {
+		return "", ErrUnknownSource
 	}
-	return "", ErrUnknownSource
+	return src, nil
+}
+
+// keys is the set of SCIM keys seen so far: SCIM needs both.
+type keys uint8
+
+const (
+	keyMethod keys = 1 << iota
+	keyPath
+)
+
+// tellingKeys maps lower-cased top-level keys to a source, or to a SCIM
+// key bit.
+var tellingKeys = map[string]any{
+	"data": event.SourceOkta, "eventtype": event.SourceOkta,
+	"records": event.SourceEntra, "value": event.SourceEntra, "properties": event.SourceEntra,
+	"tenantid": event.SourceEntra, "resourceid": event.SourceEntra, "category": event.SourceEntra,
+	"operationname": event.SourceEntra, "correlationid": event.SourceEntra,
+	"activitydisplayname": event.SourceEntra, "provisioningaction": event.SourceEntra,
+	"jobid": event.SourceEntra, "createddatetime": event.SourceEntra,
+	"method": keyMethod, "path": keyPath,
+}
+
+// scan walks the top-level object of b, skipping values without decoding
+// them, until a telling key decides the source. ok is false for anything
+// but a well-formed object (as far as it read).
+func (k *keys) scan(b []byte) (src string, ok bool) {
+	var lower [24]byte
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return "", true
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return "", false
+		}
+		st := scanState{scalar: true}
+		end, ok := st.run(b, i)
+		if !ok {
+			return "", false
+		}
+		key := b[i+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return "", false
+		}
+		i = skipSpace(b, i+1)
+		if i >= len(b) {
+			return "", false
+		}
+		st = scanState{scalar: b[i] != '{' && b[i] != '['}
+		if end, ok = st.run(b, i); !ok && !(st.scalar && !st.inStr) {
+			return "", false
+		}
+		if len(key) <= len(lower) && !bytes.Equal(b[i:end], []byte("null")) {
+			for j, c := range key {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				lower[j] = c
+			}
+			switch t := tellingKeys[string(lower[:len(key)])].(type) {
+			case string:
+				return t, true
+			case keys:
+				if *k |= t; *k == keyMethod|keyPath {
+					return event.SourceSCIM, true
+				}
+			}
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return "", false
+		}
+		switch b[i] {
+		case '}':
+			return "", true
+		case ',':
+			i = skipSpace(b, i+1)
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // Normalize implements Normalizer.

@@ -161,50 +161,99 @@ func (r *Reader) value(c byte, inArray bool) (Record, error) {
 // needed, or ErrTooLarge. It tracks nesting and strings only; the
 // normalizer's decoder checks the rest.
 func (r *Reader) scan(c byte) (int, error) {
-	depth, inStr, esc := 0, false, false
-	scalar := c != '{' && c != '['
-	for i := r.pos; ; i++ {
-		if i >= r.n {
-			off := i - r.pos
-			if r.fill(off+1) <= off {
-				if scalar {
-					return i, nil
-				}
-				return 0, ErrUnterminated
-			}
-			i = r.pos + off
+	st := scanState{scalar: c != '{' && c != '['}
+	i := r.pos
+	for {
+		end, ok := st.run(r.buf[:r.n], i)
+		if ok {
+			return end, nil
 		}
-		if i-r.pos >= r.max {
+		off := end - r.pos
+		if off >= r.max {
 			return 0, ErrTooLarge
 		}
-		b := r.buf[i]
+		if r.fill(off+1) <= off {
+			if st.scalar && !st.inStr {
+				return r.n, nil
+			}
+			return 0, ErrUnterminated
+		}
+		i = r.pos + off
+	}
+}
+
+// scanState is the state of scan between buffer refills.
+type scanState struct {
+	depth          int
+	scalar         bool
+	inStr, escaped bool
+}
+
+// special marks the bytes scan looks at outside strings (structure) and
+// strSpecial those inside them (end and escape).
+var special, strSpecial [256]bool
+
+func init() {
+	for _, c := range []byte(`{}[]"`) {
+		special[c] = true
+	}
+	strSpecial['"'], strSpecial['\\'] = true, true
+}
+
+// run scans b from i. It returns the end of the value and true, or how far
+// it got and false when b ends first.
+func (s *scanState) run(b []byte, i int) (int, bool) {
+	for i < len(b) {
 		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if b == '\\' {
-				esc = true
-			} else if b == '"' {
-				inStr = false
-				if scalar {
-					return i + 1, nil
+		case s.escaped:
+			s.escaped = false
+			i++
+		case s.inStr:
+			for i < len(b) && !strSpecial[b[i]] {
+				i++
+			}
+			if i == len(b) {
+				return i, false
+			}
+			if b[i] == '\\' {
+				s.escaped = true
+			} else {
+				s.inStr = false
+				if s.scalar {
+					return i + 1, true
 				}
 			}
-		case b == '"':
-			inStr = true
-		case scalar:
-			if b == ',' || b == ']' || b == '}' || b == ' ' || b == '\t' || b == '\r' || b == '\n' {
-				return i, nil
+			i++
+		case s.scalar:
+			switch b[i] {
+			case '"':
+				s.inStr = true
+			case ',', ']', '}', ' ', '\t', '\r', '\n':
+				return i, true
 			}
-		case b == '{' || b == '[':
-			depth++
-		case b == '}' || b == ']':
-			depth--
-			if depth == 0 {
-				return i + 1, nil
+			i++
+		default:
+			for i < len(b) && !special[b[i]] {
+				i++
 			}
+			if i == len(b) {
+				return i, false
+			}
+			switch b[i] {
+			case '"':
+				s.inStr = true
+			case '{', '[':
+				s.depth++
+			case '}', ']':
+				s.depth--
+				if s.depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
 		}
 	}
+	return i, false
 }
 
 // skipFrame reports a bad record that starts at buf[pos] on line and goes on

@@ -17,6 +17,7 @@ const usage = `scimwatch monitors identity-provisioning audit logs.
 
 Usage:
   scimwatch normalize [--source auto|okta|entra|scim] [--tenant T] [FILE|-]...
+  scimwatch generate [--count N] [--okta-share F] [--seed S]
   scimwatch version
 
 Run 'scimwatch COMMAND -h' for a command's flags.
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "normalize":
 		return normalizeCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "generate":
+		return generateCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "scimwatch", version)
 		return 0

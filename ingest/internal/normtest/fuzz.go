@@ -1,6 +1,7 @@
 package normtest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,8 +50,11 @@ func CheckEvents(t *testing.T, evs []event.Event) {
 		case e.Actor.Type != event.ActorUser && e.Actor.Type != event.ActorApp && e.Actor.Type != event.ActorSystem:
 			t.Errorf("event %d: actor type %q", i, e.Actor.Type)
 		}
-		if _, err := e.MarshalJSON(); err != nil {
+		b, err := e.MarshalJSON()
+		if err != nil {
 			t.Errorf("event %d does not encode: %v", i, err)
+		} else if !json.Valid(b) {
+			t.Errorf("event %d encodes to invalid JSON: %s", i, b)
 		}
 	}
 }
