@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Starts or stops a ClickHouse server for scimwatch's tests: Debian's
+# clickhouse-server package (installed when absent), listening on 127.0.0.1
+# only, with its data in a directory of its own. Idempotent.
+#
+#   .ci/clickhouse.sh start     install if needed, start, wait until it answers
+#   .ci/clickhouse.sh stop      stop it (data kept until the next start)
+#   .ci/clickhouse.sh restart   stop then start, keeping the data
+#   .ci/clickhouse.sh env       print the variables the tests read
+#
+# SCIMWATCH_CH_DIR (default: a directory under /tmp) holds config, data,
+# logs and the pid file; SCIMWATCH_CH_PORT the native port (19000).
+set -euo pipefail
+
+dir=${SCIMWATCH_CH_DIR:-/tmp/scimwatch-clickhouse}
+port=${SCIMWATCH_CH_PORT:-19000}
+http_port=$((port + 1))
+pidfile=$dir/clickhouse.pid
+
+log() { printf 'clickhouse.sh: %s\n' "$*" >&2; }
+
+install() {
+  command -v clickhouse-server >/dev/null && return
+  log "installing Debian's clickhouse-server"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+  # The package's own service is not used: tests run their own instance.
+  if command -v service >/dev/null; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
+}
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+answers() { clickhouse-client --host 127.0.0.1 --port "$port" -q "SELECT 1" >/dev/null 2>&1; }
+
+configure() {
+  mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+  cat >"$dir/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/server.err.log</errorlog><size>100M</size><count>2</count></logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>$port</tcp_port>
+    <http_port>$http_port</http_port>
+    <max_connections>256</max_connections>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <uncompressed_cache_size>268435456</uncompressed_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>
+    <path>$dir/data/</path>
+    <tmp_path>$dir/tmp/</tmp_path>
+    <user_files_path>$dir/user_files/</user_files_path>
+    <format_schema_path>$dir/format_schemas/</format_schema_path>
+    <users_config>$dir/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+XML
+  cat >"$dir/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>random</load_balancing></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+}
+
+start() {
+  install
+  if running && answers; then return; fi
+  configure
+  log "starting on 127.0.0.1:$port (data in $dir)"
+  (cd "$dir" && nohup clickhouse-server --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 & echo $! >"$pidfile")
+  for _ in $(seq 1 120); do
+    if answers; then return; fi
+    if ! running; then log "server exited:"; tail -20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 || true; exit 1; fi
+    sleep 0.5
+  done
+  log "server did not answer in 60 s"; exit 1
+}
+
+stop() {
+  running || { rm -f "$pidfile"; return; }
+  local pid; pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return; }; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port" ;;
+  *) echo "usage: $0 start|stop|restart|env" >&2; exit 2 ;;
+esac

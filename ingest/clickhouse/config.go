@@ -1,0 +1,85 @@
+// Package clickhouse stores canonical events in ClickHouse over the native
+// protocol: versioned schema migrations embedded in the binary, batched
+// inserts, and retention by dropping day partitions. Everything it creates
+// works on ClickHouse 18.16 (Debian's) and on current releases.
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config says how to reach ClickHouse.
+type Config struct {
+	// Addrs are host:port of the native protocol (9000 by default).
+	Addrs []string `yaml:"addrs"`
+	// Database is created if absent.
+	Database string `yaml:"database"`
+	Username string `yaml:"username"`
+	// The password comes from the environment variable PasswordEnv or the
+	// file PasswordFile, never from the config file itself.
+	PasswordEnv  string        `yaml:"password_env"`
+	PasswordFile string        `yaml:"password_file"`
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	// Retention keeps this many days of events; older day partitions are
+	// dropped. 0 keeps everything.
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addrs:         []string{"127.0.0.1:9000"},
+		Database:      "scimwatch",
+		Username:      "default",
+		DialTimeout:   5 * time.Second,
+		RetentionDays: 400,
+	}
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate reports every problem of c.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Addrs) == 0 {
+		errs = append(errs, errors.New("addrs: at least one host:port is required"))
+	}
+	for i, a := range c.Addrs {
+		if !strings.Contains(a, ":") {
+			errs = append(errs, fmt.Errorf("addrs[%d]: %q is not host:port", i, a))
+		}
+	}
+	if !identifier.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("database: %q is not a plain identifier", c.Database))
+	}
+	if c.PasswordEnv != "" && c.PasswordFile != "" {
+		errs = append(errs, errors.New("password_env and password_file: set at most one"))
+	}
+	if c.RetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("retention_days: %d is negative", c.RetentionDays))
+	}
+	if c.DialTimeout <= 0 {
+		errs = append(errs, errors.New("dial_timeout: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// password reads the password from the environment or a file.
+func (c *Config) password() (string, error) {
+	switch {
+	case c.PasswordEnv != "":
+		return os.Getenv(c.PasswordEnv), nil
+	case c.PasswordFile != "":
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("password_file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}

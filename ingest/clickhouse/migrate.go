@@ -1,0 +1,181 @@
+package clickhouse
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migration is one versioned schema change: migrations/NNNN_name.sql, its
+// statements separated by ";" at the end of a line.
+//
+// Every statement must be idempotent (CREATE … IF NOT EXISTS, or an ALTER
+// whose "already exists" error is ignored): two instances starting at once
+// may both apply it. ClickHouse has no transactions or locks to prevent
+// that, so correctness comes from idempotence, and the schema_migrations
+// table, a ReplacingMergeTree keyed by version, collapses the double record.
+type Migration struct {
+	Version    uint32
+	Name       string
+	Statements []string
+}
+
+// Migrations returns the embedded migrations in version order, rendered for
+// database db.
+func Migrations(db string) ([]Migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var out []Migration
+	for _, p := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.ParseUint(num, 10, 32)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", p)
+		}
+		src, err := migrationFS.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New(p).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", p, err)
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, struct{ Database string }{db}); err != nil {
+			return nil, fmt.Errorf("migration %s: %w", p, err)
+		}
+		m := Migration{Version: uint32(v), Name: name}
+		for _, stmt := range splitStatements(buf.String()) {
+			m.Statements = append(m.Statements, stmt)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// splitStatements splits SQL at ";" ending a line, dropping comment lines.
+func splitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			if s := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); s != "" {
+				out = append(out, s)
+			}
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Migrate creates the database and applies the migrations not yet
+// recorded, in order. It is safe to run at every start and from several
+// instances at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.cfg.Database
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("creating database %s: %w", db, err)
+	}
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
+		version UInt32, name String, applied_at DateTime
+	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
+		return fmt.Errorf("creating %s.schema_migrations: %w", db, err)
+	}
+	applied, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	ms, err := Migrations(db)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if slices.Contains(applied, m.Version) {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := s.conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if err := s.record(ctx, m); err != nil {
+			return fmt.Errorf("recording migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		s.logger.Info("applied migration", "version", m.Version, "name", m.Name)
+	}
+	s.migrated.Store(true)
+	return nil
+}
+
+// record writes m to schema_migrations. Inserts go through a native batch:
+// ClickHouse 18.16 does not read VALUES inlined in a native-protocol query.
+func (s *Store) record(ctx context.Context, m Migration) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Database+".schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(m.Version, m.Name, time.Now()); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
+}
+
+// AppliedMigrations returns the versions recorded in schema_migrations.
+func (s *Store) AppliedMigrations(ctx context.Context) ([]uint32, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM "+s.cfg.Database+".schema_migrations ORDER BY version")
+	if err != nil {
+		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Pending reports whether some embedded migration is not applied.
+func (s *Store) Pending(ctx context.Context) (bool, error) {
+	applied, err := s.AppliedMigrations(ctx)
+	if err != nil {
+		return true, err
+	}
+	ms, err := Migrations(s.cfg.Database)
+	if err != nil {
+		return true, err
+	}
+	for _, m := range ms {
+		if !slices.Contains(applied, m.Version) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

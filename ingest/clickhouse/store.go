@@ -1,0 +1,187 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/scimwatch/scimwatch/event"
+)
+
+// Store writes events to ClickHouse. It is safe for concurrent use.
+type Store struct {
+	cfg      Config
+	conn     driver.Conn
+	logger   *slog.Logger
+	migrated atomic.Bool
+}
+
+// Open connects to ClickHouse. It does not check that the server answers:
+// use Ping.
+func Open(cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pw, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := ch.Open(&ch.Options{
+		Addr:        cfg.Addrs,
+		Auth:        ch.Auth{Database: "default", Username: cfg.Username, Password: pw},
+		DialTimeout: cfg.DialTimeout,
+		// Batches are large and compress well.
+		Compression:     &ch.Compression{Method: ch.CompressionLZ4},
+		MaxOpenConns:    4,
+		ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{cfg: cfg, conn: conn, logger: logger}, nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
+	return s.conn.Close()
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+
+// Migrated reports whether Migrate succeeded on this Store.
+func (s *Store) Migrated() bool { return s.migrated.Load() }
+
+// Database is the database the Store writes to.
+func (s *Store) Database() string { return s.cfg.Database }
+
+// Conn exposes the connection, for queries of other components and tests.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Row is one event and where it came from.
+type Row struct {
+	Event      *event.Event
+	Topic      string
+	Partition  int32
+	Offset     int64
+	ProducedMs uint64 // Kafka message timestamp, ms since the epoch
+}
+
+// Columns of the events table that Insert writes, in order.
+const insertColumns = `tenant, id, time, time_ms, source, raw_type, action, outcome, reason,
+	actor_id, actor_type, actor_name, actor_email, actor_ip, actor_user_agent,
+	target_ids, target_types, target_names, target_emails, change_fields, change_olds, change_news,
+	correlation_id, raw, kafka_topic, kafka_partition, kafka_offset, produced_ms, ingested_ms`
+
+// Insert writes rows in one INSERT. ingested is recorded as ingested_ms.
+func (s *Store) Insert(ctx context.Context, rows []Row, ingested time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Database+".events ("+insertColumns+")")
+	if err != nil {
+		return fmt.Errorf("preparing insert: %w", err)
+	}
+	defer batch.Abort() //nolint:errcheck // a no-op after Send
+	c := newColumns(len(rows))
+	ing := uint64(ingested.UnixMilli())
+	for i := range rows {
+		c.add(&rows[i], ing)
+	}
+	for i, col := range c.all() {
+		if err := batch.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("inserting %d rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// columns holds a batch column by column.
+type columns struct {
+	tenant, id                                []string
+	time                                      []time.Time
+	timeMs                                    []uint16
+	source, rawType, action, outcome, reason  []string
+	actorID, actorType, actorName, actorEmail []string
+	actorIP, actorUA                          []string
+	tIDs, tTypes, tNames, tEmails             [][]string
+	cFields, cOlds, cNews                     [][]string
+	correlation, raw, topic                   []string
+	partition                                 []int32
+	offset                                    []int64
+	produced, ingested                        []uint64
+}
+
+func newColumns(n int) *columns {
+	s := func() []string { return make([]string, 0, n) }
+	a := func() [][]string { return make([][]string, 0, n) }
+	return &columns{
+		tenant: s(), id: s(), time: make([]time.Time, 0, n), timeMs: make([]uint16, 0, n),
+		source: s(), rawType: s(), action: s(), outcome: s(), reason: s(),
+		actorID: s(), actorType: s(), actorName: s(), actorEmail: s(), actorIP: s(), actorUA: s(),
+		tIDs: a(), tTypes: a(), tNames: a(), tEmails: a(), cFields: a(), cOlds: a(), cNews: a(),
+		correlation: s(), raw: s(), topic: s(),
+		partition: make([]int32, 0, n), offset: make([]int64, 0, n),
+		produced: make([]uint64, 0, n), ingested: make([]uint64, 0, n),
+	}
+}
+
+func (c *columns) add(r *Row, ingested uint64) {
+	e := r.Event
+	t := e.Time.UTC()
+	c.tenant = append(c.tenant, e.Tenant)
+	c.id = append(c.id, e.ID)
+	c.time = append(c.time, t.Truncate(time.Second))
+	c.timeMs = append(c.timeMs, uint16(t.Nanosecond()/int(time.Millisecond)))
+	c.source = append(c.source, e.Source)
+	c.rawType = append(c.rawType, e.RawType)
+	c.action = append(c.action, e.Action)
+	c.outcome = append(c.outcome, e.Outcome)
+	c.reason = append(c.reason, e.Reason)
+	c.actorID = append(c.actorID, e.Actor.ID)
+	c.actorType = append(c.actorType, e.Actor.Type)
+	c.actorName = append(c.actorName, e.Actor.Name)
+	c.actorEmail = append(c.actorEmail, e.Actor.Email)
+	c.actorIP = append(c.actorIP, e.Actor.IP)
+	c.actorUA = append(c.actorUA, e.Actor.UserAgent)
+	ids, types, names, emails := make([]string, len(e.Targets)), make([]string, len(e.Targets)), make([]string, len(e.Targets)), make([]string, len(e.Targets))
+	for i, tg := range e.Targets {
+		ids[i], types[i], names[i], emails[i] = tg.ID, tg.Type, tg.Name, tg.Email
+	}
+	c.tIDs, c.tTypes, c.tNames, c.tEmails = append(c.tIDs, ids), append(c.tTypes, types), append(c.tNames, names), append(c.tEmails, emails)
+	fields, olds, news := make([]string, len(e.Changes)), make([]string, len(e.Changes)), make([]string, len(e.Changes))
+	for i, ch := range e.Changes {
+		fields[i], olds[i], news[i] = ch.Field, ch.Old, ch.New
+	}
+	c.cFields, c.cOlds, c.cNews = append(c.cFields, fields), append(c.cOlds, olds), append(c.cNews, news)
+	c.correlation = append(c.correlation, e.CorrelationID)
+	c.raw = append(c.raw, string(e.Raw))
+	c.topic = append(c.topic, r.Topic)
+	c.partition = append(c.partition, r.Partition)
+	c.offset = append(c.offset, r.Offset)
+	c.produced = append(c.produced, r.ProducedMs)
+	c.ingested = append(c.ingested, ingested)
+}
+
+func (c *columns) all() []any {
+	return []any{
+		c.tenant, c.id, c.time, c.timeMs, c.source, c.rawType, c.action, c.outcome, c.reason,
+		c.actorID, c.actorType, c.actorName, c.actorEmail, c.actorIP, c.actorUA,
+		c.tIDs, c.tTypes, c.tNames, c.tEmails, c.cFields, c.cOlds, c.cNews,
+		c.correlation, c.raw, c.topic, c.partition, c.offset, c.produced, c.ingested,
+	}
+}

@@ -1,0 +1,192 @@
+package clickhouse
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/internal/testenv"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Addrs = []string{testenv.ClickHouse(t)}
+	cfg.Database = testenv.Name("scimwatch_test")
+	s, err := Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+		s.Close()
+	})
+	return s
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	a := openTest(t)
+	b, err := Open(a.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, s := range []*Store{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.Migrate(ctx) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+	}
+	if err := a.Migrate(ctx); err != nil { // and once more, idempotent
+		t.Fatal(err)
+	}
+	applied, err := a.AppliedMigrations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := Migrations(a.cfg.Database)
+	var want []uint32
+	for _, m := range ms {
+		want = append(want, m.Version)
+	}
+	if !slices.Equal(applied, want) {
+		t.Errorf("applied %v, want %v", applied, want)
+	}
+	if pending, err := a.Pending(ctx); err != nil || pending {
+		t.Errorf("pending %v, %v", pending, err)
+	}
+	if !a.Migrated() || !b.Migrated() {
+		t.Error("Migrated() is false after Migrate")
+	}
+}
+
+func testEvent(id string, at time.Time) *event.Event {
+	return &event.Event{
+		ID: id, Time: at, Tenant: "acme", Source: event.SourceOkta, RawType: "group.user_membership.add",
+		Action: event.ActionGroupMemberAdd, Outcome: event.OutcomeSuccess,
+		Actor:   event.Actor{ID: "admin", Type: event.ActorUser, Email: "admin@acme.com", IP: "192.0.2.1"},
+		Targets: []event.Target{{ID: "u1", Type: event.TargetUser, Name: "Ann"}, {ID: "g1", Type: event.TargetGroup, Name: "Admins"}},
+		Changes: []event.Change{{Field: "title", Old: "a", New: "b"}},
+		Raw:     []byte(`{"uuid":"` + id + `"}`),
+	}
+}
+
+func TestInsertIsExactlyOnceByID(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 3, 12, 5, 843e6, time.UTC)
+	var rows []Row
+	for i := 0; i < 100; i++ {
+		rows = append(rows, Row{Event: testEvent("ev-"+string(rune('a'+i%26))+time.Duration(i).String(), at.Add(time.Duration(i)*time.Second)), Topic: "t", Partition: 1, Offset: int64(i), ProducedMs: 1})
+	}
+	// At-least-once delivery: the whole batch twice, and half of it a third time.
+	for _, batch := range [][]Row{rows, rows, rows[:50]} {
+		if err := s.Insert(ctx, batch, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var raw, unique, ids uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.Database()+".events").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.Database()+".events_unique").Scan(&unique); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT uniqExact(tenant, id) FROM "+s.Database()+".events").Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if raw != 250 || unique != 100 || ids != 100 {
+		t.Errorf("rows %d, unique %d, ids %d; want 250 stored and 100 read through events_unique", raw, unique, ids)
+	}
+
+	var (
+		tm      time.Time
+		ms      uint16
+		targets []string
+		changes []string
+		rawRec  string
+	)
+	err := s.conn.QueryRow(ctx, "SELECT time, time_ms, target_types, change_news, raw FROM "+s.Database()+".events_unique WHERE id = ?", rows[0].Event.ID).
+		Scan(&tm, &ms, &targets, &changes, &rawRec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tm.Equal(at.Truncate(time.Second)) || ms != 843 || !slices.Equal(targets, []string{"user", "group"}) || !slices.Equal(changes, []string{"b"}) || rawRec != string(rows[0].Event.Raw) {
+		t.Errorf("row read back: %v %d %v %v %s", tm, ms, targets, changes, rawRec)
+	}
+}
+
+func TestRetentionDropsOldDays(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	var rows []Row
+	for day := 0; day < 5; day++ {
+		rows = append(rows, Row{Event: testEvent("d"+time.Duration(day).String(), now.AddDate(0, 0, -day))})
+	}
+	if err := s.Insert(ctx, rows, now); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.RetentionDays = 2
+	dropped, err := s.ApplyRetention(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(dropped)
+	if !slices.Equal(dropped, []string{"20261120", "20261121"}) {
+		t.Errorf("dropped %v, want the days before 2026-11-22", dropped)
+	}
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.Database()+".events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("%d events left, want 3", n)
+	}
+	s.cfg.RetentionDays = 0
+	if dropped, err := s.ApplyRetention(ctx, now.AddDate(1, 0, 0)); err != nil || dropped != nil {
+		t.Errorf("retention 0 dropped %v, %v", dropped, err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{Addrs: []string{"nohost"}, Database: "bad-name", PasswordEnv: "X", PasswordFile: "/f", RetentionDays: -1}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "dial_timeout"} {
+		if !contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	d := DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,55 @@
+// Package testenv finds the real services integration tests run against:
+// Apache Kafka and ClickHouse started by .ci/kafka.sh and .ci/clickhouse.sh,
+// named by environment variables. Without them a test is skipped, except
+// under CI (CI=true), where a missing service fails the run.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+func need(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		msg := what + " is not available: set " + name + " (./.ci/test.sh starts it)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return v
+}
+
+// Kafka returns the bootstrap address of the real broker.
+func Kafka(t testing.TB) string { return need(t, "SCIMWATCH_TEST_KAFKA", "Apache Kafka") }
+
+// ClickHouse returns the native-protocol address of the real server.
+func ClickHouse(t testing.TB) string {
+	return need(t, "SCIMWATCH_TEST_CLICKHOUSE", "ClickHouse")
+}
+
+// ClickHouseScript returns the path of .ci/clickhouse.sh, which stops and
+// restarts the test server.
+func ClickHouseScript(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "..", "..", ".ci", "clickhouse.sh")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Name returns a unique name with prefix, for a test's own database,
+// topic or consumer group.
+func Name(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
