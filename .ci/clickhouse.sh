@@ -72,7 +72,8 @@ start() {
   if running && answers; then return; fi
   configure
   log "starting on 127.0.0.1:$port (data in $dir)"
-  (cd "$dir" && nohup clickhouse-server --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 & echo $! >"$pidfile")
+  nohup clickhouse-server --config-file="$dir/config.xml" </dev/null >"$dir/log/stdout.log" 2>&1 &
+  echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if answers; then return; fi
     if ! running; then log "server exited:"; tail -20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 || true; exit 1; fi

@@ -62,7 +62,7 @@ PROPS
   java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
     -c "$dir/server.properties" >"$dir/log/format.log" 2>&1 || { cat "$dir/log/format.log" >&2; exit 1; }
   log "starting on 127.0.0.1:$port (data in $dir)"
-  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" >"$dir/log/server.log" 2>&1 &
+  nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/log/server.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if listening; then return; fi
