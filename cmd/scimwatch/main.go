@@ -17,6 +17,9 @@ const usage = `scimwatch monitors identity-provisioning audit logs.
 
 Usage:
   scimwatch normalize [--source auto|okta|entra|scim] [--tenant T] [FILE|-]...
+  scimwatch ingest --config FILE [--generate N]
+  scimwatch migrate --config FILE
+  scimwatch bench ingest [flags]
   scimwatch generate [--count N] [--okta-share F] [--seed S]
   scimwatch version
 
@@ -42,6 +45,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "normalize":
 		return normalizeCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "ingest":
+		return ingestCmd(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return generateCmd(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -25,6 +25,9 @@ type Config struct {
 	PasswordEnv  string        `yaml:"password_env"`
 	PasswordFile string        `yaml:"password_file"`
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	// Compression of inserts on the wire: lz4 (less network, more CPU) or
+	// none (for a ClickHouse on the same host).
+	Compression string `yaml:"compression"`
 	// Retention keeps this many days of events; older day partitions are
 	// dropped. 0 keeps everything.
 	RetentionDays int `yaml:"retention_days"`
@@ -37,6 +40,7 @@ func DefaultConfig() Config {
 		Database:      "scimwatch",
 		Username:      "default",
 		DialTimeout:   5 * time.Second,
+		Compression:   "lz4",
 		RetentionDays: 400,
 	}
 }
@@ -62,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days: %d is negative", c.RetentionDays))
+	}
+	if c.Compression != "lz4" && c.Compression != "none" {
+		errs = append(errs, fmt.Errorf("compression: %q is not lz4 or none", c.Compression))
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("dial_timeout: must be positive"))

@@ -166,12 +166,12 @@ func TestRetentionDropsOldDays(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := Config{Addrs: []string{"nohost"}, Database: "bad-name", PasswordEnv: "X", PasswordFile: "/f", RetentionDays: -1}
+	c := Config{Addrs: []string{"nohost"}, Database: "bad-name", Compression: "zstd", PasswordEnv: "X", PasswordFile: "/f", RetentionDays: -1}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "dial_timeout"} {
+	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "dial_timeout", `compression: "zstd"`} {
 		if !contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/synth"
+)
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "ingest" {
+		fmt.Fprintln(stderr, "Usage: scimwatch bench ingest [flags]")
+		return 2
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka brokers, comma-separated")
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+	count := fs.Int("count", 1000000, "records for the throughput run, produced before ingest starts")
+	latCount := fs.Int("latency-count", 300000, "records for the latency run, produced at --rate while ingest runs")
+	rate := fs.Int("rate", 50000, "records/s of the latency run")
+	partitions := fs.Int("partitions", 4, "partitions of the benchmark topic")
+	share := fs.Float64("okta-share", 0.6, "share of Okta records (the rest Entra ID)")
+	maxRows := fs.Int("max-rows", 50000, "batch.max_rows")
+	maxWait := fs.Duration("max-wait", time.Second, "batch.max_wait")
+	compression := fs.String("compression", "lz4", "clickhouse.compression: lz4 or none")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `Usage: scimwatch bench ingest [flags]
+
+Measures the ingest path against a real broker and ClickHouse: produces
+--count simulated records (mixed Okta and Entra ID, sized like the samples),
+ingests them and prints events/s; then produces --latency-count records at
+--rate while ingesting and prints the time from produce to insert
+acknowledged (p50, p99, max); then the peak RSS of the process (producer
+included). Uses a topic, group and database of its own, dropped at the end.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "scimwatch bench ingest:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "scimwatch bench ingest:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b := &bench{brokers: strings.Split(*brokers, ","), share: *share, out: stdout}
+	if err := b.run(ctx, *chAddr, *compression, *count, *latCount, *rate, *partitions, *maxRows, *maxWait); err != nil {
+		fmt.Fprintln(stderr, "scimwatch bench ingest:", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+type bench struct {
+	brokers []string
+	share   float64
+	out     io.Writer
+	gen     *synth.Generator
+
+	mu        sync.Mutex
+	inserted  int
+	firstAck  time.Time
+	firstRows int
+	lastAck   time.Time
+	latStart  uint64 // produced_ms from which rows count for latency
+	latencies []time.Duration
+}
+
+func (b *bench) run(ctx context.Context, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	topic := "scimwatch-bench-" + id
+	conn, err := kafka.Dial("tcp", b.brokers[0])
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+		return fmt.Errorf("creating topic: %w", err)
+	}
+	defer conn.DeleteTopics(topic) //nolint:errcheck // best effort
+	b.gen = synth.New(7, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 10*time.Millisecond, 20000)
+
+	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchSize: 10000,
+		BatchBytes: 32 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4, Transport: &kafka.Transport{}}
+	defer w.Close()
+	start := time.Now()
+	if err := b.produce(ctx, w, count, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "produced %d records to %s (%d partitions) in %.1f s (%.0f records/s)\n",
+		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
+
+	cfg := ingest.DefaultConfig()
+	cfg.Kafka.Brokers = b.brokers
+	cfg.Kafka.Group = topic
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: ingest.SourceAuto, Tenant: "bench"}}
+	cfg.ClickHouse.Addrs = []string{chAddr}
+	cfg.ClickHouse.Compression = compression
+	cfg.ClickHouse.Database = "scimwatch_bench_" + id
+	cfg.Batch.MaxRows, cfg.Batch.MaxWait = maxRows, maxWait
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	defer dropDatabase(cfg.ClickHouse)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan struct{})
+	svc := &ingest.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
+	errc := make(chan error, 1)
+	go func() { errc <- svc.Run(runCtx) }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return err
+	}
+	t0 := time.Now()
+	if err := b.waitInserted(ctx, count, errc); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	wall := b.lastAck.Sub(t0)
+	steady := float64(b.inserted-b.firstRows) / b.lastAck.Sub(b.firstAck).Seconds()
+	b.mu.Unlock()
+	fmt.Fprintf(b.out, "throughput: %d events in %.1f s from start (group join included): %.0f events/s; first to last insert: %.0f events/s\n",
+		count, wall.Seconds(), float64(count)/wall.Seconds(), steady)
+
+	if latCount > 0 {
+		b.mu.Lock()
+		b.latStart = uint64(time.Now().UnixMilli())
+		b.mu.Unlock()
+		if err := b.produce(ctx, w, latCount, rate); err != nil {
+			return err
+		}
+		if err := b.waitInserted(ctx, count+latCount, errc); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		lat := slices.Clone(b.latencies)
+		b.mu.Unlock()
+		slices.Sort(lat)
+		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+		fmt.Fprintf(b.out, "latency at %d records/s, produce to insert acknowledged, %d events: p50 %v, p99 %v, max %v (batch.max_wait %v)\n",
+			rate, len(lat), q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), maxWait)
+	}
+	stop()
+	if err := <-errc; err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, "peak RSS: %s (producer and ingester in one process)\n", peakRSS())
+	return nil
+}
+
+// produce writes n generated records, at rate records/s if rate > 0.
+func (b *bench) produce(ctx context.Context, w *kafka.Writer, n, rate int) error {
+	const chunk = 10000
+	step := chunk
+	var tick *time.Ticker
+	if rate > 0 {
+		step = max(1, rate/100)
+		tick = time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+	}
+	msgs := make([]kafka.Message, 0, step)
+	for done := 0; done < n; {
+		msgs = msgs[:0]
+		for i := 0; i < step && done+i < n; i++ {
+			v, _ := b.gen.Next(nil, b.share)
+			msgs = append(msgs, kafka.Message{Value: v})
+		}
+		if tick != nil {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			now := time.Now()
+			for i := range msgs {
+				msgs[i].Time = now
+			}
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("producing: %w", err)
+		}
+		done += len(msgs)
+	}
+	return nil
+}
+
+func (b *bench) onInsert(rows []clickhouse.Row, acked time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.firstAck.IsZero() {
+		b.firstAck, b.firstRows = acked, len(rows)
+	}
+	b.inserted += len(rows)
+	b.lastAck = acked
+	if b.latStart == 0 {
+		return
+	}
+	for i := range rows {
+		if p := rows[i].ProducedMs; p >= b.latStart {
+			b.latencies = append(b.latencies, acked.Sub(time.UnixMilli(int64(p))))
+		}
+	}
+}
+
+func (b *bench) waitInserted(ctx context.Context, n int, errc <-chan error) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		got := b.inserted
+		b.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case err := <-errc:
+			return errors.Join(errors.New("ingest stopped"), err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func dropDatabase(cfg clickhouse.Config) {
+	s, err := clickhouse.Open(cfg, nil)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	_ = s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+}
+
+// peakRSS reads the process's peak resident set size from /proc.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+		}
+	}
+	return "unknown"
+}
