@@ -17,6 +17,9 @@ port=${SCIMWATCH_CH_PORT:-19000}
 http_port=$((port + 1))
 pidfile=$dir/clickhouse.pid
 
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
 log() { printf 'clickhouse.sh: %s\n' "$*" >&2; }
 
 install() {
@@ -29,7 +32,6 @@ install() {
   if command -v service >/dev/null; then service clickhouse-server stop >/dev/null 2>&1 || true; fi
 }
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 answers() { clickhouse-client --host 127.0.0.1 --port "$port" -q "SELECT 1" >/dev/null 2>&1; }
 
@@ -80,15 +82,6 @@ start() {
     sleep 0.5
   done
   log "server did not answer in 60 s"; exit 1
-}
-
-stop() {
-  running || { rm -f "$pidfile"; return; }
-  local pid; pid=$(cat "$pidfile")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return; }; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
 }
 
 case "${1:-}" in

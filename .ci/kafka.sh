@@ -20,6 +20,9 @@ port=${SCIMWATCH_KAFKA_PORT:-19092}
 cport=$((port + 1))
 pidfile=$dir/kafka.pid
 
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 
 fetch() {
@@ -29,7 +32,6 @@ fetch() {
   mvn -q -B -f "$root/.ci/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
 }
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 start() {
@@ -70,15 +72,6 @@ PROPS
     sleep 0.5
   done
   log "broker did not listen in 60 s"; tail -30 "$dir/log/server.log" >&2; exit 1
-}
-
-stop() {
-  running || { rm -f "$pidfile"; return; }
-  local pid; pid=$(cat "$pidfile")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return; }; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
 }
 
 case "${1:-}" in
