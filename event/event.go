@@ -16,61 +16,61 @@ import (
 type Event struct {
 	// ID is the source's unique id (Okta uuid, Entra id). When the source has
 	// none it is a stable hash of the raw record (see HashID).
-	ID string `json:"id"`
+	ID string `json:"id" expr:"id"`
 	// Time is when it happened, in UTC. Its JSON form is RFC 3339 with
 	// milliseconds.
-	Time time.Time `json:"time"`
+	Time time.Time `json:"time" expr:"time"`
 	// Tenant is the organisation: Okta org, Entra tenantId, SCIM server tenant,
 	// or the input's configured default.
-	Tenant string `json:"tenant"`
+	Tenant string `json:"tenant" expr:"tenant"`
 	// Source is one of the Source* constants.
-	Source string `json:"source"`
+	Source string `json:"source" expr:"source"`
 	// RawType is the source's own event type, verbatim.
-	RawType string `json:"raw_type"`
+	RawType string `json:"raw_type" expr:"raw_type"`
 	// Action is one of the Action* constants; "other" when the source type
 	// is not (yet) mapped. A failed attempt keeps its action.
-	Action string `json:"action"`
+	Action string `json:"action" expr:"action"`
 	// Outcome is success, failure or unknown; Reason is the source's text.
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason"`
+	Outcome string `json:"outcome" expr:"outcome"`
+	Reason  string `json:"reason" expr:"reason"`
 
-	Actor   Actor    `json:"actor"`
-	Targets []Target `json:"targets"`
-	Changes []Change `json:"changes"`
+	Actor   Actor    `json:"actor" expr:"actor"`
+	Targets []Target `json:"targets" expr:"targets"`
+	Changes []Change `json:"changes" expr:"changes"`
 
 	// CorrelationID ties events of one operation together (Okta
 	// transaction.id, Entra correlationId, SCIM request id).
-	CorrelationID string `json:"correlation_id"`
+	CorrelationID string `json:"correlation_id" expr:"correlation_id"`
 
 	// Raw is the original record, unchanged. A normalizer's Raw aliases the
 	// input it was given: copy it if the input buffer is reused.
-	Raw json.RawMessage `json:"raw"`
+	Raw json.RawMessage `json:"raw" expr:"raw"`
 }
 
 // Actor is who did it.
 type Actor struct {
-	ID        string `json:"id"`
-	Type      string `json:"type"` // user | app | system
-	Name      string `json:"name"`
-	Email     string `json:"email"`
-	IP        string `json:"ip"`
-	UserAgent string `json:"user_agent"`
+	ID        string `json:"id" expr:"id"`
+	Type      string `json:"type" expr:"type"` // user | app | system
+	Name      string `json:"name" expr:"name"`
+	Email     string `json:"email" expr:"email"`
+	IP        string `json:"ip" expr:"ip"`
+	UserAgent string `json:"user_agent" expr:"user_agent"`
 }
 
 // Target is what it was done to.
 type Target struct {
-	ID    string `json:"id"`
-	Type  string `json:"type"` // user | group | app | role | credential | other
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID    string `json:"id" expr:"id"`
+	Type  string `json:"type" expr:"type"` // user | group | app | role | credential | other
+	Name  string `json:"name" expr:"name"`
+	Email string `json:"email" expr:"email"`
 }
 
 // Change is one attribute that changed. Old and New are text: JSON-encoded
 // values that sources wrap in strings are decoded first (see the README).
 type Change struct {
-	Field string `json:"field"`
-	Old   string `json:"old"`
-	New   string `json:"new"`
+	Field string `json:"field" expr:"field"`
+	Old   string `json:"old" expr:"old"`
+	New   string `json:"new" expr:"new"`
 }
 
 // Sources.

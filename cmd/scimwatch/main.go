@@ -20,6 +20,8 @@ Usage:
   scimwatch ingest --config FILE [--generate N]
   scimwatch migrate --config FILE
   scimwatch bench ingest [flags]
+  scimwatch rules lint DIR|FILE...
+  scimwatch rules test [--junit FILE] DIR|FILE...
   scimwatch generate [--count N] [--okta-share F] [--seed S]
   scimwatch version
 
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ingestCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "rules":
+		return rulesCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "generate":

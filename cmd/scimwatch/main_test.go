@@ -115,3 +115,47 @@ func TestGenerateThenNormalize(t *testing.T) {
 		t.Errorf("bad share: exit %d", code)
 	}
 }
+
+func TestRulesCommands(t *testing.T) {
+	if code, out, errs := runCLI(t, "", "rules", "lint", "../../rules/builtin"); code != 0 || out != "4 rules OK\n" {
+		t.Errorf("lint builtin: %d %q %q", code, out, errs)
+	}
+	code, _, errs := runCLI(t, "", "rules", "lint", "../../rules/testdata/bad")
+	if code != 1 || strings.Count(errs, "\n") < 9 || !strings.Contains(errs, "errors.yaml:5:17: type event.Actor has no field emial") {
+		t.Errorf("lint bad: exit %d, stderr %q", code, errs)
+	}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, _ := runCLI(t, "", "rules", "test", "--junit", junit, "../../rules/builtin")
+	if code != 0 || !strings.Contains(out, "10 passed, 0 failed") {
+		t.Errorf("test builtin: %d %q", code, out)
+	}
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="10" failures="0">`) {
+		t.Errorf("junit: %s %v", b, err)
+	}
+
+	// A failing case shows the rule, what happened and the events.
+	dir := t.TempDir()
+	rule := `rules:
+  - id: wrong
+    title: Wrong expectation
+    severity: low
+    when: action == "user.create"
+    tests:
+      - name: expects two
+        events:
+          - {id: e-1, time: "2026-11-20T03:00:00Z", action: user.create}
+        alerts: 2
+`
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(rule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, "", "rules", "test", dir)
+	for _, want := range []string{"FAIL wrong / expects two", "want 2 alerts, got 1 (events fired: e-1)", `event 1: {"id":"e-1"`, "0 passed, 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+}

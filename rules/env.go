@@ -1,0 +1,155 @@
+package rules
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimwatch/scimwatch/event"
+)
+
+// Env is what a rule expression sees: the canonical event's fields by their
+// JSON names (id, time, tenant, source, raw_type, action, outcome, reason,
+// actor.{id,type,name,email,ip,user_agent}, targets[].{id,type,name,email},
+// changes[].{field,old,new}, correlation_id), and the helper functions of
+// helpers.go.
+type Env struct {
+	*event.Event
+}
+
+// Calendar says when each tenant works, for the time helpers.
+type Calendar struct {
+	Default Hours            `yaml:"default"`
+	Tenants map[string]Hours `yaml:"tenants"`
+}
+
+// Hours is one tenant's working time.
+type Hours struct {
+	// Timezone is an IANA name; UTC when empty.
+	Timezone string `yaml:"timezone"`
+	// Start and End are "HH:MM", local; work is Start <= t < End.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+	// Weekend lists days off by English name ("Saturday").
+	Weekend []string `yaml:"weekend"`
+	// Holidays are local dates, "2026-12-25".
+	Holidays []string `yaml:"holidays"`
+
+	loc        *time.Location
+	start, end int // minutes of the day
+	weekend    map[time.Weekday]bool
+	holidays   map[string]bool
+}
+
+// DefaultCalendar is Monday to Friday, 08:00 to 19:00, UTC.
+func DefaultCalendar() Calendar {
+	return Calendar{Default: Hours{Start: "08:00", End: "19:00", Weekend: []string{"Saturday", "Sunday"}}}
+}
+
+// compile checks and prepares the calendar.
+func (c *Calendar) compile() error {
+	var errs []string
+	if err := c.Default.compile(); err != nil {
+		errs = append(errs, "default: "+err.Error())
+	}
+	for t, h := range c.Tenants {
+		if err := h.compile(); err != nil {
+			errs = append(errs, fmt.Sprintf("tenants.%s: %v", t, err))
+		}
+		c.Tenants[t] = h
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("calendar: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (h *Hours) compile() error {
+	var err error
+	if h.loc, err = time.LoadLocation(h.Timezone); err != nil {
+		return fmt.Errorf("timezone %q: %w", h.Timezone, err)
+	}
+	clock := func(s string) (int, error) {
+		t, err := time.Parse("15:04", s)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not HH:MM", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if h.start, err = clock(h.Start); err != nil {
+		return err
+	}
+	if h.end, err = clock(h.End); err != nil {
+		return err
+	}
+	h.weekend = map[time.Weekday]bool{}
+	for _, d := range h.Weekend {
+		wd, ok := weekdays[strings.ToLower(d)]
+		if !ok {
+			return fmt.Errorf("weekend day %q is not a day name", d)
+		}
+		h.weekend[wd] = true
+	}
+	h.holidays = map[string]bool{}
+	for _, d := range h.Holidays {
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			return fmt.Errorf("holiday %q is not YYYY-MM-DD", d)
+		}
+		h.holidays[d] = true
+	}
+	return nil
+}
+
+var weekdays = func() map[string]time.Weekday {
+	m := map[string]time.Weekday{}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		m[strings.ToLower(d.String())] = d
+	}
+	return m
+}()
+
+func (c *Calendar) hours(tenant string) *Hours {
+	if h, ok := c.Tenants[tenant]; ok {
+		return &h
+	}
+	return &c.Default
+}
+
+// working reports whether t is within the tenant's working hours.
+func (h *Hours) working(t time.Time) bool {
+	l := t.In(h.loc)
+	if h.weekend[l.Weekday()] || h.holidays[l.Format("2006-01-02")] {
+		return false
+	}
+	m := l.Hour()*60 + l.Minute()
+	return m >= h.start && m < h.end
+}
+
+// patterns holds the glob and regexp patterns of all expressions, compiled
+// once at load.
+type patterns struct {
+	mu  sync.RWMutex
+	res map[string]*regexp.Regexp
+}
+
+func (p *patterns) regexp(pattern string) (*regexp.Regexp, error) {
+	p.mu.RLock()
+	re, ok := p.res[pattern]
+	p.mu.RUnlock()
+	if ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.res[pattern] = re
+	p.mu.Unlock()
+	return re, nil
+}
+
+func globMatch(pattern, s string) (bool, error) { return path.Match(pattern, s) }

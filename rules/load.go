@@ -1,0 +1,432 @@
+package rules
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"go.yaml.in/yaml/v3"
+)
+
+// Set is a loaded rule set: rules, macros and lists of one or more
+// directories.
+type Set struct {
+	Rules []*Rule
+
+	calendar Calendar
+	lists    map[string]map[string]bool
+	patterns *patterns
+	macros   []*macro
+}
+
+type macro struct {
+	name   string
+	text   string // on one line, for a let binding
+	origin string
+	ok     bool
+}
+
+// Options of Load.
+type Options struct {
+	// Calendar of working hours; DefaultCalendar when nil.
+	Calendar *Calendar
+}
+
+// Error is one problem of a rules file, at FILE:LINE:COLUMN.
+type Error struct {
+	File         string
+	Line, Column int
+	Msg          string
+}
+
+func (e *Error) Error() string {
+	if e.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Load reads every .yaml and .yml file of the given files and directories
+// (not recursively), and compiles everything in them. Lists and macros are
+// shared by all files; a macro may use lists and the macros defined before
+// it. It returns every error of every file at once (errors.Join of *Error),
+// and no Set when there is any.
+func Load(opts Options, paths ...string) (*Set, error) {
+	cal := DefaultCalendar()
+	if opts.Calendar != nil {
+		cal = *opts.Calendar
+	}
+	if err := cal.compile(); err != nil {
+		return nil, err
+	}
+	s := &Set{calendar: cal, lists: map[string]map[string]bool{}, patterns: &patterns{res: map[string]*regexp.Regexp{}}}
+	l := &loader{s: s}
+	names, err := ruleFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var files []*parsed
+	for _, n := range names {
+		if p := l.parse(n); p != nil {
+			files = append(files, p)
+		}
+	}
+	for _, f := range files {
+		l.loadLists(f)
+	}
+	for _, f := range files {
+		l.loadMacros(f)
+	}
+	ids := map[string]string{}
+	for _, f := range files {
+		l.loadRules(f, ids)
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return s, nil
+}
+
+func ruleFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			out = append(out, m...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+type loader struct {
+	s    *Set
+	errs []error
+}
+
+type parsed struct {
+	name  string
+	lines []string
+	f     ruleFile
+}
+
+func (l *loader) errorf(name string, line, col int, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: name, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	yamlLine   = regexp.MustCompile(`^(?:yaml: )?(?:unmarshal errors:\n\s*)?line (\d+): (.*)$`)
+	yamlGoType = regexp.MustCompile(` in type rules\.\w+`)
+)
+
+func (l *loader) parse(name string) *parsed {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		l.errs = append(l.errs, err)
+		return nil
+	}
+	p := &parsed{name: name, lines: strings.Split(string(b), "\n")}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p.f); err != nil && err.Error() != "EOF" {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				l.yamlError(name, e)
+			}
+		} else {
+			l.yamlError(name, err.Error())
+		}
+		return nil
+	}
+	return p
+}
+
+func (l *loader) yamlError(name, msg string) {
+	msg = strings.TrimSpace(msg)
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		l.errorf(name, line, 0, "%s", yamlGoType.ReplaceAllString(m[2], ""))
+		return
+	}
+	l.errorf(name, 0, 0, "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+func (l *loader) loadLists(p *parsed) {
+	for _, ls := range p.f.Lists {
+		if ls.Name == "" {
+			l.errorf(p.name, 0, 0, "a list has no name")
+			continue
+		}
+		if _, dup := l.s.lists[ls.Name]; dup {
+			l.errorf(p.name, 0, 0, "list %q is defined twice", ls.Name)
+			continue
+		}
+		set := map[string]bool{}
+		for _, it := range ls.Items {
+			set[it] = true
+		}
+		if ls.File != "" {
+			lf := ls.File
+			if !filepath.IsAbs(lf) {
+				lf = filepath.Join(filepath.Dir(p.name), lf)
+			}
+			f, err := os.Open(lf)
+			if err != nil {
+				l.errorf(p.name, 0, 0, "list %q: %v", ls.Name, err)
+				continue
+			}
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				if it := strings.TrimSpace(sc.Text()); it != "" && !strings.HasPrefix(it, "#") {
+					set[it] = true
+				}
+			}
+			f.Close()
+		}
+		l.s.lists[ls.Name] = set
+	}
+}
+
+func (l *loader) loadMacros(p *parsed) {
+	for _, ms := range p.f.Macros {
+		origin := fmt.Sprintf("%s:%d", p.name, ms.Expr.Line)
+		if !isIdent(ms.Name) || slices.Contains(helperNames, ms.Name) {
+			l.errorf(p.name, ms.Expr.Line, 0, "macro name %q is not a free identifier", ms.Name)
+			continue
+		}
+		if slices.ContainsFunc(l.s.macros, func(m *macro) bool { return m.name == ms.Name }) {
+			l.errorf(p.name, ms.Expr.Line, 0, "macro %q is defined twice", ms.Name)
+			continue
+		}
+		m := &macro{name: ms.Name, text: strings.Join(strings.Fields(ms.Expr.Value), " "), origin: origin}
+		_, ok := l.compile(p, &ms.Expr, false, len(l.s.macros))
+		m.ok = ok
+		l.s.macros = append(l.s.macros, m)
+	}
+}
+
+func (l *loader) loadRules(p *parsed, ids map[string]string) {
+	for i := range p.f.Rules {
+		rs := &p.f.Rules[i]
+		line := rs.When.Line
+		origin := fmt.Sprintf("%s:%d", p.name, line)
+		ok := true
+		bad := func(format string, args ...any) {
+			l.errorf(p.name, line, 0, "rule %q: "+format, append([]any{rs.ID}, args...)...)
+			ok = false
+		}
+		switch {
+		case !idPattern.MatchString(rs.ID):
+			bad("id must be lower-case letters, digits and dashes")
+		case ids[rs.ID] != "":
+			bad("id already used at %s", ids[rs.ID])
+		default:
+			ids[rs.ID] = origin
+		}
+		if rs.Title == "" {
+			bad("title is required")
+		}
+		if !slices.Contains(Severities, rs.Severity) {
+			bad("severity %q is not one of %s", rs.Severity, strings.Join(Severities, ", "))
+		}
+		if rs.When.Value == "" {
+			bad("when is required")
+			continue
+		}
+		r := &Rule{ID: rs.ID, Title: rs.Title, Description: rs.Description, Severity: rs.Severity, Tags: rs.Tags, Origin: origin}
+		var cok bool
+		if r.when, cok = l.compile(p, &rs.When, true, len(l.s.macros)); !cok {
+			ok = false
+		}
+		for j := range rs.Exceptions {
+			prog, eok := l.compile(p, &rs.Exceptions[j], true, len(l.s.macros))
+			ok = ok && eok
+			r.exceptions = append(r.exceptions, prog)
+		}
+		for _, ts := range rs.Tests {
+			tc, err := testCase(p.name, ts)
+			if err != nil {
+				l.errs = append(l.errs, err)
+				ok = false
+				continue
+			}
+			r.tests = append(r.tests, tc)
+		}
+		if ok {
+			l.s.Rules = append(l.s.Rules, r)
+		}
+	}
+}
+
+func testCase(name string, ts testSpec) (TestCase, error) {
+	tc := TestCase{Name: ts.Name, Alerts: ts.Alerts}
+	if len(ts.Events) == 0 {
+		return tc, &Error{File: name, Msg: fmt.Sprintf("test %q has no events", ts.Name)}
+	}
+	tc.Origin = fmt.Sprintf("%s:%d", name, ts.Events[0].Line)
+	for _, n := range ts.Events {
+		var v map[string]any
+		if err := n.Decode(&v); err != nil {
+			return tc, &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("test %q: event is not a mapping", ts.Name)}
+		}
+		te := TestEvent{Line: n.Line}
+		if raw, ok := v["raw"]; ok {
+			te.Raw = true
+			te.Source, _ = v["source"].(string)
+			v, _ = raw.(map[string]any)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return tc, &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("test %q: %v", ts.Name, err)}
+		}
+		te.JSON = b
+		tc.Events = append(tc.Events, te)
+	}
+	return tc, nil
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func isIdent(s string) bool { return identRE.MatchString(s) }
+
+// compile compiles the expression in node, with let bindings for the
+// macros among the first nMacros that it uses, and reports errors at their
+// place in the file.
+func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (*vm.Program, bool) {
+	src := node.Value
+	prefix, ok := l.macroPrefix(src, nMacros)
+	if !ok {
+		l.errorf(p.name, node.Line, node.Column, "uses a macro that does not compile")
+		return nil, false
+	}
+	plines := strings.Count(prefix, "\n")
+	chk := &checker{s: l.s}
+	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(chk)}, l.s.helpers()...)
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(prefix+src, opts...)
+	full := prefix + src
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			line, col := position(p, node, fe.Line-plines, fe.Column)
+			l.errorf(p.name, line, col, "%s", fe.Message)
+		} else {
+			l.errorf(p.name, node.Line, node.Column, "%v", err)
+		}
+		return nil, false
+	}
+	for _, ce := range chk.errs {
+		el, ec := offsetPos(full, ce.from)
+		line, col := position(p, node, el-plines, ec)
+		l.errorf(p.name, line, col, "%s", ce.msg)
+	}
+	return prog, len(chk.errs) == 0
+}
+
+// macroPrefix returns the let bindings of the macros src uses, directly or
+// through other macros, in definition order.
+func (l *loader) macroPrefix(src string, n int) (string, bool) {
+	used := make([]bool, n)
+	var mark func(text string)
+	mark = func(text string) {
+		for i := n - 1; i >= 0; i-- {
+			m := l.s.macros[i]
+			if !used[i] && usesName(text, m.name) {
+				used[i] = true
+				mark(m.text)
+			}
+		}
+	}
+	mark(src)
+	var b strings.Builder
+	for i, u := range used {
+		if !u {
+			continue
+		}
+		m := l.s.macros[i]
+		if !m.ok {
+			return "", false
+		}
+		fmt.Fprintf(&b, "let %s = (%s);\n", m.name, m.text)
+	}
+	return b.String(), true
+}
+
+func usesName(text, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		j += i
+		before := j == 0 || !isIdentByte(text[j-1]) && text[j-1] != '.'
+		after := j+len(name) == len(text) || !isIdentByte(text[j+len(name)])
+		if before && after {
+			return true
+		}
+		i = j + len(name)
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// offsetPos returns the 1-based line and 0-based column of a byte offset.
+func offsetPos(s string, off int) (int, int) {
+	off = min(max(off, 0), len(s))
+	line := 1 + strings.Count(s[:off], "\n")
+	return line, off - (strings.LastIndexByte(s[:off], '\n') + 1)
+}
+
+// position maps a 1-based line and 0-based column inside a scalar's value
+// to the file's line and 1-based column.
+func position(p *parsed, node *yaml.Node, line, col int) (int, int) {
+	if line < 1 {
+		line = 1
+	}
+	if node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		fl := node.Line + line
+		indent := 0
+		if fl-1 < len(p.lines) {
+			t := p.lines[fl-1]
+			indent = len(t) - len(strings.TrimLeft(t, " "))
+		}
+		return fl, indent + col + 1
+	}
+	if line == 1 {
+		c := node.Column + col
+		if node.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			c++
+		}
+		return node.Line, c
+	}
+	return node.Line + line - 1, col + 1
+}

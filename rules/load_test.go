@@ -1,0 +1,133 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scimwatch/scimwatch/event"
+)
+
+func TestLoadGood(t *testing.T) {
+	s, err := Load(Options{}, "testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Rules) != 2 || s.Rules[0].ID != "admin-grant" || s.Rules[0].Severity != "high" || s.Rules[0].Tags[0] != "T1098.003" {
+		t.Fatalf("rules %+v", s.Rules)
+	}
+	if !s.lists["admin_roles"]["Global Administrator"] || s.lists["admin_roles"]["# one role a line"] {
+		t.Errorf("list file not read right: %v", s.lists["admin_roles"])
+	}
+	for _, r := range s.RunTests() {
+		if !r.Passed() {
+			t.Errorf("%s / %s: got %d alerts, want %d (%v)", r.Rule.ID, r.Case.Name, r.Got, r.Case.Alerts, r.Err)
+		}
+	}
+}
+
+// TestLoadBad checks that every mistake of every file is reported at once,
+// each at its place.
+func TestLoadBad(t *testing.T) {
+	_, err := Load(Options{}, "testdata/bad")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"testdata/bad/errors.yaml:5:17: type event.Actor has no field emial",
+		"testdata/bad/errors.yaml:10:31: invalid operation: && (mismatched types bool and int)",
+		`testdata/bad/errors.yaml:15: rule "Bad_ID": id must be lower-case letters, digits and dashes`,
+		`testdata/bad/errors.yaml:15: rule "Bad_ID": title is required`,
+		`testdata/bad/errors.yaml:15: rule "Bad_ID": severity "urgent" is not one of info, low, medium, high, critical`,
+		`testdata/bad/errors.yaml:19:33: unknown list "nope"`,
+		"testdata/bad/errors.yaml:23:30: bad regex: error parsing regexp",
+		"testdata/bad/errors.yaml:25:9: unknown name no_such_macro",
+		"testdata/bad/unknown-key.yaml:5: field wen not found\n",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("errors lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("errors:\n%s", msg)
+	}
+}
+
+func TestBusinessHours(t *testing.T) {
+	cal := Calendar{
+		Default: DefaultCalendar().Default,
+		Tenants: map[string]Hours{"paris": {Timezone: "Europe/Paris", Start: "09:00", End: "18:00",
+			Weekend: []string{"Saturday", "Sunday"}, Holidays: []string{"2026-12-25"}}},
+	}
+	if err := cal.compile(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		tenant string
+		at     string
+		want   bool
+	}{
+		{"acme", "2026-11-23T08:00:00Z", true},   // Monday 08:00 UTC
+		{"acme", "2026-11-23T19:00:00Z", false},  // end is exclusive
+		{"acme", "2026-11-22T12:00:00Z", false},  // Sunday
+		{"paris", "2026-11-23T08:30:00Z", true},  // 09:30 in Paris
+		{"paris", "2026-11-23T07:30:00Z", false}, // 08:30 in Paris
+		{"paris", "2026-12-25T10:00:00Z", false}, // holiday
+	}
+	for _, tt := range tests {
+		at, _ := time.Parse(time.RFC3339, tt.at)
+		if got := cal.hours(tt.tenant).working(at); got != tt.want {
+			t.Errorf("%s %s: %v, want %v", tt.tenant, tt.at, got, tt.want)
+		}
+	}
+	bad := Calendar{Default: Hours{Timezone: "Mars/Olympus", Start: "9", End: "18:00", Weekend: []string{"Caturday"}}}
+	if err := bad.compile(); err == nil || !strings.Contains(err.Error(), "Mars/Olympus") {
+		t.Errorf("bad calendar: %v", err)
+	}
+}
+
+func TestMatcher(t *testing.T) {
+	s, err := Load(Options{}, "testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Matcher
+	e := &event.Event{Action: event.ActionRoleGrant, Outcome: event.OutcomeSuccess, Time: time.Now(),
+		Targets: []event.Target{{Type: event.TargetRole, Name: "Super administrator"}}}
+	if hit, err := m.Match(s.Rules[0], e); err != nil || !hit {
+		t.Errorf("grant: %v %v", hit, err)
+	}
+	e.Actor.Email = "breakglass@acme.com"
+	if hit, _ := m.Match(s.Rules[0], e); hit {
+		t.Error("exception did not exempt")
+	}
+	e.Actor.Email, e.Targets[0].Name = "x@acme.com", "Help Desk administrator"
+	if hit, _ := m.Match(s.Rules[0], e); hit {
+		t.Error("a role not in the list fired")
+	}
+}
+
+// TestBuiltin runs the inline tests of the built-in rules.
+func TestBuiltin(t *testing.T) {
+	s, err := Load(Options{}, "builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"privileged-role-grant", "self-privilege-grant", "off-hours-user-create", "credential-created"}
+	var ids []string
+	for _, r := range s.Rules {
+		ids = append(ids, r.ID)
+		if len(r.Tests()) == 0 {
+			t.Errorf("%s has no tests", r.ID)
+		}
+	}
+	if strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Errorf("built-in rules %v, want %v", ids, want)
+	}
+	for _, r := range s.RunTests() {
+		if !r.Passed() {
+			t.Errorf("%s / %s: got %d alerts (%v), want %d; error %v", r.Rule.ID, r.Case.Name, r.Got, r.Fired, r.Case.Alerts, r.Err)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package rules
+
+import (
+	"fmt"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest"
+)
+
+// TestResult is the outcome of one inline test case.
+type TestResult struct {
+	Rule *Rule
+	Case TestCase
+	// Got is how many alerts the rule raised; Fired the ids of the events
+	// that fired.
+	Got   int
+	Fired []string
+	// Events are the test's events, normalized.
+	Events []event.Event
+	Err    error
+}
+
+// Passed reports whether the case passed.
+func (t *TestResult) Passed() bool { return t.Err == nil && t.Got == t.Case.Alerts }
+
+// RunTests runs every rule's inline tests. A rule fires once per matching
+// event; windows, sequences and dedup are not part of the language yet.
+func (s *Set) RunTests() []TestResult {
+	var out []TestResult
+	var m Matcher
+	for _, r := range s.Rules {
+		for _, tc := range r.tests {
+			res := TestResult{Rule: r, Case: tc}
+			res.Events, res.Err = tc.events()
+			for i := range res.Events {
+				if res.Err != nil {
+					break
+				}
+				var hit bool
+				hit, res.Err = m.Match(r, &res.Events[i])
+				if hit {
+					res.Got++
+					res.Fired = append(res.Fired, res.Events[i].ID)
+				}
+			}
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Tests returns the rule's inline test cases.
+func (r *Rule) Tests() []TestCase { return r.tests }
+
+func (tc *TestCase) events() ([]event.Event, error) {
+	var evs []event.Event
+	for i, te := range tc.Events {
+		if !te.Raw {
+			var e event.Event
+			if err := json.Unmarshal(te.JSON, &e); err != nil {
+				return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
+			}
+			if e.ID == "" {
+				e.ID = fmt.Sprintf("test-%d", i+1)
+			}
+			evs = append(evs, e)
+			continue
+		}
+		n, err := ingest.ForSource(te.Source)
+		if err != nil {
+			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
+		}
+		if evs, err = n.Normalize(evs, te.JSON, "test"); err != nil {
+			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
+		}
+	}
+	return evs, nil
+}
