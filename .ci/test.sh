@@ -52,3 +52,6 @@ fi
 
 say "go test -race ./..."
 go test -race -count=1 -timeout 15m ./...
+
+say "scimwatch rules test rules/builtin"
+go run ./cmd/scimwatch rules test rules/builtin

@@ -26,16 +26,41 @@ type Normalizer interface {
 	Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error)
 }
 
-// SourceAuto detects each record's source.
-const SourceAuto = "auto"
+// SourceAuto detects each record's source; SourceCanonical reads records
+// that are already canonical events (scimwatch's own NDJSON).
+const (
+	SourceAuto      = "auto"
+	SourceCanonical = "canonical"
+)
 
 // Sources lists the values accepted by ForSource.
-var Sources = []string{SourceAuto, event.SourceOkta, event.SourceEntra, event.SourceSCIM}
+var Sources = []string{SourceAuto, event.SourceOkta, event.SourceEntra, event.SourceSCIM, SourceCanonical}
 
 var bySource = map[string]Normalizer{
 	event.SourceOkta:  okta.Normalizer{},
 	event.SourceEntra: entra.Normalizer{},
 	event.SourceSCIM:  scim.Normalizer{},
+	SourceCanonical:   canonical{},
+}
+
+// canonical reads canonical events back.
+type canonical struct{}
+
+func (canonical) Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
+	var e event.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return dst, fmt.Errorf("canonical event: %w", norm.DecodeError(err))
+	}
+	if e.Tenant == "" {
+		e.Tenant = tenant
+	}
+	if !event.ValidAction(e.Action) {
+		return dst, fmt.Errorf("canonical event: action %q is not in the vocabulary", e.Action)
+	}
+	if e.ID == "" {
+		e.ID = norm.HashID(raw)
+	}
+	return append(dst, e), nil
 }
 
 // ForSource returns the Normalizer of a source name ("auto", "okta",
@@ -66,6 +91,7 @@ type Auto struct{}
 //	category, operationName, correlationId, activityDisplayName,
 //	provisioningAction, jobId, createdDateTime                entra
 //	method and path, both                                     scim
+//	raw_type (scimwatch's own canonical events)               canonical
 //
 // Keys whose value is null do not count.
 func Detect(raw []byte) (string, error) {
@@ -102,6 +128,7 @@ var tellingKeys = map[string]any{
 	"activitydisplayname": event.SourceEntra, "provisioningaction": event.SourceEntra,
 	"jobid": event.SourceEntra, "createddatetime": event.SourceEntra,
 	"method": keyMethod, "path": keyPath,
+	"raw_type": SourceCanonical,
 }
 
 // scan walks the top-level object of b, skipping values without decoding

@@ -42,6 +42,7 @@ func TestDetect(t *testing.T) {
 		{"Entra Graph provisioning", normtest.Line(t, "entra/testdata/provisioning.ndjson", 1), event.SourceEntra, ""},
 		{"Event Hubs batch", readFile(t, "entra/testdata/eventhubs-batch.json"), event.SourceEntra, ""},
 		{"SCIM request log", normtest.Line(t, "scim/testdata/requests.ndjson", 5), event.SourceSCIM, ""},
+		{"canonical event", []byte(`{"id":"x","time":"2026-11-20T03:00:00.000Z","tenant":"t","source":"okta","raw_type":"user.lifecycle.create","action":"user.create"}`), SourceCanonical, ""},
 		{"Google Workspace is not known yet", []byte(`{"kind":"admin#reports#activity","id":{"time":"2022-12-11T02:57:48Z"},"name":"CREATE_ROLE"}`), "", "cannot tell the source"},
 		{"M365 unified audit is not known", []byte(`{"Operation":"UserLoggedIn","Workload":"AzureActiveDirectory","CreationTime":"2022-12-12 15:57:57"}`), "", "cannot tell the source"},
 		{"null wrapper fields", []byte(`{"records":null,"data":null}`), "", "cannot tell the source"},
@@ -69,7 +70,7 @@ func TestForSource(t *testing.T) {
 			t.Errorf("ForSource(%q): %v", s, err)
 		}
 	}
-	if _, err := ForSource("gworkspace"); err == nil || !strings.Contains(err.Error(), `unknown source "gworkspace" (want one of auto, okta, entra, scim)`) {
+	if _, err := ForSource("gworkspace"); err == nil || !strings.Contains(err.Error(), `unknown source "gworkspace" (want one of auto, okta, entra, scim, canonical)`) {
 		t.Errorf("ForSource(gworkspace) error %v", err)
 	}
 }
@@ -123,6 +124,26 @@ func TestNormalizeStream(t *testing.T) {
 	}
 	if !slices.Equal(actions, want) {
 		t.Errorf("output order:\n got %q\nwant %q", actions, want)
+	}
+}
+
+// TestCanonicalRoundTrip: normalize's output reads back as the same events.
+func TestCanonicalRoundTrip(t *testing.T) {
+	var out bytes.Buffer
+	in := readFile(t, "entra/testdata/graph-directoryaudits.json")
+	if _, err := NormalizeStream(context.Background(), bytes.NewReader(in), &out, Auto{}, "t", 0, func(int, error) { t.Fatal("reject") }); err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	st, err := NormalizeStream(context.Background(), bytes.NewReader(out.Bytes()), &again, Auto{}, "other", 0, func(_ int, err error) { t.Fatal(err) })
+	if err != nil || st.Events != 6 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if again.String() != out.String() {
+		t.Errorf("canonical events changed when read back:\n%s\n%s", out.String(), again.String())
+	}
+	if _, err := (canonical{}).Normalize(nil, []byte(`{"time":"2026-11-20T03:00:00Z","raw_type":"x","action":"user.created"}`), ""); err == nil || !strings.Contains(err.Error(), `action "user.created" is not in the vocabulary`) {
+		t.Errorf("bad action: %v", err)
 	}
 }
 

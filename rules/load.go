@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -234,6 +235,10 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 	for i := range p.f.Rules {
 		rs := &p.f.Rules[i]
 		line := rs.When.Line
+		if rs.Sequence != nil {
+			line = rs.Sequence.By.Line
+		}
+		var err error
 		origin := fmt.Sprintf("%s:%d", p.name, line)
 		ok := true
 		bad := func(format string, args ...any) {
@@ -254,19 +259,97 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 		if !slices.Contains(Severities, rs.Severity) {
 			bad("severity %q is not one of %s", rs.Severity, strings.Join(Severities, ", "))
 		}
-		if rs.When.Value == "" {
-			bad("when is required")
-			continue
-		}
 		r := &Rule{ID: rs.ID, Title: rs.Title, Description: rs.Description, Severity: rs.Severity, Tags: rs.Tags, Origin: origin}
-		var cok bool
-		if r.when, cok = l.compile(p, &rs.When, true, len(l.s.macros)); !cok {
-			ok = false
+		nm := len(l.s.macros)
+		compileBool := func(n *yaml.Node) *vm.Program {
+			prog, cok := l.compile(p, n, true, nm)
+			ok = ok && cok
+			return prog
+		}
+		compileAny := func(n *yaml.Node) *vm.Program {
+			prog, cok := l.compile(p, n, false, nm)
+			ok = ok && cok
+			return prog
+		}
+		switch {
+		case rs.Sequence != nil && rs.When.Value != "":
+			bad("has both when and sequence: a sequence's steps are its conditions")
+		case rs.Sequence != nil && rs.Threshold != nil:
+			bad("has both threshold and sequence")
+		case rs.Sequence == nil && rs.When.Value == "":
+			bad("when is required")
+		}
+		if rs.When.Value != "" {
+			r.When = compileBool(&rs.When)
+			r.Actions = l.actionsOf(rs.When.Value, nm)
 		}
 		for j := range rs.Exceptions {
-			prog, eok := l.compile(p, &rs.Exceptions[j], true, len(l.s.macros))
-			ok = ok && eok
-			r.exceptions = append(r.exceptions, prog)
+			r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
+		}
+		if th := rs.Threshold; th != nil {
+			t := &Threshold{Count: th.Count}
+			if th.Count < 1 {
+				bad("threshold.count must be at least 1")
+			}
+			if t.Window, err = parseDuration(th.Window); err != nil {
+				bad("threshold.window: %v", err)
+			}
+			if th.Distinct.Value != "" {
+				t.Distinct = compileAny(&th.Distinct)
+			}
+			for j := range th.GroupBy {
+				t.GroupBy = append(t.GroupBy, compileAny(&th.GroupBy[j]))
+				t.GroupNames = append(t.GroupNames, th.GroupBy[j].Value)
+			}
+			r.Threshold = t
+		}
+		if sq := rs.Sequence; sq != nil {
+			q := &Sequence{}
+			if len(sq.Steps) < 2 {
+				bad("sequence needs at least two steps")
+			}
+			if sq.By.Value == "" {
+				bad("sequence.by is required: the key that ties the steps together")
+			} else {
+				q.By = compileAny(&sq.By)
+			}
+			if q.Within, err = parseDuration(sq.Within); err != nil {
+				bad("sequence.within: %v", err)
+			}
+			var acts []string
+			known := true
+			for j := range sq.Steps {
+				q.Steps = append(q.Steps, compileBool(&sq.Steps[j].When))
+				q.StepNames = append(q.StepNames, sq.Steps[j].Name)
+				a := l.actionsOf(sq.Steps[j].When.Value, nm)
+				known = known && a != nil
+				acts = append(acts, a...)
+			}
+			if known {
+				slices.Sort(acts)
+				r.Actions = slices.Compact(acts)
+			}
+			r.Sequence = q
+		}
+		if dd := rs.Dedup; dd != nil {
+			if dd.Key.Value != "" {
+				r.Dedup.Key = compileAny(&dd.Key)
+			}
+			if r.Dedup.Period, err = parseDuration(dd.Period); err != nil {
+				bad("dedup.period: %v", err)
+			}
+		}
+		var terr error
+		if r.TitleTmpl, terr = parseTemplate(rs.Title); terr != nil {
+			bad("title: %v", terr)
+		}
+		summary := rs.Summary.Value
+		if summary == "" {
+			summary = rs.Title
+		}
+		if r.SummaryTmpl, terr = parseTemplate(summary); terr != nil {
+			l.errorf(p.name, rs.Summary.Line, 0, "rule %q: summary: %v", rs.ID, terr)
+			ok = false
 		}
 		for _, ts := range rs.Tests {
 			tc, err := testCase(p.name, ts)
@@ -300,14 +383,62 @@ func testCase(name string, ts testSpec) (TestCase, error) {
 			te.Source, _ = v["source"].(string)
 			v, _ = raw.(map[string]any)
 		}
-		b, err := json.Marshal(v)
+		copies, every, baseID, baseTime, err := repeat(v)
 		if err != nil {
 			return tc, &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("test %q: %v", ts.Name, err)}
 		}
-		te.JSON = b
-		tc.Events = append(tc.Events, te)
+		for i := 0; i < copies; i++ {
+			if copies > 1 {
+				if err := shift(v, i, every, baseID, baseTime); err != nil {
+					return tc, &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("test %q: %v", ts.Name, err)}
+				}
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return tc, &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("test %q: %v", ts.Name, err)}
+			}
+			te.JSON = b
+			tc.Events = append(tc.Events, te)
+		}
 	}
 	return tc, nil
+}
+
+// repeat reads the test-only keys of a canonical event: `repeat: N` makes
+// N copies, `every: 10s` apart (1s by default), ids suffixed -1, -2, ….
+func repeat(v map[string]any) (copies int, every time.Duration, baseID, baseTime string, err error) {
+	n, ok := v["repeat"]
+	if !ok {
+		return 1, 0, "", "", nil
+	}
+	if copies, _ = n.(int); copies < 1 {
+		return 0, 0, "", "", fmt.Errorf("repeat: want a positive count, got %v", n)
+	}
+	every = time.Second
+	if e, ok := v["every"].(string); ok {
+		if every, err = parseDuration(e); err != nil {
+			return 0, 0, "", "", fmt.Errorf("every: %v", err)
+		}
+	}
+	baseID, _ = v["id"].(string)
+	baseTime, _ = v["time"].(string)
+	delete(v, "repeat")
+	delete(v, "every")
+	return copies, every, baseID, baseTime, nil
+}
+
+// shift sets copy i's id and time.
+func shift(v map[string]any, i int, every time.Duration, base, baseTime string) error {
+	if base == "" {
+		base = "event"
+	}
+	t0, err := time.Parse(time.RFC3339Nano, baseTime)
+	if err != nil {
+		return fmt.Errorf("repeat needs an RFC 3339 time: %v", err)
+	}
+	v["id"] = fmt.Sprintf("%s-%d", base, i+1)
+	v["time"] = t0.Add(time.Duration(i) * every).Format(time.RFC3339Nano)
+	return nil
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -330,8 +461,8 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
-	prog, err := expr.Compile(prefix+src, opts...)
 	full := prefix + src
+	prog, err := safeCompile(full, opts)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -348,6 +479,17 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 		l.errorf(p.name, line, col, "%s", ce.msg)
 	}
 	return prog, len(chk.errs) == 0
+}
+
+// safeCompile compiles, turning a panic inside expr (it has a few, on
+// unusual expressions) into an error: a rules file must not crash scimwatch.
+func safeCompile(src string, opts []expr.Option) (prog *vm.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("expression cannot be compiled (expr panicked: %v); rewrite it, for example with find() instead of filter()[0]", r)
+		}
+	}()
+	return expr.Compile(src, opts...)
 }
 
 // macroPrefix returns the let bindings of the macros src uses, directly or

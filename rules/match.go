@@ -14,25 +14,47 @@ type Matcher struct {
 	vm vm.VM
 }
 
-// Match reports whether r fires on e: its when is true and none of its
-// exceptions is.
+// Match reports whether r's condition holds for e: its when is true and
+// none of its exceptions is. A sequence rule has no when: it never matches
+// here (the engine evaluates its steps).
 func (m *Matcher) Match(r *Rule, e *event.Event) (bool, error) {
-	env := Env{e}
-	out, err := m.vm.Run(r.when, env)
+	if r.When == nil {
+		return false, nil
+	}
+	hit, err := m.True(r.When, e)
 	if err != nil {
 		return false, fmt.Errorf("rule %s: when: %w", r.ID, err)
 	}
-	if hit, _ := out.(bool); !hit {
+	if !hit {
 		return false, nil
 	}
-	for i, ex := range r.exceptions {
-		out, err := m.vm.Run(ex, env)
+	ex, err := m.Excepted(r, e)
+	return !ex && err == nil, err
+}
+
+// Eval runs one compiled expression of a rule on e.
+func (m *Matcher) Eval(p *vm.Program, e *event.Event) (any, error) {
+	return m.vm.Run(p, Env{e})
+}
+
+// True runs a boolean expression on e; an error counts as false and is
+// returned.
+func (m *Matcher) True(p *vm.Program, e *event.Event) (bool, error) {
+	out, err := m.vm.Run(p, Env{e})
+	hit, _ := out.(bool)
+	return hit && err == nil, err
+}
+
+// Excepted reports whether one of r's exceptions holds for e.
+func (m *Matcher) Excepted(r *Rule, e *event.Event) (bool, error) {
+	for i, ex := range r.Exceptions {
+		hit, err := m.True(ex, e)
 		if err != nil {
 			return false, fmt.Errorf("rule %s: exception %d: %w", r.ID, i+1, err)
 		}
-		if hit, _ := out.(bool); hit {
-			return false, nil
+		if hit {
+			return true, nil
 		}
 	}
-	return true, nil
+	return false, nil
 }

@@ -5,6 +5,9 @@
 package rules
 
 import (
+	"text/template"
+	"time"
+
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
@@ -40,7 +43,26 @@ type ruleSpec struct {
 	Tags        []string    `yaml:"tags"`
 	When        yaml.Node   `yaml:"when"`
 	Exceptions  []yaml.Node `yaml:"exceptions"`
-	Tests       []testSpec  `yaml:"tests"`
+	Threshold   *struct {
+		Count    int         `yaml:"count"`
+		Distinct yaml.Node   `yaml:"distinct"`
+		Window   string      `yaml:"window"`
+		GroupBy  []yaml.Node `yaml:"group_by"`
+	} `yaml:"threshold"`
+	Sequence *struct {
+		By     yaml.Node `yaml:"by"`
+		Within string    `yaml:"within"`
+		Steps  []struct {
+			Name string    `yaml:"name"`
+			When yaml.Node `yaml:"when"`
+		} `yaml:"steps"`
+	} `yaml:"sequence"`
+	Dedup *struct {
+		Key    yaml.Node `yaml:"key"`
+		Period string    `yaml:"period"`
+	} `yaml:"dedup"`
+	Summary yaml.Node  `yaml:"summary"`
+	Tests   []testSpec `yaml:"tests"`
 }
 
 // testSpec is an inline test case: events, each canonical or raw
@@ -61,9 +83,47 @@ type Rule struct {
 	// Where it was defined: "FILE:LINE".
 	Origin string
 
-	when       *vm.Program
-	exceptions []*vm.Program
-	tests      []TestCase
+	// When is the rule's condition; for a sequence rule, Steps[0].
+	When       *vm.Program
+	Exceptions []*vm.Program
+	// Actions are the actions an event must have to match When (or any
+	// step); nil when the rule can match any action.
+	Actions []string
+
+	Threshold *Threshold
+	Sequence  *Sequence
+	Dedup     Dedup
+	// TitleTmpl and SummaryTmpl render the alert text from AlertData.
+	TitleTmpl, SummaryTmpl *template.Template
+
+	tests []TestCase
+}
+
+// Threshold fires when Count events (or distinct values of Distinct)
+// matching When fall in a sliding Window, per group.
+type Threshold struct {
+	Count    int
+	Distinct *vm.Program // nil: count events
+	Window   time.Duration
+	GroupBy  []*vm.Program
+	// GroupNames are the group_by expressions as written.
+	GroupNames []string
+}
+
+// Sequence fires when events matching Steps, in order, with the same By
+// key, happen within Within of the first.
+type Sequence struct {
+	By        *vm.Program
+	Within    time.Duration
+	Steps     []*vm.Program
+	StepNames []string
+}
+
+// Dedup merges the alerts of one key within Period into one that counts
+// them. Key nil: the rule's group key.
+type Dedup struct {
+	Key    *vm.Program
+	Period time.Duration
 }
 
 // TestCase is an inline test of a rule.

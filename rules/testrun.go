@@ -25,25 +25,20 @@ type TestResult struct {
 // Passed reports whether the case passed.
 func (t *TestResult) Passed() bool { return t.Err == nil && t.Got == t.Case.Alerts }
 
-// RunTests runs every rule's inline tests. A rule fires once per matching
-// event; windows, sequences and dedup are not part of the language yet.
-func (s *Set) RunTests() []TestResult {
+// Evaluator runs one rule over a test case's events, in time order, and
+// returns the alerts it raised and the ids of the events in them.
+type Evaluator func(r *Rule, events []event.Event) (alerts int, fired []string, err error)
+
+// RunTests runs every rule's inline tests with eval (detect.TestEvaluator
+// is the engine's).
+func (s *Set) RunTests(eval Evaluator) []TestResult {
 	var out []TestResult
-	var m Matcher
 	for _, r := range s.Rules {
 		for _, tc := range r.tests {
 			res := TestResult{Rule: r, Case: tc}
 			res.Events, res.Err = tc.events()
-			for i := range res.Events {
-				if res.Err != nil {
-					break
-				}
-				var hit bool
-				hit, res.Err = m.Match(r, &res.Events[i])
-				if hit {
-					res.Got++
-					res.Fired = append(res.Fired, res.Events[i].ID)
-				}
+			if res.Err == nil {
+				res.Got, res.Fired, res.Err = eval(r, res.Events)
 			}
 			out = append(out, res)
 		}

@@ -22,6 +22,7 @@ Usage:
   scimwatch bench ingest [flags]
   scimwatch rules lint DIR|FILE...
   scimwatch rules test [--junit FILE] DIR|FILE...
+  scimwatch replay --rules DIR [--config FILE] FILE|-...
   scimwatch generate [--count N] [--okta-share F] [--seed S]
   scimwatch version
 
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ingestCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "rules":
 		return rulesCmd(ctx, args[1:], stdout, stderr)
 	case "bench":

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +118,7 @@ func TestGenerateThenNormalize(t *testing.T) {
 }
 
 func TestRulesCommands(t *testing.T) {
-	if code, out, errs := runCLI(t, "", "rules", "lint", "../../rules/builtin"); code != 0 || out != "4 rules OK\n" {
+	if code, out, errs := runCLI(t, "", "rules", "lint", "../../rules/builtin"); code != 0 || out != "9 rules OK\n" {
 		t.Errorf("lint builtin: %d %q %q", code, out, errs)
 	}
 	code, _, errs := runCLI(t, "", "rules", "lint", "../../rules/testdata/bad")
@@ -126,10 +127,10 @@ func TestRulesCommands(t *testing.T) {
 	}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, _ := runCLI(t, "", "rules", "test", "--junit", junit, "../../rules/builtin")
-	if code != 0 || !strings.Contains(out, "10 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "20 passed, 0 failed") {
 		t.Errorf("test builtin: %d %q", code, out)
 	}
-	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="10" failures="0">`) {
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="20" failures="0">`) {
 		t.Errorf("junit: %s %v", b, err)
 	}
 
@@ -157,5 +158,38 @@ func TestRulesCommands(t *testing.T) {
 	}
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
+	}
+}
+
+func TestReplayCommand(t *testing.T) {
+	// A burst of 22 group changes by one admin, one privileged grant, and a bad line.
+	var b strings.Builder
+	for i := 0; i < 22; i++ {
+		fmt.Fprintf(&b, `{"id":"e%d","time":"2026-11-20T03:%02d:00.000Z","tenant":"acme","source":"okta","raw_type":"group.user_membership.add","action":"group.member.add","outcome":"success","actor":{"id":"admin","email":"admin@acme.com"}}`+"\n", i, i%10)
+	}
+	b.WriteString("garbage\n")
+	b.WriteString(`{"uuid":"p1","published":"2026-11-20T04:00:00.000Z","eventType":"user.account.privilege.grant","actor":{"id":"admin","type":"User"},"outcome":{"result":"SUCCESS"},"debugContext":{"debugData":{"privilegeGranted":"Super administrator"}}}` + "\n")
+	in := writeFile(t, "day.ndjson", b.String())
+	code, out, errs := runCLI(t, "", "replay", "--rules", "../../rules/builtin", in)
+	if code != 1 || !strings.Contains(errs, in+":23: not a JSON object or array") || !strings.Contains(errs, "23 events, 2 alerts, 1 records rejected") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("alerts:\n%s", out)
+	}
+	var bulk struct {
+		Rule, Key, Title string
+		Count            int
+		Events           []string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &bulk); err != nil {
+		t.Fatal(err)
+	}
+	if bulk.Rule != "bulk-role-change" || bulk.Count != 22 || bulk.Key != "acme|admin" || bulk.Title != "Bulk role changes by admin@acme.com" || len(bulk.Events) != 20 {
+		t.Errorf("bulk alert %+v", bulk)
+	}
+	if !strings.Contains(lines[1], `"rule":"privileged-role-grant"`) {
+		t.Errorf("second alert %s", lines[1])
 	}
 }

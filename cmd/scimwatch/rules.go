@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -37,7 +38,7 @@ func rulesCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d rules OK\n", len(set.Rules))
 		return 0
 	}
-	results := set.RunTests()
+	results := set.RunTests(detect.TestEvaluator(detect.DefaultConfig()))
 	failed := 0
 	for _, r := range results {
 		if r.Passed() {
