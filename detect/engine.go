@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"container/heap"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,10 +28,11 @@ type Engine struct {
 	states    map[string]*ruleState // by rule id, kept across reloads
 	matcher   rules.Matcher
 
-	pending   eventHeap // held for lateness
-	watermark time.Time // newest event time seen
-	released  time.Time // time of the last event evaluated
-	closing   closeHeap // open alerts by close time
+	pending   eventHeap   // held for lateness
+	scratch   event.Event // the event being evaluated, popped from pending
+	watermark time.Time   // newest event time seen
+	released  time.Time   // time of the last event evaluated
+	closing   closeHeap   // open alerts by close time
 }
 
 // New returns an Engine evaluating set and handing alerts to sink. Metrics
@@ -93,13 +93,12 @@ func (e *Engine) Process(ev *event.Event) {
 		e.evaluate(ev)
 		return
 	}
-	heap.Push(&e.pending, *ev)
+	e.pending.push(ev)
 	if ev.Time.After(e.watermark) {
 		e.watermark = ev.Time
 	}
-	for e.pending.Len() > 0 && !e.pending[0].Time.After(e.watermark.Add(-e.cfg.AllowedLateness)) {
-		next := heap.Pop(&e.pending).(event.Event)
-		e.evaluate(&next)
+	for len(e.pending) > 0 && !e.pending[0].Time.After(e.watermark.Add(-e.cfg.AllowedLateness)) {
+		e.evaluate(e.pending.pop(&e.scratch))
 	}
 }
 
@@ -108,9 +107,8 @@ func (e *Engine) Process(ev *event.Event) {
 func (e *Engine) Flush() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for e.pending.Len() > 0 {
-		next := heap.Pop(&e.pending).(event.Event)
-		e.evaluate(&next)
+	for len(e.pending) > 0 {
+		e.evaluate(e.pending.pop(&e.scratch))
 	}
 	e.closeUntil(time.Time{})
 }

@@ -119,6 +119,12 @@ func (e *Engine) sequence(rs *ruleState, ev *event.Event) error {
 	// Which steps does the event satisfy?
 	var steps uint64
 	for i, p := range sq.Steps {
+		if g := sq.Guards[i]; g != nil && !g(ev) {
+			continue
+		} else if g != nil && sq.Exact[i] {
+			steps |= 1 << i
+			continue
+		}
 		hit, err := e.matcher.True(p, ev)
 		if err != nil {
 			return err
@@ -283,19 +289,47 @@ func (e *Engine) evictOpen(rs *ruleState) {
 	e.metrics.evictions.WithLabelValues(rs.rule.ID, "dedup").Inc()
 }
 
-// eventHeap orders held events by time.
+// eventHeap is a min-heap of held events by time. It is typed, not
+// container/heap, so that holding an event does not allocate.
 type eventHeap []event.Event
 
-func (h eventHeap) Len() int           { return len(h) }
-func (h eventHeap) Less(i, j int) bool { return h[i].Time.Before(h[j].Time) }
-func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)        { *h = append(*h, x.(event.Event)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = event.Event{}
-	*h = old[:len(old)-1]
-	return x
+func (h *eventHeap) push(e *event.Event) {
+	*h = append(*h, *e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s[i].Time.Before(s[p].Time) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// pop moves the earliest event into *into and returns into.
+func (h *eventHeap) pop(into *event.Event) *event.Event {
+	s := *h
+	*into = s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = event.Event{}
+	s = s[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && s[l].Time.Before(s[m].Time) {
+			m = l
+		}
+		if r < n && s[r].Time.Before(s[m].Time) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return into
 }
 
 // closeHeap orders open alerts by the end of their dedup period.

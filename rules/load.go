@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
@@ -282,9 +284,15 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 		if rs.When.Value != "" {
 			r.When = compileBool(&rs.When)
 			r.Actions = l.actionsOf(rs.When.Value, nm)
+			r.Guard, r.Exact = l.guardOf(rs.When.Value, nm)
 		}
 		for j := range rs.Exceptions {
 			r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
+			g, exact := l.guardOf(rs.Exceptions[j].Value, nm)
+			if !exact {
+				g = nil
+			}
+			r.ExceptionGuards = append(r.ExceptionGuards, g)
 		}
 		if th := rs.Threshold; th != nil {
 			t := &Threshold{Count: th.Count}
@@ -320,6 +328,8 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 			known := true
 			for j := range sq.Steps {
 				q.Steps = append(q.Steps, compileBool(&sq.Steps[j].When))
+				g, exact := l.guardOf(sq.Steps[j].When.Value, nm)
+				q.Guards, q.Exact = append(q.Guards, g), append(q.Exact, exact)
 				q.StepNames = append(q.StepNames, sq.Steps[j].Name)
 				a := l.actionsOf(sq.Steps[j].When.Value, nm)
 				known = known && a != nil
@@ -445,28 +455,27 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func isIdent(s string) bool { return identRE.MatchString(s) }
 
-// compile compiles the expression in node, with let bindings for the
-// macros among the first nMacros that it uses, and reports errors at their
-// place in the file.
+// compile compiles the expression in node, with the first nMacros macros
+// inlined where it names them, and reports errors at their place in the
+// file.
 func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (*vm.Program, bool) {
 	src := node.Value
-	prefix, ok := l.macroPrefix(src, nMacros)
-	if !ok {
-		l.errorf(p.name, node.Line, node.Column, "uses a macro that does not compile")
-		return nil, false
+	for i := 0; i < nMacros; i++ {
+		if m := l.s.macros[i]; !m.ok && usesName(src, m.name) {
+			l.errorf(p.name, node.Line, node.Column, "uses macro %s, which does not compile (%s)", m.name, m.origin)
+			return nil, false
+		}
 	}
-	plines := strings.Count(prefix, "\n")
 	chk := &checker{s: l.s}
-	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(chk)}, l.s.helpers()...)
+	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(&inliner{l: l, n: nMacros}), expr.Patch(chk)}, l.s.helpers()...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
-	full := prefix + src
-	prog, err := safeCompile(full, opts)
+	prog, err := safeCompile(src, opts)
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			line, col := position(p, node, fe.Line-plines, fe.Column)
+			line, col := position(p, node, fe.Line, fe.Column)
 			l.errorf(p.name, line, col, "%s", fe.Message)
 		} else {
 			l.errorf(p.name, node.Line, node.Column, "%v", err)
@@ -474,11 +483,38 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 		return nil, false
 	}
 	for _, ce := range chk.errs {
-		el, ec := offsetPos(full, ce.from)
-		line, col := position(p, node, el-plines, ec)
+		el, ec := offsetPos(src, ce.from)
+		line, col := position(p, node, el, ec)
 		l.errorf(p.name, line, col, "%s", ce.msg)
 	}
 	return prog, len(chk.errs) == 0
+}
+
+// inliner replaces the names of macros by their expressions, so that a
+// macro costs what its expression costs where it is used, and && and ||
+// short-circuit through it.
+type inliner struct {
+	l *loader
+	n int // macros defined before the expression
+}
+
+func (in *inliner) Visit(node *ast.Node) {
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	for i := in.n - 1; i >= 0; i-- {
+		if m := in.l.s.macros[i]; m.name == id.Value {
+			tree, err := parser.Parse(m.text)
+			if err != nil {
+				return
+			}
+			// Macros used by the macro: it may use those defined before it.
+			ast.Walk(&tree.Node, &inliner{l: in.l, n: i})
+			ast.Patch(node, tree.Node)
+			return
+		}
+	}
 }
 
 // safeCompile compiles, turning a panic inside expr (it has a few, on
@@ -490,35 +526,6 @@ func safeCompile(src string, opts []expr.Option) (prog *vm.Program, err error) {
 		}
 	}()
 	return expr.Compile(src, opts...)
-}
-
-// macroPrefix returns the let bindings of the macros src uses, directly or
-// through other macros, in definition order.
-func (l *loader) macroPrefix(src string, n int) (string, bool) {
-	used := make([]bool, n)
-	var mark func(text string)
-	mark = func(text string) {
-		for i := n - 1; i >= 0; i-- {
-			m := l.s.macros[i]
-			if !used[i] && usesName(text, m.name) {
-				used[i] = true
-				mark(m.text)
-			}
-		}
-	}
-	mark(src)
-	var b strings.Builder
-	for i, u := range used {
-		if !u {
-			continue
-		}
-		m := l.s.macros[i]
-		if !m.ok {
-			return "", false
-		}
-		fmt.Fprintf(&b, "let %s = (%s);\n", m.name, m.text)
-	}
-	return b.String(), true
 }
 
 func usesName(text, name string) bool {

@@ -18,15 +18,17 @@ type Matcher struct {
 // none of its exceptions is. A sequence rule has no when: it never matches
 // here (the engine evaluates its steps).
 func (m *Matcher) Match(r *Rule, e *event.Event) (bool, error) {
-	if r.When == nil {
+	if r.When == nil || r.Guard != nil && !r.Guard(e) {
 		return false, nil
 	}
-	hit, err := m.True(r.When, e)
-	if err != nil {
-		return false, fmt.Errorf("rule %s: when: %w", r.ID, err)
-	}
-	if !hit {
-		return false, nil
+	if !r.Exact {
+		hit, err := m.True(r.When, e)
+		if err != nil {
+			return false, fmt.Errorf("rule %s: when: %w", r.ID, err)
+		}
+		if !hit {
+			return false, nil
+		}
 	}
 	ex, err := m.Excepted(r, e)
 	return !ex && err == nil, err
@@ -48,6 +50,12 @@ func (m *Matcher) True(p *vm.Program, e *event.Event) (bool, error) {
 // Excepted reports whether one of r's exceptions holds for e.
 func (m *Matcher) Excepted(r *Rule, e *event.Event) (bool, error) {
 	for i, ex := range r.Exceptions {
+		if g := r.ExceptionGuards[i]; g != nil {
+			if g(e) {
+				return true, nil
+			}
+			continue
+		}
 		hit, err := m.True(ex, e)
 		if err != nil {
 			return false, fmt.Errorf("rule %s: exception %d: %w", r.ID, i+1, err)

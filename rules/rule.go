@@ -86,6 +86,12 @@ type Rule struct {
 	// When is the rule's condition; for a sequence rule, Steps[0].
 	When       *vm.Program
 	Exceptions []*vm.Program
+	// Guard is a necessary condition of When, checked first (nil: none);
+	// when Exact, it is When itself and the expression never runs.
+	Guard Guard
+	Exact bool
+	// ExceptionGuards are the exceptions in Go where exact, else nil.
+	ExceptionGuards []Guard
 	// Actions are the actions an event must have to match When (or any
 	// step); nil when the rule can match any action.
 	Actions []string
@@ -116,6 +122,8 @@ type Sequence struct {
 	By        *vm.Program
 	Within    time.Duration
 	Steps     []*vm.Program
+	Guards    []Guard // per step, nil: none
+	Exact     []bool  // per step: the guard is the step
 	StepNames []string
 }
 
