@@ -28,7 +28,7 @@ type Engine struct {
 	states    map[string]*ruleState // by rule id, kept across reloads
 	matcher   rules.Matcher
 
-	pending   eventHeap   // held for lateness
+	pending   eventQueue  // held for lateness
 	scratch   event.Event // the event being evaluated, popped from pending
 	watermark time.Time   // newest event time seen
 	released  time.Time   // time of the last event evaluated
@@ -97,7 +97,7 @@ func (e *Engine) Process(ev *event.Event) {
 	if ev.Time.After(e.watermark) {
 		e.watermark = ev.Time
 	}
-	for len(e.pending) > 0 && !e.pending[0].Time.After(e.watermark.Add(-e.cfg.AllowedLateness)) {
+	for e.pending.len() > 0 && !e.pending.first().Time.After(e.watermark.Add(-e.cfg.AllowedLateness)) {
 		e.evaluate(e.pending.pop(&e.scratch))
 	}
 }
@@ -107,7 +107,7 @@ func (e *Engine) Process(ev *event.Event) {
 func (e *Engine) Flush() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for len(e.pending) > 0 {
+	for e.pending.len() > 0 {
 		e.evaluate(e.pending.pop(&e.scratch))
 	}
 	e.closeUntil(time.Time{})

@@ -199,7 +199,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 		First: first, Last: ev.Time, Events: ids, Tags: r.Tags,
 	}
 	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: dk, First: first, Last: ev.Time}
-	a.Title, a.Summary = rules.Render(r.TitleTmpl, d), rules.Render(r.SummaryTmpl, d)
+	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
 	e.metrics.alerts.WithLabelValues(r.ID).Inc()
 	if period <= 0 {
 		a.Final = true
@@ -289,46 +289,43 @@ func (e *Engine) evictOpen(rs *ruleState) {
 	e.metrics.evictions.WithLabelValues(rs.rule.ID, "dedup").Inc()
 }
 
-// eventHeap is a min-heap of held events by time. It is typed, not
-// container/heap, so that holding an event does not allocate.
-type eventHeap []event.Event
+// eventQueue holds events in time order for the allowed lateness. Events
+// mostly arrive in order, so it is a sorted slice: an in-order event is
+// appended, a late one is inserted from the back, the earliest is taken from
+// the front. It holds events by value, so holding one does not allocate.
+type eventQueue struct {
+	buf  []event.Event
+	head int
+}
 
-func (h *eventHeap) push(e *event.Event) {
-	*h = append(*h, *e)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].Time.Before(s[p].Time) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
+func (q *eventQueue) len() int { return len(q.buf) - q.head }
+
+func (q *eventQueue) first() *event.Event { return &q.buf[q.head] }
+
+func (q *eventQueue) push(e *event.Event) {
+	q.buf = append(q.buf, *e)
+	i := len(q.buf) - 1
+	for i > q.head && e.Time.Before(q.buf[i-1].Time) {
+		i--
+	}
+	if i < len(q.buf)-1 {
+		copy(q.buf[i+1:], q.buf[i:len(q.buf)-1])
+		q.buf[i] = *e
 	}
 }
 
 // pop moves the earliest event into *into and returns into.
-func (h *eventHeap) pop(into *event.Event) *event.Event {
-	s := *h
-	*into = s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s[n] = event.Event{}
-	s = s[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s[l].Time.Before(s[m].Time) {
-			m = l
-		}
-		if r < n && s[r].Time.Before(s[m].Time) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
+func (q *eventQueue) pop(into *event.Event) *event.Event {
+	*into = q.buf[q.head]
+	q.buf[q.head] = event.Event{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head > 1024 && q.head > len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
 	}
-	*h = s
 	return into
 }
 

@@ -350,14 +350,14 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 			}
 		}
 		var terr error
-		if r.TitleTmpl, terr = parseTemplate(rs.Title); terr != nil {
+		if r.TitleText, terr = parseText(rs.Title); terr != nil {
 			bad("title: %v", terr)
 		}
 		summary := rs.Summary.Value
 		if summary == "" {
 			summary = rs.Title
 		}
-		if r.SummaryTmpl, terr = parseTemplate(summary); terr != nil {
+		if r.SummaryText, terr = parseText(summary); terr != nil {
 			l.errorf(p.name, rs.Summary.Line, 0, "rule %q: summary: %v", rs.ID, terr)
 			ok = false
 		}

@@ -5,7 +5,6 @@
 package rules
 
 import (
-	"text/template"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -99,8 +98,8 @@ type Rule struct {
 	Threshold *Threshold
 	Sequence  *Sequence
 	Dedup     Dedup
-	// TitleTmpl and SummaryTmpl render the alert text from AlertData.
-	TitleTmpl, SummaryTmpl *template.Template
+	// TitleText and SummaryText render the alert text from AlertData.
+	TitleText, SummaryText *Text
 
 	tests []TestCase
 }

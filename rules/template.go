@@ -47,9 +47,19 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// parseTemplate parses a title or summary and executes it once on empty
-// data, so that a misspelt field fails at load.
-func parseTemplate(text string) (*template.Template, error) {
+// Text is a title or summary: a template, or plain text that needs no
+// executing.
+type Text struct {
+	tmpl  *template.Template
+	plain string
+}
+
+// parseText parses a title or summary and executes it once on empty data,
+// so that a misspelt field fails at load.
+func parseText(text string) (*Text, error) {
+	if !strings.Contains(text, "{{") {
+		return &Text{plain: text}, nil
+	}
 	t, err := template.New("").Funcs(templateFuncs).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, err
@@ -58,16 +68,19 @@ func parseTemplate(text string) (*template.Template, error) {
 	if err := t.Execute(&buf, AlertData{Rule: &Rule{}, Event: &event.Event{}}); err != nil {
 		return nil, err
 	}
-	return t, nil
+	return &Text{tmpl: t}, nil
 }
 
-// Render executes a title or summary template.
-func Render(t *template.Template, d AlertData) string {
+// Render fills the text from d.
+func (t *Text) Render(d AlertData) string {
 	if t == nil {
 		return ""
 	}
+	if t.tmpl == nil {
+		return t.plain
+	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, d); err != nil {
+	if err := t.tmpl.Execute(&buf, d); err != nil {
 		return fmt.Sprintf("(template error: %v)", err)
 	}
 	return buf.String()
