@@ -23,6 +23,7 @@ Usage:
   scimwatch rules lint DIR|FILE...
   scimwatch rules test [--junit FILE] DIR|FILE...
   scimwatch replay --rules DIR [--config FILE] FILE|-...
+  scimwatch detect --rules DIR [--config FILE] < records.ndjson
   scimwatch generate [--count N] [--okta-share F] [--seed S]
   scimwatch version
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ingestCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "detect":
+		return detectCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "replay":
 		return replayCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "rules":
