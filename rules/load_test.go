@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,45 @@ func TestMatcher(t *testing.T) {
 	e.Actor.Email, e.Targets[0].Name = "x@acme.com", "Help Desk administrator"
 	if hit, _ := m.Match(s.Rules[0], e); hit {
 		t.Error("a role not in the list fired")
+	}
+}
+
+func TestTimeAndStringHelpers(t *testing.T) {
+	dir := t.TempDir()
+	src := `rules:
+  - id: paris-monday-nine
+    title: T
+    severity: low
+    when: local_hour(time, tenant) == 9 && local_weekday(time, tenant) == "Monday" && email_domain(actor.email) == "acme.com"
+  - id: glob-and-regex
+    title: T
+    severity: low
+    when: glob(actor.email, "svc-*@*") && regex(actor.ip, "^10\\.")
+`
+	if err := os.WriteFile(dir+"/r.yaml", []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cal := DefaultCalendar()
+	cal.Tenants = map[string]Hours{"paris": {Timezone: "Europe/Paris", Start: "09:00", End: "18:00"}}
+	s, err := Load(Options{Calendar: &cal}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Matcher
+	e := &event.Event{Tenant: "paris", Time: time.Date(2026, 11, 23, 8, 30, 0, 0, time.UTC), Actor: event.Actor{Email: "Ann@ACME.com"}}
+	if hit, err := m.Match(s.Rules[0], e); err != nil || !hit {
+		t.Errorf("08:30 UTC is 09:30 Monday in Paris: %v %v", hit, err)
+	}
+	e.Tenant = "london" // default calendar: UTC
+	if hit, _ := m.Match(s.Rules[0], e); hit {
+		t.Error("08:30 UTC matched hour 9 in UTC")
+	}
+	e.Actor = event.Actor{Email: "svc-sync@acme.com", IP: "10.1.2.3"}
+	if hit, err := m.Match(s.Rules[1], e); err != nil || !hit {
+		t.Errorf("glob and regex: %v %v", hit, err)
+	}
+	e.Actor.IP = "110.1.2.3"
+	if hit, _ := m.Match(s.Rules[1], e); hit {
+		t.Error("regex matched 110.")
 	}
 }
