@@ -250,43 +250,35 @@ func (e *Engine) closeUntil(t time.Time) {
 
 // Eviction: past MaxKeys, the least recently touched key goes.
 func (e *Engine) evictWindow(rs *ruleState) {
-	var oldest string
-	var at time.Time
-	for k, w := range rs.windows {
-		if oldest == "" || w.touched.Before(at) {
-			oldest, at = k, w.touched
-		}
-	}
-	delete(rs.windows, oldest)
+	delete(rs.windows, oldest(rs.windows, func(w *window) time.Time { return w.touched }))
 	e.metrics.evictions.WithLabelValues(rs.rule.ID, "window").Inc()
 }
 
 func (e *Engine) evictSeq(rs *ruleState) {
-	var oldest string
-	var at time.Time
-	for k, s := range rs.seqs {
-		if oldest == "" || s.start.Before(at) {
-			oldest, at = k, s.start
-		}
-	}
-	delete(rs.seqs, oldest)
+	delete(rs.seqs, oldest(rs.seqs, func(s *seqState) time.Time { return s.start }))
 	e.metrics.evictions.WithLabelValues(rs.rule.ID, "sequence").Inc()
 }
 
 func (e *Engine) evictOpen(rs *ruleState) {
-	var oldest string
-	var at time.Time
-	for k, a := range rs.open {
-		if oldest == "" || a.First.Before(at) {
-			oldest, at = k, a.First
-		}
-	}
-	if a := rs.open[oldest]; a != nil {
+	k := oldest(rs.open, func(a *Alert) time.Time { return a.First })
+	if a := rs.open[k]; a != nil {
 		a.Final = true
 		e.sink.Alert(a) // closed early, not lost
 	}
-	delete(rs.open, oldest)
+	delete(rs.open, k)
 	e.metrics.evictions.WithLabelValues(rs.rule.ID, "dedup").Inc()
+}
+
+// oldest returns the key of m whose value is the oldest by at.
+func oldest[V any](m map[string]V, at func(V) time.Time) string {
+	var key string
+	var t time.Time
+	for k, v := range m {
+		if vt := at(v); key == "" || vt.Before(t) {
+			key, t = k, vt
+		}
+	}
+	return key
 }
 
 // eventQueue holds events in time order for the allowed lateness. Events

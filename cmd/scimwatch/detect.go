@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -85,35 +83,27 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer stop()
 	go detect.NewReloader(dirs, opts, eng, *poll, reg, logger).Run(rctx, hup)
 
-	rd := ingest.NewReader(stdin, 0)
-	failed := false
-	for ctx.Err() == nil {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		var re *ingest.RecordError
-		if errors.As(err, &re) {
-			reportReject(stderr, "-", re.Line, re)
-			failed = true
-			continue
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "scimwatch detect:", err)
+	type result struct {
+		rejected int
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := readEvents(stdin, "-", *tenant, stderr, eng.Process)
+		done <- result{n, err}
+	}()
+	var rejected int
+	select {
+	case r := <-done:
+		if r.err != nil {
+			fmt.Fprintln(stderr, "scimwatch detect:", r.err)
 			return 1
 		}
-		batch, err := (ingest.Auto{}).Normalize(nil, rec.Data, *tenant)
-		if err != nil {
-			reportReject(stderr, "-", rec.Line, err)
-			failed = true
-			continue
-		}
-		for i := range batch {
-			eng.Process(&batch[i])
-		}
+		rejected = r.rejected
+	case <-ctx.Done(): // SIGINT or SIGTERM: close the open alerts and stop
 	}
 	eng.Flush()
-	if failed {
+	if rejected > 0 {
 		return 1
 	}
 	return 0

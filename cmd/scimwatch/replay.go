@@ -18,7 +18,6 @@ import (
 
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -98,31 +97,14 @@ Flags:`)
 			defer f.Close()
 			r = f
 		}
-		rd := ingest.NewReader(r, 0)
-		for {
-			rec, err := rd.Next()
-			if err == io.EOF {
-				break
-			}
-			var re *ingest.RecordError
-			if errors.As(err, &re) {
-				rejected++
-				reportReject(errw, name, re.Line, re)
-				continue
-			}
-			if err != nil {
-				fmt.Fprintf(errw, "%s: %v\n", name, err)
-				return 1
-			}
-			n := len(events)
-			if events, err = (ingest.Auto{}).Normalize(events, rec.Data, *tenant); err != nil {
-				rejected++
-				reportReject(errw, name, rec.Line, err)
-				continue
-			}
-			for i := n; i < len(events); i++ {
-				events[i].Raw = nil // the reader reuses its buffer; alerts do not need raw
-			}
+		n, err := readEvents(r, name, *tenant, errw, func(e *event.Event) {
+			e.Raw = nil // alerts do not need raw, and it aliases the reader's buffer
+			events = append(events, *e)
+		})
+		rejected += n
+		if err != nil {
+			fmt.Fprintf(errw, "%s: %v\n", name, err)
+			return 1
 		}
 	}
 	slices.SortStableFunc(events, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
