@@ -145,8 +145,8 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	return nil
 }
 
-// key renders expression results as a group key.
-func (e *Engine) key(ev *event.Event, parts ...any) string {
+// groupKey renders expression results as a group key.
+func groupKey(parts ...any) string {
 	var b strings.Builder
 	for i, p := range parts {
 		if i > 0 {
@@ -157,7 +157,8 @@ func (e *Engine) key(ev *event.Event, parts ...any) string {
 	return b.String()
 }
 
-func (e *Engine) eval(rs *ruleState, ev *event.Event, progs []*vmProgram) ([]any, error) {
+// evalAll runs expressions on ev.
+func (e *Engine) evalAll(ev *event.Event, progs []*vmProgram) ([]any, error) {
 	out := make([]any, len(progs))
 	for i, p := range progs {
 		v, err := e.matcher.Eval(p, ev)

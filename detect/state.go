@@ -47,11 +47,11 @@ type seqState struct {
 
 func (e *Engine) threshold(rs *ruleState, ev *event.Event) error {
 	r, th := rs.rule, rs.rule.Threshold
-	parts, err := e.eval(rs, ev, th.GroupBy)
+	parts, err := e.evalAll(ev, th.GroupBy)
 	if err != nil {
 		return err
 	}
-	key := e.key(ev, parts...)
+	key := groupKey(parts...)
 	// A burst that already fired is counted into its open alert.
 	if a := rs.open[key]; a != nil && e.merge(a, ev, 1, ev.ID) {
 		return nil
@@ -82,7 +82,7 @@ func (e *Engine) threshold(rs *ruleState, ev *event.Event) error {
 		if err != nil {
 			return err
 		}
-		value = e.key(ev, v)
+		value = groupKey(v)
 		w.distinct[value]++
 	}
 	w.entries = append(w.entries, entry{at: ev.Time, value: value, id: ev.ID})
@@ -143,7 +143,7 @@ func (e *Engine) sequence(rs *ruleState, ev *event.Event) error {
 	if err != nil {
 		return err
 	}
-	key := e.key(ev, k)
+	key := groupKey(k)
 	if key == "" || key == "<nil>" {
 		return nil
 	}
@@ -186,7 +186,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 	}
 	if r.Dedup.Key != nil {
 		if v, err := e.matcher.Eval(r.Dedup.Key, ev); err == nil {
-			dk = e.key(ev, ev.Tenant, v)
+			dk = groupKey(ev.Tenant, v)
 		}
 	} else if r.Dedup.Period > 0 && r.Threshold == nil && r.Sequence == nil {
 		dk = ev.Tenant // a simple rule with a period and no key: one alert per tenant
