@@ -16,7 +16,7 @@ import (
 const usage = `scimwatch monitors identity-provisioning audit logs.
 
 Usage:
-  scimwatch normalize [--source auto|okta|entra|scim] [--tenant T] [FILE|-]...
+  scimwatch normalize [--source auto|okta|entra|scim|canonical] [--tenant T] [FILE|-]...
   scimwatch ingest --config FILE [--generate N]
   scimwatch migrate --config FILE
   scimwatch bench ingest [flags]

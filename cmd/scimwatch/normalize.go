@@ -14,7 +14,7 @@ import (
 func normalizeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	source := fs.String("source", ingest.SourceAuto, "source of the records: auto, okta, entra or scim")
+	source := fs.String("source", ingest.SourceAuto, "source of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "tenant for records that name none")
 	maxRecord := fs.Int("max-record", ingest.DefaultMaxRecord, "largest record accepted, in bytes")
 	fs.Usage = func() {
