@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -145,22 +146,36 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	return nil
 }
 
-// groupKey renders expression results as a group key.
+// groupKey renders expression results as a group key, "a|b".
 func groupKey(parts ...any) string {
 	var b strings.Builder
 	for i, p := range parts {
 		if i > 0 {
 			b.WriteByte('|')
 		}
-		fmt.Fprint(&b, p)
+		switch v := p.(type) {
+		case string:
+			b.WriteString(v)
+		case int:
+			b.WriteString(strconv.Itoa(v))
+		case bool:
+			b.WriteString(strconv.FormatBool(v))
+		default:
+			fmt.Fprint(&b, v)
+		}
 	}
 	return b.String()
 }
 
-// evalAll runs expressions on ev.
-func (e *Engine) evalAll(ev *event.Event, progs []*vmProgram) ([]any, error) {
+// evalAll runs expressions on ev; fields[i], when set, reads expression i
+// directly.
+func (e *Engine) evalAll(ev *event.Event, progs []*vmProgram, fields []func(*event.Event) string) ([]any, error) {
 	out := make([]any, len(progs))
 	for i, p := range progs {
+		if i < len(fields) && fields[i] != nil {
+			out[i] = fields[i](ev)
+			continue
+		}
 		v, err := e.matcher.Eval(p, ev)
 		if err != nil {
 			return nil, err

@@ -47,7 +47,7 @@ type seqState struct {
 
 func (e *Engine) threshold(rs *ruleState, ev *event.Event) error {
 	r, th := rs.rule, rs.rule.Threshold
-	parts, err := e.evalAll(ev, th.GroupBy)
+	parts, err := e.evalAll(ev, th.GroupBy, th.GroupFields)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ var guardFields = map[string]func(e *event.Event) string{
 // startsWith, endsWith, contains), !, && and ||, true and false,
 // any(targets, …) and any(changes, …) over their fields, len(targets) and
 // len(changes) against integers, in_list(field, "list"), and macros by
-// name. Anything else is taken as possibly true, and makes it inexact.
+// name, and comparisons of two such fields with == and !=. Anything else is
+// taken as possibly true, and makes it inexact.
 func (l *loader) guardOf(src string, nMacros int) (Guard, bool) {
 	tree, err := parser.Parse(src)
 	if err != nil {
@@ -236,6 +237,16 @@ func (l *loader) elemComparison(n *ast.BinaryNode, resolve fieldResolver) elemGu
 	}
 	c, ok := n.Right.(*ast.StringNode)
 	if !ok {
+		// field == field, such as .id == actor.id inside any(targets, …).
+		other, ok := wrapped(n.Right, resolve)
+		switch {
+		case !ok:
+			return nil
+		case n.Operator == "==":
+			return func(e *event.Event, i int) bool { return field(e, i) == other(e, i) }
+		case n.Operator == "!=":
+			return func(e *event.Event, i int) bool { return field(e, i) != other(e, i) }
+		}
 		return nil
 	}
 	v := c.Value

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/scimwatch/scimwatch/event"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -111,6 +113,9 @@ type Threshold struct {
 	Distinct *vm.Program // nil: count events
 	Window   time.Duration
 	GroupBy  []*vm.Program
+	// GroupFields read the group_by expressions that are plain fields
+	// (tenant, actor.id) without running them; nil where not.
+	GroupFields []func(*event.Event) string
 	// GroupNames are the group_by expressions as written.
 	GroupNames []string
 }
