@@ -34,6 +34,7 @@ type Engine struct {
 	watermark time.Time   // newest event time seen
 	released  time.Time   // time of the last event evaluated
 	closing   closeHeap   // open alerts by close time
+	swept     time.Time   // event time of the last sweep of idle state
 }
 
 // New returns an Engine evaluating set and handing alerts to sink. Metrics
@@ -119,6 +120,10 @@ func (e *Engine) evaluate(ev *event.Event) {
 	if ev.Time.After(e.released) {
 		e.released = ev.Time
 		e.closeUntil(e.released)
+		if e.released.Sub(e.swept) > time.Minute {
+			e.sweep(e.released)
+			e.swept = e.released
+		}
 	}
 	for _, list := range [2][]*ruleState{e.byAction[ev.Action], e.anyAction} {
 		for _, rs := range list {

@@ -220,3 +220,22 @@ func TestReloadKeepsState(t *testing.T) {
 		t.Errorf("%d alerts after reload, want 1: the window survived", n)
 	}
 }
+
+// TestIdleStateIsSwept: windows and sequences that can no longer fire are
+// dropped as event time moves on.
+func TestIdleStateIsSwept(t *testing.T) {
+	e, _, _ := newEngine(t, DefaultConfig())
+	for i := 0; i < 50; i++ {
+		e.Process(ev(fmt.Sprint("g", i), time.Duration(i)*time.Second, event.ActionRoleGrant, fmt.Sprint("actor-", i)))
+		e.Process(ev(fmt.Sprint("c", i), time.Duration(i)*time.Second, event.ActionUserCreate, "admin", fmt.Sprint("u", i)))
+	}
+	e.Flush()
+	if len(e.states["burst"].windows) != 50 || len(e.states["create-then-grant"].seqs) != 50 {
+		t.Fatalf("windows %d, sequences %d before the sweep", len(e.states["burst"].windows), len(e.states["create-then-grant"].seqs))
+	}
+	e.Process(ev("later", 3*time.Hour, event.ActionUserLogin, "x"))
+	e.Flush()
+	if len(e.states["burst"].windows) != 0 || len(e.states["create-then-grant"].seqs) != 0 {
+		t.Errorf("windows %d, sequences %d after 3 hours", len(e.states["burst"].windows), len(e.states["create-then-grant"].seqs))
+	}
+}

@@ -248,6 +248,34 @@ func (e *Engine) closeUntil(t time.Time) {
 	}
 }
 
+// sweep drops windows and sequences that can no longer fire: a window whose
+// newest event is older than the rule's window, a sequence older than its
+// within. Keys that stop receiving events do not hold memory.
+func (e *Engine) sweep(now time.Time) {
+	for _, rs := range e.states {
+		if th := rs.rule.Threshold; th != nil {
+			span := th.Window
+			for _, rs2 := range e.cfg.Overrides {
+				if o, ok := rs2[rs.rule.ID]; ok && o.Window > span {
+					span = o.Window
+				}
+			}
+			for k, w := range rs.windows {
+				if now.Sub(w.touched) > span {
+					delete(rs.windows, k)
+				}
+			}
+		}
+		if sq := rs.rule.Sequence; sq != nil {
+			for k, st := range rs.seqs {
+				if now.Sub(st.start) > sq.Within {
+					delete(rs.seqs, k)
+				}
+			}
+		}
+	}
+}
+
 // Eviction: past MaxKeys, the least recently touched key goes.
 func (e *Engine) evictWindow(rs *ruleState) {
 	delete(rs.windows, oldest(rs.windows, func(w *window) time.Time { return w.touched }))

@@ -314,8 +314,8 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 		}
 		if sq := rs.Sequence; sq != nil {
 			q := &Sequence{}
-			if len(sq.Steps) < 2 {
-				bad("sequence needs at least two steps")
+			if len(sq.Steps) < 2 || len(sq.Steps) > 32 {
+				bad("sequence needs 2 to 32 steps")
 			}
 			if sq.By.Value == "" {
 				bad("sequence.by is required: the key that ties the steps together")
