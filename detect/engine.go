@@ -147,7 +147,7 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	if r.Threshold != nil {
 		return e.threshold(rs, ev)
 	}
-	e.fire(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID})
+	e.fireKey(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID}, 0)
 	return nil
 }
 

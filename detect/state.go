@@ -171,11 +171,6 @@ func (e *Engine) sequence(rs *ruleState, ev *event.Event) error {
 	return nil
 }
 
-// fire raises an alert of a simple rule.
-func (e *Engine) fire(rs *ruleState, ev *event.Event, key string, count int, first time.Time, ids []string) {
-	e.fireKey(rs, ev, key, count, first, ids, 0)
-}
-
 // fireKey raises an alert for key, or counts it into the open alert of its
 // dedup key. defaultPeriod is the dedup period when the rule sets none.
 func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, first time.Time, ids []string, defaultPeriod time.Duration) {

@@ -12,9 +12,9 @@ import (
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )
 
-// records returns n generated records of one source (okta share 1 or 0).
-func records(n int, oktaShare float64) [][]byte {
-	g := synth.New(42, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 50*time.Millisecond, 5000)
+// records returns n generated records, the given share of them Okta.
+func records(seed uint64, n int, oktaShare float64) [][]byte {
+	g := synth.New(seed, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 50*time.Millisecond, 5000)
 	out := make([][]byte, n)
 	for i := range out {
 		out[i], _ = g.Next(nil, oktaShare)
@@ -27,7 +27,7 @@ func records(n int, oktaShare float64) [][]byte {
 // core. Figures: events/s and allocations per event (allocs/op, one op is
 // one record).
 func BenchmarkNormalize(b *testing.B) {
-	okta, entra := records(4096, 1), records(4096, 0)
+	okta, entra := records(42, 4096, 1), records(42, 4096, 0)
 	samples := normtest.Lines(b, "okta/testdata/okta-systemlog.ndjson")[100:108]
 	cases := []struct {
 		name string
@@ -77,7 +77,7 @@ func BenchmarkNormalize(b *testing.B) {
 // normalization, encoding) over an NDJSON buffer of Okta records.
 func BenchmarkStream(b *testing.B) {
 	var in bytes.Buffer
-	for _, r := range records(20000, 1) {
+	for _, r := range records(42, 20000, 1) {
 		in.Write(r)
 		in.WriteByte('\n')
 	}
@@ -97,7 +97,7 @@ func BenchmarkStream(b *testing.B) {
 
 // BenchmarkDetect measures source detection of one Okta record.
 func BenchmarkDetect(b *testing.B) {
-	recs := records(1024, 1)
+	recs := records(42, 1024, 1)
 	for i := 0; b.Loop(); i++ {
 		if _, err := Detect(recs[i%len(recs)]); err != nil {
 			b.Fatal(err)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/internal/testenv"
-	"github.com/scimwatch/scimwatch/ingest/synth"
 )
 
 // harness is one test's topic, dead-letter topic, group and database.
@@ -181,15 +180,6 @@ func (h *harness) waitFor(what string, bound time.Duration, cond func() bool) {
 	}
 }
 
-func genRecords(seed uint64, n int) [][]byte {
-	g := synth.New(seed, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 100*time.Millisecond, 500)
-	out := make([][]byte, n)
-	for i := range out {
-		out[i], _ = g.Next(nil, 0.6)
-	}
-	return out
-}
-
 func (h *harness) deadLetters(n int) []kafka.Message {
 	h.t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: h.brokers, Topic: h.dlq, Partition: 0, MaxWait: 100 * time.Millisecond})
@@ -209,7 +199,7 @@ func (h *harness) deadLetters(n int) []kafka.Message {
 
 func TestIngestExactlyOnceWithDeadLetters(t *testing.T) {
 	h := newHarness(t, []string{testenv.Kafka(t)}, testenv.ClickHouse(t))
-	recs := genRecords(1, 3000)
+	recs := records(1, 3000, 0.6)
 	bad := [][]byte{[]byte(`{"eventType":"user.session.start","published":"redacted"}`), []byte("not json at all"),
 		append([]byte(`{"eventType":"user.session.start","published":"2026-11-02T08:00:00Z","pad":"`), append(bytes.Repeat([]byte("x"), 70<<10), `"}`...)...)}
 	h.produce(recs[:1500]...)
@@ -267,7 +257,7 @@ func TestIngestFromKcat(t *testing.T) {
 	}
 	h := newHarness(t, []string{testenv.Kafka(t)}, testenv.ClickHouse(t))
 	var in bytes.Buffer
-	for _, r := range genRecords(2, 500) {
+	for _, r := range records(2, 500, 0.6) {
 		in.Write(r)
 		in.WriteByte('\n')
 	}
@@ -282,7 +272,7 @@ func TestIngestFromKcat(t *testing.T) {
 
 func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 	h := newHarness(t, []string{testenv.Kafka(t)}, testenv.ClickHouse(t))
-	recs := genRecords(3, 2000)
+	recs := records(3, 2000, 0.6)
 	h.produce(recs[:1000]...)
 	r := h.start(h.config())
 	h.waitFor("first 1000", 60*time.Second, func() bool { return h.uniqueEvents() == 1000 })
@@ -300,7 +290,7 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 
 func TestSecondConsumerTakesPartitions(t *testing.T) {
 	h := newHarness(t, []string{testenv.Kafka(t)}, testenv.ClickHouse(t))
-	recs := genRecords(4, 6000)
+	recs := records(4, 6000, 0.6)
 	a := h.start(h.config())
 	h.produce(recs[:2000]...)
 	h.waitFor("first 2000", 60*time.Second, func() bool { return h.uniqueEvents() == 2000 })
@@ -337,7 +327,7 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	t.Cleanup(func() { ch("stop") })
 
 	h := newHarness(t, []string{kafkaAddr}, "127.0.0.1:"+strconv.Itoa(port))
-	recs := genRecords(5, 4000)
+	recs := records(5, 4000, 0.6)
 	r := h.start(h.config())
 	h.produce(recs[:1000]...)
 	h.waitFor("first 1000", 60*time.Second, func() bool { return h.uniqueEvents() == 1000 })
@@ -364,7 +354,7 @@ func TestEmbeddedKafka(t *testing.T) {
 	}
 	defer ek.Close()
 	h := newHarness(t, ek.Brokers(), testenv.ClickHouse(t))
-	h.produce(genRecords(6, 1000)...)
+	h.produce(records(6, 1000, 0.6)...)
 	h.produce([]byte("garbage"))
 	r := h.start(h.config())
 	h.waitFor("1000 events through kfake", 60*time.Second, func() bool { return h.uniqueEvents() == 1000 })

@@ -45,8 +45,9 @@ type Ingester struct {
 }
 
 type topicNormalizer struct {
-	n      Normalizer
-	tenant string
+	n          Normalizer
+	tenant     string
+	normalized prometheus.Counter
 }
 
 // New returns an Ingester writing to store. Its metrics are registered on
@@ -74,7 +75,7 @@ func New(cfg Config, store Inserter, reg prometheus.Registerer, logger *slog.Log
 		if err != nil {
 			return nil, err
 		}
-		in.topics[t.Name] = topicNormalizer{n: n, tenant: t.Tenant}
+		in.topics[t.Name] = topicNormalizer{n: n, tenant: t.Tenant, normalized: in.metrics.normalized.WithLabelValues(t.Name)}
 	}
 	in.dlq = newDeadLetterer(cfg, in.dialer, logger)
 	return in, nil

@@ -53,6 +53,8 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 		return
 	}
 	tn := in.topics[topic]
+	// The partition's metric children, looked up once rather than per record.
+	read, lag := in.metrics.read.WithLabelValues(topic), in.metrics.lag.WithLabelValues(topic, part)
 	bo := in.backoff()
 	for {
 		m, err := r.FetchMessage(rctx)
@@ -68,9 +70,9 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 			continue
 		}
 		bo.reset()
-		in.metrics.read.WithLabelValues(topic).Inc()
+		read.Inc()
 		if m.HighWaterMark > 0 {
-			in.metrics.lag.WithLabelValues(topic, part).Set(float64(m.HighWaterMark - m.Offset - 1))
+			lag.Set(float64(m.HighWaterMark - m.Offset - 1))
 		}
 		it := in.process(tn, m)
 		select {
@@ -93,7 +95,7 @@ func (in *Ingester) process(tn topicNormalizer, m kafka.Message) item {
 		it.dead = deadLetter(m, reasonInvalid, err)
 		return it
 	}
-	in.metrics.normalized.WithLabelValues(m.Topic).Inc()
+	tn.normalized.Inc()
 	produced := uint64(0)
 	if !m.Time.IsZero() {
 		produced = uint64(m.Time.UnixMilli())

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -37,11 +36,7 @@ func (s *Set) helpers() []expr.Option {
 			return s.lists[p[1].(string)][p[0].(string)], nil
 		}, new(func(string, string) bool)),
 		expr.Function("email_domain", func(p ...any) (any, error) {
-			e := p[0].(string)
-			if i := strings.LastIndexByte(e, '@'); i >= 0 {
-				return strings.ToLower(e[i+1:]), nil
-			}
-			return "", nil
+			return emailDomain(p[0].(string)), nil
 		}, new(func(string) string)),
 		expr.Function("glob", func(p ...any) (any, error) {
 			return globMatch(p[1].(string), p[0].(string))

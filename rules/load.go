@@ -308,7 +308,6 @@ func (l *loader) loadRules(p *parsed, ids map[string]string) {
 			for j := range th.GroupBy {
 				t.GroupBy = append(t.GroupBy, compileAny(&th.GroupBy[j]))
 				t.GroupFields = append(t.GroupFields, guardFields[strings.TrimSpace(th.GroupBy[j].Value)])
-				t.GroupNames = append(t.GroupNames, th.GroupBy[j].Value)
 			}
 			r.Threshold = t
 		}

@@ -116,8 +116,6 @@ type Threshold struct {
 	// GroupFields read the group_by expressions that are plain fields
 	// (tenant, actor.id) without running them; nil where not.
 	GroupFields []func(*event.Event) string
-	// GroupNames are the group_by expressions as written.
-	GroupNames []string
 }
 
 // Sequence fires when events matching Steps, in order, with the same By

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/rules"
 )
 
 // detectCmd evaluates rules on a stream of records from stdin in real time,
@@ -25,10 +24,8 @@ import (
 func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("detect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var dirs []string
-	fs.Func("rules", "rules directory or file (repeatable)", func(s string) error { dirs = append(dirs, s); return nil })
-	config := fs.String("config", "", "YAML file with calendar: and detect:")
-	tenant := fs.String("tenant", "", "tenant for records that name none")
+	var df detectionFlags
+	df.register(fs)
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	poll := fs.Duration("watch", 2*time.Second, "how often to look for changed rules files")
 	fs.Usage = func() {
@@ -38,7 +35,7 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if len(dirs) == 0 || fs.NArg() > 0 {
+	if len(df.dirs) == 0 || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
@@ -47,13 +44,7 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	cfg, err := loadDetectionConfig(*config)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch detect:", err)
-		return 1
-	}
-	opts := rules.Options{Calendar: cfg.Calendar}
-	set, err := rules.Load(opts, dirs...)
+	cfg, opts, set, err := df.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -81,7 +72,7 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer signal.Stop(hup)
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go detect.NewReloader(dirs, opts, eng, *poll, reg, logger).Run(rctx, hup)
+	go detect.NewReloader(df.dirs, opts, eng, *poll, reg, logger).Run(rctx, hup)
 
 	type result struct {
 		rejected int
@@ -89,7 +80,7 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := readEvents(stdin, "-", *tenant, stderr, eng.Process)
+		n, err := readEvents(stdin, "-", *df.tenant, stderr, eng.Process)
 		done <- result{n, err}
 	}()
 	var rejected int

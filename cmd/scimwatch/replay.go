@@ -48,13 +48,36 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 	return cfg, nil
 }
 
+// detectionFlags are the flags replay and detect share: the rules, the
+// detection config and the default tenant.
+type detectionFlags struct {
+	dirs   []string
+	config *string
+	tenant *string
+}
+
+func (d *detectionFlags) register(fs *flag.FlagSet) {
+	fs.Func("rules", "rules directory or file (repeatable)", func(s string) error { d.dirs = append(d.dirs, s); return nil })
+	d.config = fs.String("config", "", "YAML file with calendar: and detect: (thresholds per tenant, lateness)")
+	d.tenant = fs.String("tenant", "", "tenant for records that name none")
+}
+
+// load reads the detection config and the rules.
+func (d *detectionFlags) load() (detectionConfig, rules.Options, *rules.Set, error) {
+	cfg, err := loadDetectionConfig(*d.config)
+	if err != nil {
+		return cfg, rules.Options{}, nil, err
+	}
+	opts := rules.Options{Calendar: cfg.Calendar}
+	set, err := rules.Load(opts, d.dirs...)
+	return cfg, opts, set, err
+}
+
 func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var dirs []string
-	fs.Func("rules", "rules directory or file (repeatable)", func(s string) error { dirs = append(dirs, s); return nil })
-	config := fs.String("config", "", "YAML file with calendar: and detect: (thresholds per tenant, lateness)")
-	tenant := fs.String("tenant", "", "tenant for records that name none")
+	var df detectionFlags
+	df.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: scimwatch replay --rules DIR [--config FILE] [--tenant T] FILE|-...
 
@@ -67,16 +90,11 @@ Flags:`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if len(dirs) == 0 || fs.NArg() == 0 {
+	if len(df.dirs) == 0 || fs.NArg() == 0 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := loadDetectionConfig(*config)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch replay:", err)
-		return 1
-	}
-	set, err := rules.Load(rules.Options{Calendar: cfg.Calendar}, dirs...)
+	cfg, _, set, err := df.load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -97,7 +115,7 @@ Flags:`)
 			defer f.Close()
 			r = f
 		}
-		n, err := readEvents(r, name, *tenant, errw, func(e *event.Event) {
+		n, err := readEvents(r, name, *df.tenant, errw, func(e *event.Event) {
 			e.Raw = nil // alerts do not need raw, and it aliases the reader's buffer
 			events = append(events, *e)
 		})

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,7 +173,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "dial_timeout", `compression: "zstd"`} {
-		if !contains(err.Error(), want) {
+		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
@@ -180,13 +181,4 @@ func TestConfigValidate(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

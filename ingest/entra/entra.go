@@ -63,20 +63,20 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 		ID:            p.ID,
 		Tenant:        r.tenant(p, tenant),
 		Source:        event.SourceEntra,
-		CorrelationID: first(p.CorrelationID, r.CorrelationID),
+		CorrelationID: norm.First(p.CorrelationID, r.CorrelationID),
 		Raw:           raw,
 	}
 	var when string
 	switch {
 	case p.ProvisioningAction != "" || p.JobID != "":
-		when = first(p.ActivityDateTime, r.Time)
+		when = norm.First(p.ActivityDateTime, r.Time)
 		r.provisioning(p, &e)
 	case strings.Contains(strings.ToLower(r.Category), "signin") ||
 		(p.CreatedDateTime != "" && p.ActivityDisplayName == ""):
-		when = first(p.CreatedDateTime, r.Time)
+		when = norm.First(p.CreatedDateTime, r.Time)
 		r.signIn(p, &e)
 	case p.ActivityDisplayName != "" || (r.Properties != nil && r.OperationName != ""):
-		when = first(p.ActivityDateTime, r.Time)
+		when = norm.First(p.ActivityDateTime, r.Time)
 		r.audit(p, &e)
 	default:
 		return event.Event{}, ErrNotEntra
@@ -96,7 +96,7 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 // provisioning object's tenantId, or the id in resourceId
 // "/tenants/<id>/providers/…".
 func (r *record) tenant(p *object, def string) string {
-	if t := first(r.TenantID, p.TenantID); t != "" {
+	if t := norm.First(r.TenantID, p.TenantID); t != "" {
 		return t
 	}
 	const pre = "/tenants/"
@@ -110,9 +110,9 @@ func (r *record) tenant(p *object, def string) string {
 }
 
 func (r *record) audit(p *object, e *event.Event) {
-	e.RawType = first(p.ActivityDisplayName, p.OperationName, r.OperationName)
+	e.RawType = norm.First(p.ActivityDisplayName, p.OperationName, r.OperationName)
 	e.Action = auditAction(e.RawType)
-	e.Outcome = outcome(first(p.Result, r.Result, string(r.ResultType)))
+	e.Outcome = outcome(norm.First(p.Result, r.Result, string(r.ResultType)))
 	e.Reason = p.ResultReason
 
 	ib := &p.InitiatedBy
@@ -127,14 +127,14 @@ func (r *record) audit(p *object, e *event.Event) {
 		}
 	case ib.App != nil:
 		e.Actor = event.Actor{
-			ID:   first(ib.App.ServicePrincipalID, ib.App.AppID),
+			ID:   norm.First(ib.App.ServicePrincipalID, ib.App.AppID),
 			Type: event.ActorApp,
-			Name: first(ib.App.DisplayName, ib.App.ServicePrincipalName),
+			Name: norm.First(ib.App.DisplayName, ib.App.ServicePrincipalName),
 		}
 	default:
 		e.Actor.Type = event.ActorSystem
 	}
-	e.Actor.IP = first(e.Actor.IP, r.CallerIPAddress, p.detail("ipaddr"))
+	e.Actor.IP = norm.First(e.Actor.IP, r.CallerIPAddress, p.detail("ipaddr"))
 	e.Actor.UserAgent = p.detail("User-Agent")
 
 	var role, group event.Target
@@ -152,13 +152,13 @@ func (r *record) audit(p *object, e *event.Event) {
 			// group only in modifiedProperties; make it a target.
 			switch mp.DisplayName {
 			case "Role.DisplayName":
-				role.Name = first(newV, oldV)
+				role.Name = norm.First(newV, oldV)
 			case "Role.ObjectID":
-				role.ID = first(newV, oldV)
+				role.ID = norm.First(newV, oldV)
 			case "Group.DisplayName":
-				group.Name = first(newV, oldV)
+				group.Name = norm.First(newV, oldV)
 			case "Group.ObjectID":
-				group.ID = first(newV, oldV)
+				group.ID = norm.First(newV, oldV)
 			case "Included Updated Properties":
 				continue
 			}
@@ -180,7 +180,7 @@ func (r *record) signIn(p *object, e *event.Event) {
 	// (SignInLogs, ServicePrincipalSignInLogs, …).
 	e.RawType = "signIn"
 	if r.Properties != nil {
-		e.RawType = first(r.Category, r.OperationName, e.RawType)
+		e.RawType = norm.First(r.Category, r.OperationName, e.RawType)
 	}
 	e.Action = event.ActionUserLogin
 	code := int(p.Status.ErrorCode)
@@ -193,10 +193,10 @@ func (r *record) signIn(p *object, e *event.Event) {
 	e.Outcome = event.OutcomeSuccess
 	if code != 0 {
 		e.Outcome = event.OutcomeFailure
-		e.Reason = first(p.Status.FailureReason, fmt.Sprintf("error code %d", code))
+		e.Reason = norm.First(p.Status.FailureReason, fmt.Sprintf("error code %d", code))
 	}
 	if p.UserID == "" && p.UserPrincipalName == "" && p.ServicePrincipalID != "" {
-		e.Actor = event.Actor{ID: p.ServicePrincipalID, Type: event.ActorApp, Name: first(p.ServicePrincipalName, p.AppDisplayName)}
+		e.Actor = event.Actor{ID: p.ServicePrincipalID, Type: event.ActorApp, Name: norm.First(p.ServicePrincipalName, p.AppDisplayName)}
 	} else {
 		e.Actor = event.Actor{
 			ID:    p.UserID,
@@ -205,7 +205,7 @@ func (r *record) signIn(p *object, e *event.Event) {
 			Email: norm.Email(p.UserPrincipalName),
 		}
 	}
-	e.Actor.IP = first(p.IPAddress, r.CallerIPAddress)
+	e.Actor.IP = norm.First(p.IPAddress, r.CallerIPAddress)
 	e.Actor.UserAgent = p.UserAgent
 	// The target is what was signed in to: the application for a user, the
 	// resource (Azure Storage, Graph) for a service principal.
@@ -223,9 +223,9 @@ func (r *record) signIn(p *object, e *event.Event) {
 }
 
 func (r *record) provisioning(p *object, e *event.Event) {
-	act := first(p.ProvisioningAction, p.Action)
+	act := norm.First(p.ProvisioningAction, p.Action)
 	e.RawType = "provisioning." + act
-	idType := first(p.TargetIdentity.IdentityType, p.SourceIdentity.IdentityType)
+	idType := norm.First(p.TargetIdentity.IdentityType, p.SourceIdentity.IdentityType)
 	e.Action = provisioningAction(act, idType)
 	e.Outcome = outcome(p.ProvisioningStatusInfo.Status)
 	e.Reason = p.ProvisioningStatusInfo.ErrorInformation.Reason
@@ -276,13 +276,4 @@ func outcome(s string) string {
 		return event.OutcomeFailure
 	}
 	return event.OutcomeUnknown
-}
-
-func first(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -58,7 +58,7 @@ func (b *builder) group(method, id string, req, resp []byte) {
 	var in, out resource
 	_ = json.Unmarshal(req, &in)
 	_ = json.Unmarshal(resp, &out)
-	g := event.Target{ID: first(id, out.ID, in.ID), Type: event.TargetGroup, Name: first(in.DisplayName, out.DisplayName)}
+	g := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetGroup, Name: norm.First(in.DisplayName, out.DisplayName)}
 	switch method {
 	case "POST":
 		b.emit(event.ActionGroupCreate, []event.Target{g})
@@ -138,9 +138,9 @@ func (b *builder) groupPatch(g event.Target, ops []operation) {
 }
 
 func userTarget(id string, in, out *resource) event.Target {
-	t := event.Target{ID: first(id, out.ID, in.ID), Type: event.TargetUser}
-	t.Name = first(out.DisplayName, in.DisplayName, out.Name.Formatted, in.Name.Formatted, out.UserName, in.UserName)
-	t.Email = first(primaryEmail(out), primaryEmail(in), norm.Email(out.UserName), norm.Email(in.UserName))
+	t := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetUser}
+	t.Name = norm.First(out.DisplayName, in.DisplayName, out.Name.Formatted, in.Name.Formatted, out.UserName, in.UserName)
+	t.Email = norm.First(primaryEmail(out), primaryEmail(in), norm.Email(out.UserName), norm.Email(in.UserName))
 	return t
 }
 

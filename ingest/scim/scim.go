@@ -43,10 +43,10 @@ func (Normalizer) Normalize(dst []event.Event, raw []byte, tenant string) ([]eve
 	method := strings.ToUpper(r.Method)
 	base := event.Event{
 		Time:          t,
-		Tenant:        first(r.Tenant, tenant),
+		Tenant:        norm.First(r.Tenant, tenant),
 		Source:        event.SourceSCIM,
 		RawType:       method + " /" + kind,
-		CorrelationID: first(r.RequestID, norm.HashID(raw)),
+		CorrelationID: norm.First(r.RequestID, norm.HashID(raw)),
 		Raw:           raw,
 		Actor: event.Actor{
 			ID:        r.ClientID,
@@ -151,20 +151,11 @@ func outcome(status int, resp []byte) (string, string) {
 	case status >= 400:
 		var se scimError
 		_ = json.Unmarshal(resp, &se)
-		reason := first(se.Detail, se.ScimType)
+		reason := norm.First(se.Detail, se.ScimType)
 		if reason == "" {
 			reason = "HTTP " + strconv.Itoa(status)
 		}
 		return event.OutcomeFailure, reason
 	}
 	return event.OutcomeUnknown, ""
-}
-
-func first(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -57,6 +57,16 @@ func HashID(raw []byte) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// First returns the first non-empty string.
+func First(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // Email returns s when it looks like an address (has an @), else "".
 func Email(s string) string {
 	if strings.IndexByte(s, '@') > 0 {
