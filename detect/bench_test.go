@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 	"github.com/scimwatch/scimwatch/rules"
 )
@@ -123,7 +123,7 @@ func benchEvents(b testing.TB, n int) []event.Event {
 	var err error
 	for len(evs) < n {
 		raw, _ := g.Next(nil, 0.6)
-		if evs, err = (ingest.Auto{}).Normalize(evs, raw, "acme"); err != nil {
+		if evs, err = (source.Auto{}).Normalize(evs, raw, "acme"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
 // TestResult is the outcome of one inline test case.
@@ -63,7 +63,7 @@ func (tc *TestCase) events() ([]event.Event, error) {
 			evs = append(evs, e)
 			continue
 		}
-		n, err := ingest.ForSource(te.Source)
+		n, err := source.ForSource(te.Source)
 		if err != nil {
 			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
 		}

@@ -14,9 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )
@@ -101,19 +102,19 @@ type bench struct {
 func (b *bench) run(ctx context.Context, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-" + id
-	conn, err := kafka.Dial("tcp", b.brokers[0])
+	conn, err := kafkago.Dial("tcp", b.brokers[0])
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+	if err := conn.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
 		return fmt.Errorf("creating topic: %w", err)
 	}
 	defer conn.DeleteTopics(topic) //nolint:errcheck // best effort
 	b.gen = synth.New(7, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 10*time.Millisecond, 20000)
 
-	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, BatchSize: 10000,
-		BatchBytes: 32 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4, Transport: &kafka.Transport{}}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{}, BatchSize: 10000,
+		BatchBytes: 32 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafkago.Lz4, Transport: &kafkago.Transport{}}
 	defer w.Close()
 	start := time.Now()
 	if err := b.produce(ctx, w, count, 0); err != nil {
@@ -122,10 +123,10 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	fmt.Fprintf(b.out, "produced %d records to %s (%d partitions) in %.1f s (%.0f records/s)\n",
 		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
 
-	cfg := ingest.DefaultConfig()
+	cfg := kafka.DefaultConfig()
 	cfg.Kafka.Brokers = b.brokers
 	cfg.Kafka.Group = topic
-	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: ingest.SourceAuto, Tenant: "bench"}}
+	cfg.Kafka.Topics = []kafka.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
 	cfg.ClickHouse.Addrs = []string{chAddr}
 	cfg.ClickHouse.Compression = compression
 	cfg.ClickHouse.Database = "scimwatch_bench_" + id
@@ -136,7 +137,7 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ready := make(chan struct{})
-	svc := &ingest.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
+	svc := &kafka.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
 	errc := make(chan error, 1)
 	go func() { errc <- svc.Run(runCtx) }()
 	select {
@@ -182,7 +183,7 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 }
 
 // produce writes n generated records, at rate records/s if rate > 0.
-func (b *bench) produce(ctx context.Context, w *kafka.Writer, n, rate int) error {
+func (b *bench) produce(ctx context.Context, w *kafkago.Writer, n, rate int) error {
 	const chunk = 10000
 	step := chunk
 	var tick *time.Ticker
@@ -191,12 +192,12 @@ func (b *bench) produce(ctx context.Context, w *kafka.Writer, n, rate int) error
 		tick = time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 	}
-	msgs := make([]kafka.Message, 0, step)
+	msgs := make([]kafkago.Message, 0, step)
 	for done := 0; done < n; {
 		msgs = msgs[:0]
 		for i := 0; i < step && done+i < n; i++ {
 			v, _ := b.gen.Next(nil, b.share)
-			msgs = append(msgs, kafka.Message{Value: v})
+			msgs = append(msgs, kafkago.Message{Value: v})
 		}
 		if tick != nil {
 			select {

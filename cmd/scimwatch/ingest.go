@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/kafka"
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )
@@ -48,14 +48,24 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "scimwatch ingest:", err)
 		return 2
 	}
-	cfg, err := ingest.LoadConfig(*config)
+	cfg, err := kafka.LoadConfig(*config)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimwatch ingest: %v\n", err)
 		return 1
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc := &ingest.Service{Config: cfg, Registry: reg, Logger: logger}
+	if len(cfg.Kafka.Brokers) == 0 {
+		ek, err := StartEmbeddedKafka()
+		if err != nil {
+			fmt.Fprintln(stderr, "scimwatch ingest:", err)
+			return 1
+		}
+		defer ek.Close()
+		cfg.Kafka.Brokers = ek.Brokers()
+		logger.Warn("no kafka.brokers configured: using an embedded in-memory broker", "brokers", cfg.Kafka.Brokers)
+	}
+	svc := &kafka.Service{Config: cfg, Registry: reg, Logger: logger}
 
 	var demo *demoRun
 	if *generate > 0 {
@@ -91,14 +101,14 @@ type demoRun struct {
 func (d *demoRun) produce(ctx context.Context) func([]string, string) {
 	return func(brokers []string, _ string) {
 		go func() {
-			w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: d.topic, Balancer: &kafka.Hash{}, BatchSize: 5000,
-				BatchTimeout: 20 * time.Millisecond, AllowAutoTopicCreation: true, Transport: &kafka.Transport{}}
+			w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: d.topic, Balancer: &kafkago.Hash{}, BatchSize: 5000,
+				BatchTimeout: 20 * time.Millisecond, AllowAutoTopicCreation: true, Transport: &kafkago.Transport{}}
 			defer w.Close()
 			g := synth.New(uint64(time.Now().UnixNano()), time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(d.want), 2000)
-			batch := make([]kafka.Message, 0, 5000)
+			batch := make([]kafkago.Message, 0, 5000)
 			for i := int64(0); i < d.want; i++ {
 				v, _ := g.Next(nil, 0.6)
-				batch = append(batch, kafka.Message{Value: v})
+				batch = append(batch, kafkago.Message{Value: v})
 				if len(batch) == cap(batch) || i == d.want-1 {
 					if err := w.WriteMessages(ctx, batch...); err != nil {
 						d.logger.Error("producing simulated records", "err", err)
@@ -168,7 +178,7 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "Usage: scimwatch migrate --config FILE\n\nApplies the embedded ClickHouse migrations not yet applied, and lists them.")
 		return 2
 	}
-	cfg, err := ingest.LoadConfig(*config)
+	cfg, err := kafka.LoadConfig(*config)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimwatch migrate: %v\n", err)
 		return 1

@@ -29,7 +29,7 @@ func writeFile(t *testing.T, name, body string) string {
 }
 
 func TestNormalizeCommand(t *testing.T) {
-	okta, err := os.ReadFile("../../ingest/okta/testdata/okta-systemlog.ndjson")
+	okta, err := os.ReadFile("../../ingest/source/okta/testdata/okta-systemlog.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,15 +8,15 @@ import (
 	"io"
 	"os"
 
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
 func normalizeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	source := fs.String("source", ingest.SourceAuto, "source of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
+	src := fs.String("source", source.SourceAuto, "source of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "tenant for records that name none")
-	maxRecord := fs.Int("max-record", ingest.DefaultMaxRecord, "largest record accepted, in bytes")
+	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in bytes")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: scimwatch normalize [flags] [FILE|-]...
 
@@ -32,7 +32,7 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	n, err := ingest.ForSource(*source)
+	n, err := source.ForSource(*src)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch normalize:", err)
 		return 2
@@ -45,7 +45,7 @@ Flags:
 	errw := bufio.NewWriter(stderr)
 	defer errw.Flush()
 
-	var total ingest.Stats
+	var total source.Stats
 	failed := false
 	for _, name := range files {
 		st, err := normalizeFile(ctx, name, stdin, out, errw, n, *tenant, *maxRecord)
@@ -71,18 +71,18 @@ Flags:
 	return 0
 }
 
-func normalizeFile(ctx context.Context, name string, stdin io.Reader, out, errw *bufio.Writer, n ingest.Normalizer, tenant string, maxRecord int) (ingest.Stats, error) {
+func normalizeFile(ctx context.Context, name string, stdin io.Reader, out, errw *bufio.Writer, n source.Normalizer, tenant string, maxRecord int) (source.Stats, error) {
 	var r io.Reader = stdin
 	label := "-"
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return ingest.Stats{}, err
+			return source.Stats{}, err
 		}
 		defer f.Close()
 		r, label = f, name
 	}
-	return ingest.NormalizeStream(ctx, r, out, n, tenant, maxRecord, func(line int, err error) {
+	return source.NormalizeStream(ctx, r, out, n, tenant, maxRecord, func(line int, err error) {
 		reportReject(errw, label, line, err)
 	})
 }
@@ -90,7 +90,7 @@ func normalizeFile(ctx context.Context, name string, stdin io.Reader, out, errw 
 // reportReject writes FILE:LINE: reason (FILE:FIRST-LAST: for a run of
 // lines) for a record that could not be read or normalized.
 func reportReject(w io.Writer, label string, line int, err error) {
-	if re, ok := err.(*ingest.RecordError); ok {
+	if re, ok := err.(*source.RecordError); ok {
 		if re.EndLine > re.Line {
 			fmt.Fprintf(w, "%s:%d-%d: %v\n", label, re.Line, re.EndLine, re.Err)
 		} else {

@@ -37,6 +37,18 @@ func (g *Generator) Next(dst []byte, oktaShare float64) ([]byte, string) {
 	return g.Entra(dst), "entra"
 }
 
+// Records returns n records of a fixed day (2026-11-02 from 08:00 UTC,
+// 50 ms apart on average, 5,000 users), the given share of them Okta: the
+// data of the tests and benchmarks.
+func Records(seed uint64, n int, oktaShare float64) [][]byte {
+	g := New(seed, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 50*time.Millisecond, 5000)
+	out := make([][]byte, n)
+	for i := range out {
+		out[i], _ = g.Next(nil, oktaShare)
+	}
+	return out
+}
+
 func (g *Generator) tick() time.Time {
 	g.seq++
 	if g.step > 0 {

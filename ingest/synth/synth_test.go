@@ -7,7 +7,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
 // TestRecordsNormalize: every generated record is valid JSON of its source,
@@ -25,11 +25,11 @@ func TestRecordsNormalize(t *testing.T) {
 		if !json.Valid(buf) {
 			t.Fatalf("record %d is not JSON: %s", i, buf)
 		}
-		got, err := ingest.Detect(buf)
+		got, err := source.Detect(buf)
 		if err != nil || got != src {
 			t.Fatalf("record %d detected as %q (%v), generated as %q", i, got, err, src)
 		}
-		evs, err := ingest.Auto{}.Normalize(nil, buf, "t")
+		evs, err := source.Auto{}.Normalize(nil, buf, "t")
 		if err != nil || len(evs) != 1 {
 			t.Fatalf("record %d: %v", i, err)
 		}

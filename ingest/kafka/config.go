@@ -1,0 +1,189 @@
+package kafka
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/source"
+)
+
+// Config configures `scimwatch ingest`. It is decoded strictly from YAML
+// (unknown keys are errors) over DefaultConfig, and Validate reports every
+// problem at once.
+type Config struct {
+	Kafka      KafkaConfig       `yaml:"kafka"`
+	ClickHouse clickhouse.Config `yaml:"clickhouse"`
+	Batch      BatchConfig       `yaml:"batch"`
+	Retry      RetryConfig       `yaml:"retry"`
+	HTTP       HTTPConfig        `yaml:"http"`
+	// ShutdownTimeout bounds how long SIGTERM waits for the current batch to
+	// land and commit; past it the batch is left for re-reading.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// KafkaConfig says what to consume.
+type KafkaConfig struct {
+	// Brokers to bootstrap from. Empty runs an embedded in-process broker
+	// (kfake), for trying scimwatch without Kafka.
+	Brokers []string `yaml:"brokers"`
+	// Group is the consumer group: instances with the same group share the
+	// topics' partitions.
+	Group  string        `yaml:"group"`
+	Topics []TopicConfig `yaml:"topics"`
+	// DeadLetterTopic receives records that cannot be normalized or are
+	// too large, with headers saying why. Empty logs them to stderr instead.
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// MaxRecordBytes is the largest record accepted; larger ones are dead
+	// letters.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// StartOffset is where a group with no committed offset starts:
+	// earliest or latest.
+	StartOffset string `yaml:"start_offset"`
+}
+
+// TopicConfig is one topic, its records' source and default tenant.
+type TopicConfig struct {
+	Name   string `yaml:"name"`
+	Source string `yaml:"source"`
+	Tenant string `yaml:"tenant"`
+}
+
+// BatchConfig bounds a ClickHouse insert: a batch is written when it has
+// MaxRows events or its first event is MaxWait old.
+type BatchConfig struct {
+	MaxRows int           `yaml:"max_rows"`
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Queue is how many fetched records may wait for the batcher; with the
+	// batch itself it bounds memory when ClickHouse is slow or down.
+	Queue int `yaml:"queue"`
+}
+
+// RetryConfig is the capped exponential backoff of failed inserts,
+// dead-letter writes and Kafka errors.
+type RetryConfig struct {
+	InitialBackoff time.Duration `yaml:"initial_backoff"`
+	MaxBackoff     time.Duration `yaml:"max_backoff"`
+}
+
+// HTTPConfig is the listener of /metrics, /healthz and /readyz.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// DefaultConfig returns the defaults. 50,000 rows or 1 s per batch: large
+// enough that ClickHouse sees few, big inserts (it wants at most about one
+// insert per second per table), small enough that an event is stored within
+// about a second and a batch of ~1.5 KB events stays under 100 MB.
+func DefaultConfig() Config {
+	return Config{
+		Kafka: KafkaConfig{
+			Group:          "scimwatch-ingest",
+			MaxRecordBytes: 1 << 20,
+			StartOffset:    "earliest",
+		},
+		ClickHouse:      clickhouse.DefaultConfig(),
+		Batch:           BatchConfig{MaxRows: 50000, MaxWait: time.Second, Queue: 4096},
+		Retry:           RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second},
+		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464"},
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// LoadConfig reads a YAML config file strictly and validates it. Errors name
+// the file, and the line for syntax and unknown keys.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes and validates a YAML config.
+func ParseConfig(b []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem of the config, each with its path.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path string, err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				errs = append(errs, fmt.Errorf("%s.%w", path, e))
+			}
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	k := &c.Kafka
+	for i, b := range k.Brokers {
+		if !strings.Contains(b, ":") {
+			add(fmt.Sprintf("kafka.brokers[%d]", i), fmt.Errorf("%q is not host:port", b))
+		}
+	}
+	if k.Group == "" {
+		add("kafka.group", errors.New("required"))
+	}
+	if len(k.Topics) == 0 {
+		add("kafka.topics", errors.New("at least one topic is required"))
+	}
+	seen := map[string]bool{}
+	for i, t := range k.Topics {
+		p := fmt.Sprintf("kafka.topics[%d]", i)
+		if t.Name == "" {
+			add(p+".name", errors.New("required"))
+		} else if seen[t.Name] {
+			add(p+".name", fmt.Errorf("topic %q is listed twice", t.Name))
+		}
+		seen[t.Name] = true
+		if t.Source != "" && !slices.Contains(source.Sources, t.Source) {
+			add(p+".source", fmt.Errorf("unknown source %q (want one of %s)", t.Source, strings.Join(source.Sources, ", ")))
+		}
+		if t.Name != "" && t.Name == k.DeadLetterTopic {
+			add(p+".name", errors.New("is also the dead_letter_topic"))
+		}
+	}
+	if k.MaxRecordBytes <= 0 {
+		add("kafka.max_record_bytes", errors.New("must be positive"))
+	}
+	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
+		add("kafka.start_offset", fmt.Errorf("%q is not earliest or latest", k.StartOffset))
+	}
+	add("clickhouse", c.ClickHouse.Validate())
+	if c.Batch.MaxRows <= 0 {
+		add("batch.max_rows", errors.New("must be positive"))
+	}
+	if c.Batch.MaxWait <= 0 {
+		add("batch.max_wait", errors.New("must be positive"))
+	}
+	if c.Batch.Queue <= 0 {
+		add("batch.queue", errors.New("must be positive"))
+	}
+	if c.Retry.InitialBackoff <= 0 || c.Retry.MaxBackoff < c.Retry.InitialBackoff {
+		add("retry", errors.New("want 0 < initial_backoff <= max_backoff"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown_timeout", errors.New("must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,133 @@
+package entra
+
+import (
+	json "github.com/goccy/go-json"
+
+	"github.com/scimwatch/scimwatch/ingest/source/internal/norm"
+)
+
+// record is one Entra ID record in any of the shapes Microsoft delivers:
+//   - Azure Monitor / Event Hubs diagnostic record: top-level time, tenantId,
+//     category, operationName, properties{...};
+//   - Event Hubs batch {"records": [...]} and Graph list {"value": [...]};
+//   - Graph API objects (directoryAudit, signIn, provisioningObjectSummary),
+//     which are Azure Monitor's properties, unwrapped.
+//
+// The Graph object's fields are embedded at the top level, so one decode
+// reads every shape. Matching is case-insensitive (Id/id, Type/type).
+type record struct {
+	object
+
+	Time            string          `json:"time"`
+	ResourceID      string          `json:"resourceId"`
+	CallerIPAddress string          `json:"callerIpAddress"`
+	ResultType      norm.FlexString `json:"resultType"`
+	Properties      *object         `json:"properties"`
+
+	Records []json.RawMessage `json:"records"`
+	Value   []json.RawMessage `json:"value"`
+}
+
+// object is the union of Graph's directoryAudit, signIn and
+// provisioningObjectSummary (and so of Azure Monitor's properties).
+type object struct {
+	ID            string `json:"id"`
+	Category      string `json:"category"`
+	CorrelationID string `json:"correlationId"`
+	OperationName string `json:"operationName"`
+	TenantID      string `json:"tenantId"`
+
+	// directoryAudit
+	ActivityDisplayName string             `json:"activityDisplayName"`
+	ActivityDateTime    string             `json:"activityDateTime"`
+	Result              string             `json:"result"`
+	ResultReason        string             `json:"resultReason"`
+	InitiatedBy         initiatedBy        `json:"initiatedBy"`
+	TargetResources     []targetResource   `json:"targetResources"`
+	AdditionalDetails   []keyValue         `json:"additionalDetails"`
+	ModifiedProperties  []modifiedProperty `json:"modifiedProperties"`
+
+	// signIn
+	CreatedDateTime      string `json:"createdDateTime"`
+	UserID               string `json:"userId"`
+	UserPrincipalName    string `json:"userPrincipalName"`
+	UserDisplayName      string `json:"userDisplayName"`
+	IPAddress            string `json:"ipAddress"`
+	AppID                string `json:"appId"`
+	AppDisplayName       string `json:"appDisplayName"`
+	ServicePrincipalID   string `json:"servicePrincipalId"`
+	ServicePrincipalName string `json:"servicePrincipalName"`
+	UserAgent            string `json:"userAgent"`
+	ResourceID           string `json:"resourceId"`
+	ResourceDisplayName  string `json:"resourceDisplayName"`
+	Status               struct {
+		ErrorCode     norm.FlexInt `json:"errorCode"`
+		FailureReason string       `json:"failureReason"`
+	} `json:"status"`
+
+	// provisioningObjectSummary
+	JobID                  string `json:"jobId"`
+	ProvisioningAction     string `json:"provisioningAction"`
+	Action                 string `json:"action"`
+	ProvisioningStatusInfo struct {
+		Status           string `json:"status"`
+		ErrorInformation struct {
+			Reason    string `json:"reason"`
+			ErrorCode string `json:"errorCode"`
+		} `json:"errorInformation"`
+	} `json:"provisioningStatusInfo"`
+	ServicePrincipal *named   `json:"servicePrincipal"`
+	SourceIdentity   identity `json:"sourceIdentity"`
+	TargetIdentity   identity `json:"targetIdentity"`
+	SourceSystem     *named   `json:"sourceSystem"`
+	TargetSystem     *named   `json:"targetSystem"`
+}
+
+type initiatedBy struct {
+	User *struct {
+		ID                string `json:"id"`
+		DisplayName       string `json:"displayName"`
+		UserPrincipalName string `json:"userPrincipalName"`
+		IPAddress         string `json:"ipAddress"`
+	} `json:"user"`
+	App *struct {
+		AppID                string `json:"appId"`
+		DisplayName          string `json:"displayName"`
+		ServicePrincipalID   string `json:"servicePrincipalId"`
+		ServicePrincipalName string `json:"servicePrincipalName"`
+	} `json:"app"`
+	// provisioningObjectSummary's initiator.
+	ID            string `json:"id"`
+	DisplayName   string `json:"displayName"`
+	InitiatorType string `json:"initiatorType"`
+}
+
+type targetResource struct {
+	ID                 string             `json:"id"`
+	DisplayName        string             `json:"displayName"`
+	Type               string             `json:"type"`
+	UserPrincipalName  string             `json:"userPrincipalName"`
+	ModifiedProperties []modifiedProperty `json:"modifiedProperties"`
+}
+
+type modifiedProperty struct {
+	DisplayName string          `json:"displayName"`
+	OldValue    norm.FlexString `json:"oldValue"`
+	NewValue    norm.FlexString `json:"newValue"`
+}
+
+type keyValue struct {
+	Key   string          `json:"key"`
+	Value norm.FlexString `json:"value"`
+}
+
+type named struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+type identity struct {
+	ID           string `json:"id"`
+	DisplayName  string `json:"displayName"`
+	IdentityType string `json:"identityType"`
+}

@@ -1,0 +1,70 @@
+package scim
+
+import (
+	json "github.com/goccy/go-json"
+
+	"github.com/scimwatch/scimwatch/ingest/source/internal/norm"
+)
+
+// Record is the request-log record scimwatch reads from a SCIM 2.0 server
+// (RFC 7644): one per HTTP request the server handled. The README documents
+// it as a contract for SCIM servers and gateways that want to be monitored.
+//
+//	{"time": "2026-11-24T10:00:00.123Z", "tenant": "acme", "request_id": "r-1",
+//	 "client_id": "okta-scim", "source_ip": "203.0.113.5", "user_agent": "Okta SCIM Client",
+//	 "method": "PATCH", "path": "/scim/v2/Groups/g-1", "status": 200,
+//	 "request": {...request body...}, "response": {...response body...}}
+//
+// request and response may also be JSON-encoded strings, as some HTTP log
+// pipelines write bodies.
+type Record struct {
+	Time      string          `json:"time"`
+	Tenant    string          `json:"tenant"`
+	RequestID string          `json:"request_id"`
+	ClientID  string          `json:"client_id"`
+	SourceIP  string          `json:"source_ip"`
+	UserAgent string          `json:"user_agent"`
+	Method    string          `json:"method"`
+	Path      string          `json:"path"`
+	Status    norm.FlexInt    `json:"status"`
+	Request   json.RawMessage `json:"request"`
+	Response  json.RawMessage `json:"response"`
+}
+
+// resource is the part of a User or Group body that scimwatch reads.
+type resource struct {
+	ID          string `json:"id"`
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+	Name        struct {
+		Formatted string `json:"formatted"`
+	} `json:"name"`
+	Emails []struct {
+		Value   string          `json:"value"`
+		Primary json.RawMessage `json:"primary"`
+	} `json:"emails"`
+	Active  json.RawMessage `json:"active"`
+	Members []member        `json:"members"`
+}
+
+type member struct {
+	Value   string `json:"value"`
+	Display string `json:"display"`
+}
+
+// patchRequest is an RFC 7644 §3.5.2 PatchOp body.
+type patchRequest struct {
+	Operations []operation `json:"Operations"`
+}
+
+type operation struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value"`
+}
+
+// scimError is an RFC 7644 §3.12 error response.
+type scimError struct {
+	Detail   string `json:"detail"`
+	ScimType string `json:"scimType"`
+}

@@ -1,0 +1,257 @@
+package scim
+
+import (
+	"slices"
+	"strings"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/source/internal/norm"
+)
+
+// user emits the event of a request on /Users.
+func (b *builder) user(method, id string, req, resp []byte) {
+	var in, out resource
+	_ = json.Unmarshal(req, &in) // a body that is not a resource still leaves an event
+	_ = json.Unmarshal(resp, &out)
+	t := userTarget(id, &in, &out)
+	targets := []event.Target{t}
+	switch method {
+	case "POST":
+		b.emit(event.ActionUserCreate, targets)
+	case "PUT":
+		if v, ok := norm.Bool(in.Active); ok && !v {
+			b.emit(event.ActionUserDeactivate, targets, event.Change{Field: "active", New: "false"})
+		} else {
+			b.emit(event.ActionUserUpdate, targets)
+		}
+	case "PATCH":
+		action := event.ActionUserUpdate
+		var changes []event.Change
+		for _, op := range patchOps(req) {
+			for _, c := range op.changes() {
+				if strings.EqualFold(c.Field, "active") {
+					switch c.New {
+					case "false":
+						action = event.ActionUserDeactivate
+					case "true":
+						if action != event.ActionUserDeactivate {
+							action = event.ActionUserReactivate
+						}
+					}
+				}
+				changes = append(changes, c)
+			}
+		}
+		b.emit(action, targets, changes...)
+	case "DELETE":
+		b.emit(event.ActionUserDelete, targets)
+	default:
+		b.emit(event.ActionOther, targets)
+	}
+}
+
+// group emits the events of a request on /Groups: one per member added or
+// removed, and one group.update for other attributes.
+func (b *builder) group(method, id string, req, resp []byte) {
+	var in, out resource
+	_ = json.Unmarshal(req, &in)
+	_ = json.Unmarshal(resp, &out)
+	g := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetGroup, Name: norm.First(in.DisplayName, out.DisplayName)}
+	switch method {
+	case "POST":
+		b.emit(event.ActionGroupCreate, []event.Target{g})
+	case "PUT":
+		b.emit(event.ActionGroupUpdate, []event.Target{g})
+	case "DELETE":
+		b.emit(event.ActionGroupDelete, []event.Target{g})
+	case "PATCH":
+		b.groupPatch(g, patchOps(req))
+	default:
+		b.emit(event.ActionOther, []event.Target{g})
+	}
+}
+
+func (b *builder) groupPatch(g event.Target, ops []operation) {
+	var changes []event.Change
+	memberEvent := func(action string, m member) {
+		b.emit(action, []event.Target{g, {ID: m.Value, Type: event.TargetUser, Name: m.Display}})
+	}
+	for _, op := range ops {
+		verb := strings.ToLower(op.Op)
+		path := attr(op.Path)
+		switch {
+		case strings.EqualFold(path, "members"):
+			ms := members(op.Value)
+			switch {
+			case verb == "remove" && len(ms) == 0:
+				// {"op":"remove","path":"members"} removes every member: one
+				// event with the group as its only target.
+				b.emit(event.ActionGroupMemberRemove, []event.Target{g}, event.Change{Field: "members", Old: "*"})
+			case verb == "replace":
+				b.emit(event.ActionGroupMemberRemove, []event.Target{g}, event.Change{Field: "members", Old: "*"})
+				for _, m := range ms {
+					memberEvent(event.ActionGroupMemberAdd, m)
+				}
+			case verb == "remove":
+				for _, m := range ms {
+					memberEvent(event.ActionGroupMemberRemove, m)
+				}
+			default:
+				for _, m := range ms {
+					memberEvent(event.ActionGroupMemberAdd, m)
+				}
+			}
+		case strings.HasPrefix(strings.ToLower(path), "members["):
+			// members[value eq "2819c223"]
+			m := member{Value: filterValue(path)}
+			if verb == "remove" {
+				memberEvent(event.ActionGroupMemberRemove, m)
+			} else {
+				memberEvent(event.ActionGroupMemberAdd, m)
+			}
+		case path == "":
+			// {"op":"add","value":{"members":[...],"displayName":"x"}}
+			for _, c := range op.changes() {
+				if !strings.EqualFold(c.Field, "members") {
+					changes = append(changes, c)
+				}
+			}
+			var v resource
+			if json.Unmarshal(op.Value, &v) == nil {
+				for _, m := range v.Members {
+					if verb == "remove" {
+						memberEvent(event.ActionGroupMemberRemove, m)
+					} else {
+						memberEvent(event.ActionGroupMemberAdd, m)
+					}
+				}
+			}
+		default:
+			changes = append(changes, op.changes()...)
+		}
+	}
+	if len(changes) > 0 || !b.set {
+		b.emit(event.ActionGroupUpdate, []event.Target{g}, changes...)
+	}
+}
+
+func userTarget(id string, in, out *resource) event.Target {
+	t := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetUser}
+	t.Name = norm.First(out.DisplayName, in.DisplayName, out.Name.Formatted, in.Name.Formatted, out.UserName, in.UserName)
+	t.Email = norm.First(primaryEmail(out), primaryEmail(in), norm.Email(out.UserName), norm.Email(in.UserName))
+	return t
+}
+
+// primaryEmail returns the primary email of a resource, or its first.
+func primaryEmail(r *resource) string {
+	for _, e := range r.Emails {
+		if v, _ := norm.Bool(e.Primary); v {
+			return e.Value
+		}
+	}
+	if len(r.Emails) > 0 {
+		return r.Emails[0].Value
+	}
+	return ""
+}
+
+// patchOps reads the operations of a PatchOp body; a body that is not one
+// has none.
+func patchOps(req []byte) []operation {
+	var p patchRequest
+	if json.Unmarshal(req, &p) != nil {
+		return nil
+	}
+	return p.Operations
+}
+
+// changes returns the attribute changes of one operation: one for a path,
+// one per attribute for a value object without a path.
+func (op *operation) changes() []event.Change {
+	remove := strings.EqualFold(op.Op, "remove")
+	if path := attr(op.Path); path != "" {
+		c := event.Change{Field: path, New: text(op.Value)}
+		if remove {
+			c.New = ""
+		}
+		return []event.Change{c}
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(op.Value, &obj) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	cs := make([]event.Change, 0, len(keys))
+	for _, k := range keys {
+		c := event.Change{Field: attr(k), New: text(obj[k])}
+		if remove {
+			c.New = ""
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// text is a change value: booleans sent as strings ("False") are
+// lower-cased so that "active" reads the same from every client.
+func text(v json.RawMessage) string {
+	if b, ok := norm.Bool(v); ok {
+		if b {
+			return "true"
+		}
+		return "false"
+	}
+	return norm.Text(v)
+}
+
+// attr strips a schema URN from an attribute path:
+// "urn:ietf:params:scim:schemas:core:2.0:User:active" gives "active".
+func attr(path string) string {
+	path = strings.TrimSpace(path)
+	if !strings.HasPrefix(strings.ToLower(path), "urn:") {
+		return path
+	}
+	// The attribute follows the last ':' outside a filter's brackets.
+	end := len(path)
+	if i := strings.IndexByte(path, '['); i >= 0 {
+		end = i
+	}
+	if i := strings.LastIndexByte(path[:end], ':'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// members reads a members value: an array of {"value", "display"}, or one.
+func members(v json.RawMessage) []member {
+	var ms []member
+	if json.Unmarshal(v, &ms) == nil {
+		return ms
+	}
+	var m member
+	if json.Unmarshal(v, &m) == nil && m.Value != "" {
+		return []member{m}
+	}
+	return nil
+}
+
+// filterValue returns the compared value of a simple filter path:
+// members[value eq "2819c223"] gives 2819c223.
+func filterValue(path string) string {
+	open, end := strings.IndexByte(path, '['), strings.LastIndexByte(path, ']')
+	if open < 0 || end < open {
+		return ""
+	}
+	f := path[open+1 : end]
+	i := strings.Index(strings.ToLower(f), " eq ")
+	if i < 0 {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(f[i+4:]), `"`)
+}

@@ -1,0 +1,181 @@
+package scim
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/source/internal/normtest"
+)
+
+// ev is what a test expects of one event; empty fields are not checked.
+type ev struct {
+	id, action, outcome, reason string
+	targets, changes            []string
+}
+
+func TestRequestLog(t *testing.T) {
+	const file = "testdata/requests.ndjson"
+	tests := []struct {
+		name    string
+		line    int
+		rawType string
+		want    []ev
+	}{
+		{"POST /Users creates", 1, "POST /Users", []ev{{
+			id: "req-create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess,
+			targets: []string{"user:2819c223-7f76-453a-919d-413861904646:Night Owl"},
+		}}},
+		{"Entra: Replace active \"False\" deactivates", 2, "PATCH /Users", []ev{{
+			action: event.ActionUserDeactivate, targets: []string{"user:2819c223-7f76-453a-919d-413861904646:"},
+			changes: []string{"active:->false"},
+		}}},
+		{"Okta: replace with a value object deactivates", 3, "PATCH /Users", []ev{{
+			action: event.ActionUserDeactivate, targets: []string{"user:u-77:"}, changes: []string{"active:->false", "title:->Leaver"},
+		}}},
+		{"schema URN path, active true reactivates", 4, "PATCH /Users", []ev{{
+			action: event.ActionUserReactivate, changes: []string{"active:->true"},
+		}}},
+		{"members add: one event per member", 5, "PATCH /Groups", []ev{
+			{id: "req-members-add#1", action: event.ActionGroupMemberAdd, targets: []string{"group:g-admins:", "user:u-1:Ann"}},
+			{id: "req-members-add#2", action: event.ActionGroupMemberAdd, targets: []string{"group:g-admins:", "user:u-2:Bob"}},
+			{id: "req-members-add#3", action: event.ActionGroupMemberAdd, targets: []string{"group:g-admins:", "user:u-3:"}},
+		}},
+		{"Remove with a members filter", 6, "PATCH /Groups", []ev{
+			{id: "req-member-filter", action: event.ActionGroupMemberRemove, targets: []string{"group:g-admins:", "user:u-2:"}},
+		}},
+		{"remove members without a value removes all", 7, "PATCH /Groups", []ev{
+			{action: event.ActionGroupMemberRemove, targets: []string{"group:g-admins:"}, changes: []string{"members:*->"}},
+		}},
+		{"replace members, then rename", 8, "PATCH /Groups", []ev{
+			{id: "req-replace-members#1", action: event.ActionGroupMemberRemove, targets: []string{"group:g-admins:"}},
+			{id: "req-replace-members#2", action: event.ActionGroupMemberAdd, targets: []string{"group:g-admins:", "user:u-9:"}},
+			{id: "req-replace-members#3", action: event.ActionGroupUpdate, changes: []string{"displayName:->Tier0 Admins"}},
+		}},
+		{"DELETE /Users", 9, "DELETE /Users", []ev{{action: event.ActionUserDelete, targets: []string{"user:u-77:"}}}},
+		{"PUT with active \"false\"", 10, "PUT /Users", []ev{{
+			action: event.ActionUserDeactivate, targets: []string{"user:u-5:five@acme.com"}, changes: []string{"active:->false"},
+		}}},
+		{"failed create keeps its action", 11, "POST /Users", []ev{{
+			action: event.ActionUserCreate, outcome: event.OutcomeFailure, reason: "User already exists",
+		}}},
+		{"GET is kept as other", 12, "GET /Users", []ev{{action: event.ActionOther, outcome: event.OutcomeSuccess}}},
+		{"bodies written as JSON strings", 13, "POST /Groups", []ev{{
+			action: event.ActionGroupCreate, targets: []string{"group:g-contractors:Contractors"},
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := normtest.Line(t, file, tt.line)
+			evs, err := Normalizer{}.Normalize(nil, raw, "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != len(tt.want) {
+				t.Fatalf("got %d events, want %d: %+v", len(evs), len(tt.want), evs)
+			}
+			for i, w := range tt.want {
+				e := evs[i]
+				eq := func(field, got, want string) {
+					t.Helper()
+					if want != "" && got != want {
+						t.Errorf("event %d: %s = %q, want %q", i, field, got, want)
+					}
+				}
+				eq("source", e.Source, event.SourceSCIM)
+				eq("raw_type", e.RawType, tt.rawType)
+				eq("id", e.ID, w.id)
+				eq("action", e.Action, w.action)
+				eq("outcome", e.Outcome, w.outcome)
+				eq("reason", e.Reason, w.reason)
+				if w.targets != nil {
+					if got := normtest.Targets(e.Targets); !slices.Equal(got, w.targets) {
+						t.Errorf("event %d: targets = %q, want %q", i, got, w.targets)
+					}
+				}
+				if w.changes != nil {
+					if got := normtest.Changes(e.Changes); !slices.Equal(got, w.changes) {
+						t.Errorf("event %d: changes = %q, want %q", i, got, w.changes)
+					}
+				}
+				if e.Actor.Type != event.ActorApp || e.Actor.ID == "" {
+					t.Errorf("event %d: actor %+v, want the client as an app", i, e.Actor)
+				}
+				if string(e.Raw) != string(raw) {
+					t.Errorf("event %d: raw is not the record", i)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestLogFields(t *testing.T) {
+	evs, err := Normalizer{}.Normalize(nil, normtest.Line(t, "testdata/requests.ndjson", 1), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := evs[0]
+	want := event.Actor{ID: "entra-provisioning", Type: event.ActorApp, Name: "entra-provisioning", IP: "20.190.1.1", UserAgent: "Microsoft.Identity.ProvisioningService"}
+	if e.Actor != want {
+		t.Errorf("actor = %+v, want %+v", e.Actor, want)
+	}
+	if e.Tenant != "acme" || e.CorrelationID != "req-create" || e.Time.Format(event.TimeLayout) != "2026-11-20T06:00:00.100Z" {
+		t.Errorf("tenant %q correlation %q time %v", e.Tenant, e.CorrelationID, e.Time)
+	}
+	if e.Targets[0].Email != "night.owl@contoso.com" {
+		t.Errorf("email = %q, want the primary one", e.Targets[0].Email)
+	}
+	// A record without tenant takes the default; without request id, the id is a hash.
+	evs, _ = Normalizer{}.Normalize(nil, normtest.Line(t, "testdata/requests.ndjson", 3), "default")
+	if evs[0].Tenant != "default" {
+		t.Errorf("tenant = %q, want the default", evs[0].Tenant)
+	}
+	evs, _ = Normalizer{}.Normalize(nil, normtest.Line(t, "testdata/requests.ndjson", 12), "default")
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(evs[0].ID) {
+		t.Errorf("id %q is not a hash", evs[0].ID)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{`{"time":"2026-01-01T00:00:00Z","path":"/Users"}`, "needs method and path"},
+		{`{"method":"POST","path":"/Users"}`, "time: missing time"},
+		{`{"method":"POST","path":"/Users","time":"2026-01-01T00:00:00Z","request":{"op`, "invalid JSON"},
+		{`{"method":["POST"],"path":"/Users","time":"2026-01-01T00:00:00Z"}`, "field method"},
+	}
+	for _, tt := range tests {
+		_, err := Normalizer{}.Normalize(nil, []byte(tt.raw), "")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tt.raw, err, tt.want)
+		}
+	}
+	if _, err := (Normalizer{}).Normalize(nil, []byte(`{"time":"2026-01-01T00:00:00Z"}`), ""); !errors.Is(err, ErrNotSCIM) {
+		t.Errorf("error %v is not ErrNotSCIM", err)
+	}
+}
+
+func TestAttrAndFilter(t *testing.T) {
+	for in, want := range map[string]string{
+		"active": "active",
+		"urn:ietf:params:scim:schemas:core:2.0:User:active":                   "active",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":  "manager",
+		`urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "work"].x`: `emails[type eq "work"].x`,
+	} {
+		if got := attr(in); got != want {
+			t.Errorf("attr(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`members[value eq "2819c223"]`: "2819c223",
+		`members[Value EQ "abc"]`:      "abc",
+		`members[display co "x"]`:      "",
+		`members[`:                     "",
+	} {
+		if got := filterValue(in); got != want {
+			t.Errorf("filterValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
