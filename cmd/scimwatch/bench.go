@@ -16,9 +16,9 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/kafka"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )
 
