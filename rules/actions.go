@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 )
 
 // actionsOf returns the actions an event must have for src to be true, or
@@ -12,16 +11,17 @@ import (
 // `action == "x"`, `action in ["x", "y"]`, && (either side constrains),
 // || (both sides must), parentheses, and macros used by name.
 func (l *loader) actionsOf(src string, nMacros int) []string {
-	tree, err := parser.Parse(src)
+	tree, err := parseBounded(src)
 	if err != nil {
 		return nil
 	}
+	l.budget = maxNodes
 	return l.actionsOfNode(tree.Node, nMacros, 0)
 }
 
 func (l *loader) actionsOfNode(n ast.Node, nMacros, depth int) []string {
-	if depth > 32 {
-		return nil
+	if l.budget--; depth > 32 || l.budget < 0 {
+		return nil // any action: a wider index, never a wrong one
 	}
 	switch n := n.(type) {
 	case *ast.BinaryNode:
@@ -76,7 +76,7 @@ func (l *loader) actionsOfNode(n ast.Node, nMacros, depth int) []string {
 	case *ast.IdentifierNode:
 		for i := 0; i < nMacros; i++ {
 			if m := l.s.macros[i]; m.name == n.Value {
-				tree, err := parser.Parse(m.text)
+				tree, err := parseBounded(m.text)
 				if err != nil {
 					return nil
 				}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 
 	"github.com/scimwatch/scimwatch/event"
 )
@@ -44,15 +43,19 @@ var guardFields = map[string]func(e *event.Event) string{
 // name, and comparisons of two such fields with == and !=. Anything else is
 // taken as possibly true, and makes it inexact.
 func (l *loader) guardOf(src string, nMacros int) (Guard, bool) {
-	tree, err := parser.Parse(src)
+	tree, err := parseBounded(src)
 	if err != nil {
 		return nil, false
 	}
+	l.budget = maxNodes
 	return l.guardNode(tree.Node, nMacros, 0)
 }
 
 func (l *loader) guardNode(n ast.Node, nMacros, depth int) (Guard, bool) {
-	if depth > 64 {
+	// Past the depth or the node budget (macros that use macros twice
+	// expand exponentially), the rest is "possibly true": a weaker guard,
+	// never a wrong one.
+	if l.budget--; depth > 64 || l.budget < 0 {
 		return nil, false
 	}
 	switch n := n.(type) {
@@ -104,7 +107,7 @@ func (l *loader) guardNode(n ast.Node, nMacros, depth int) (Guard, bool) {
 	case *ast.IdentifierNode:
 		for i := nMacros - 1; i >= 0; i-- {
 			if m := l.s.macros[i]; m.name == n.Value {
-				tree, err := parser.Parse(m.text)
+				tree, err := parseBounded(m.text)
 				if err != nil {
 					return nil, false
 				}
@@ -280,8 +283,11 @@ func (l *loader) elemInList(n *ast.CallNode, resolve fieldResolver) elemGuard {
 		return nil
 	}
 	name, ok := n.Arguments[1].(*ast.StringNode)
+	if !ok {
+		return nil
+	}
 	list, known := l.s.lists[name.Value]
-	if !ok || !known {
+	if !known {
 		return nil
 	}
 	field, ok := wrapped(n.Arguments[0], resolve)

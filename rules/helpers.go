@@ -74,6 +74,15 @@ func (c *checker) Visit(n *ast.Node) {
 	}
 	arg, ok := call.Arguments[1].(*ast.StringNode)
 	if !ok {
+		// Lists and patterns are named by literals, so that each is known
+		// and compiled at load, and nothing an event carries becomes a
+		// pattern to compile or a list to look up.
+		switch id.Value {
+		case "in_list":
+			c.errs = append(c.errs, nodeError{call.Arguments[1].Location().From, "in_list: the list name must be a quoted string, such as \"admins\""})
+		case "regex", "glob":
+			c.errs = append(c.errs, nodeError{call.Arguments[1].Location().From, id.Value + ": the pattern must be a quoted string: patterns are compiled once, at load"})
+		}
 		return
 	}
 	switch id.Value {

@@ -1,11 +1,11 @@
 package rules
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,7 +69,15 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // shared by all files; a macro may use lists and the macros defined before
 // it. It returns every error of every file at once (errors.Join of *Error),
 // and no Set when there is any.
-func Load(opts Options, paths ...string) (*Set, error) {
+func Load(opts Options, paths ...string) (set *Set, err error) {
+	// A rules file must never crash scimwatch: lint, test and hot reload all
+	// load here. Each stage below also recovers, per file and per rule, so a
+	// panic names its place; this is the last net.
+	defer func() {
+		if r := recover(); r != nil {
+			set, err = nil, fmt.Errorf("rules could not be loaded (internal error, please report it): %v", r)
+		}
+	}()
 	cal := DefaultCalendar()
 	if opts.Calendar != nil {
 		cal = *opts.Calendar
@@ -85,15 +93,17 @@ func Load(opts Options, paths ...string) (*Set, error) {
 	}
 	var files []*parsed
 	for _, n := range names {
-		if p := l.parse(n); p != nil {
-			files = append(files, p)
-		}
+		l.recovering(n, 0, "", func() {
+			if p := l.parse(n); p != nil {
+				files = append(files, p)
+			}
+		})
 	}
 	for _, f := range files {
-		l.loadLists(f)
+		l.recovering(f.name, 0, "", func() { l.loadLists(f) })
 	}
 	for _, f := range files {
-		l.loadMacros(f)
+		l.recovering(f.name, 0, "", func() { l.loadMacros(f) })
 	}
 	ids := map[string]string{}
 	for _, f := range files {
@@ -128,12 +138,75 @@ func ruleFiles(paths []string) ([]string, error) {
 type loader struct {
 	s    *Set
 	errs []error
+	// budget is the nodes left to the guard or action analysis under way.
+	budget int
+}
+
+// Bounds on one expression, so that no rules file can exhaust the loader's
+// stack, memory or time: its length, its nesting of brackets, and its size
+// in nodes once macros are expanded (a macro that uses another twice
+// doubles it at each level).
+const (
+	maxExprBytes = 64 << 10
+	maxNesting   = 64
+	maxNodes     = 20000
+	maxFileBytes = 8 << 20
+)
+
+// parseBounded parses src if it is within the bounds.
+func parseBounded(src string) (*parser.Tree, error) {
+	if err := checkBounds(src); err != nil {
+		return nil, err
+	}
+	return parser.Parse(src)
+}
+
+// checkBounds reports an expression too long or too deeply nested.
+func checkBounds(src string) error {
+	if len(src) > maxExprBytes {
+		return fmt.Errorf("expression is %d bytes, more than the %d allowed", len(src), maxExprBytes)
+	}
+	depth, quote := 0, byte(0)
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			if depth++; depth > maxNesting {
+				return fmt.Errorf("expression nests brackets more than %d deep", maxNesting)
+			}
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
 }
 
 type parsed struct {
 	name  string
 	lines []string
 	f     ruleFile
+}
+
+// recovering runs f, turning a panic into an error at name:line.
+func (l *loader) recovering(name string, line int, rule string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			if rule != "" {
+				l.errorf(name, line, 0, "rule %q could not be loaded (internal error, please report it): %v", rule, r)
+				return
+			}
+			l.errorf(name, line, 0, "could not be loaded (internal error, please report it): %v", r)
+		}
+	}()
+	f()
 }
 
 func (l *loader) errorf(name string, line, col int, format string, args ...any) {
@@ -146,7 +219,7 @@ var (
 )
 
 func (l *loader) parse(name string) *parsed {
-	b, err := os.ReadFile(name)
+	b, err := readBounded(name)
 	if err != nil {
 		l.errs = append(l.errs, err)
 		return nil
@@ -166,6 +239,23 @@ func (l *loader) parse(name string) *parsed {
 		return nil
 	}
 	return p
+}
+
+// readBounded reads a rules or list file of at most maxFileBytes.
+func readBounded(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is larger than %d bytes", maxFileBytes)}
+	}
+	return b, nil
 }
 
 func (l *loader) yamlError(name, msg string) {
@@ -198,18 +288,16 @@ func (l *loader) loadLists(p *parsed) {
 			if !filepath.IsAbs(lf) {
 				lf = filepath.Join(filepath.Dir(p.name), lf)
 			}
-			f, err := os.Open(lf)
+			b, err := readBounded(lf)
 			if err != nil {
 				l.errorf(p.name, 0, 0, "list %q: %v", ls.Name, err)
 				continue
 			}
-			sc := bufio.NewScanner(f)
-			for sc.Scan() {
-				if it := strings.TrimSpace(sc.Text()); it != "" && !strings.HasPrefix(it, "#") {
+			for _, line := range strings.Split(string(b), "\n") {
+				if it := strings.TrimSpace(line); it != "" && !strings.HasPrefix(it, "#") {
 					set[it] = true
 				}
 			}
-			f.Close()
 		}
 		l.s.lists[ls.Name] = set
 	}
@@ -236,143 +324,144 @@ func (l *loader) loadMacros(p *parsed) {
 func (l *loader) loadRules(p *parsed, ids map[string]string) {
 	for i := range p.f.Rules {
 		rs := &p.f.Rules[i]
-		line := rs.When.Line
-		if rs.Sequence != nil {
-			line = rs.Sequence.By.Line
+		l.recovering(p.name, rs.line(), rs.ID, func() { l.loadRule(p, rs, ids) })
+	}
+}
+
+func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
+	line := rs.line()
+	var err error
+	origin := fmt.Sprintf("%s:%d", p.name, line)
+	ok := true
+	bad := func(format string, args ...any) {
+		l.errorf(p.name, line, 0, "rule %q: "+format, append([]any{rs.ID}, args...)...)
+		ok = false
+	}
+	switch {
+	case !idPattern.MatchString(rs.ID):
+		bad("id must be lower-case letters, digits and dashes")
+	case ids[rs.ID] != "":
+		bad("id already used at %s", ids[rs.ID])
+	default:
+		ids[rs.ID] = origin
+	}
+	if rs.Title == "" {
+		bad("title is required")
+	}
+	if !slices.Contains(Severities, rs.Severity) {
+		bad("severity %q is not one of %s", rs.Severity, strings.Join(Severities, ", "))
+	}
+	r := &Rule{ID: rs.ID, Title: rs.Title, Description: rs.Description, Severity: rs.Severity, Tags: rs.Tags, Origin: origin}
+	nm := len(l.s.macros)
+	compileBool := func(n *yaml.Node) *vm.Program {
+		prog, cok := l.compile(p, n, true, nm)
+		ok = ok && cok
+		return prog
+	}
+	compileAny := func(n *yaml.Node) *vm.Program {
+		prog, cok := l.compile(p, n, false, nm)
+		ok = ok && cok
+		return prog
+	}
+	switch {
+	case rs.Sequence != nil && rs.When.Value != "":
+		bad("has both when and sequence: a sequence's steps are its conditions")
+	case rs.Sequence != nil && rs.Threshold != nil:
+		bad("has both threshold and sequence")
+	case rs.Sequence == nil && rs.When.Value == "":
+		bad("when is required")
+	}
+	if rs.When.Value != "" {
+		r.When = compileBool(&rs.When)
+		r.Actions = l.actionsOf(rs.When.Value, nm)
+		r.Guard, r.Exact = l.guardOf(rs.When.Value, nm)
+	}
+	for j := range rs.Exceptions {
+		r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
+		g, exact := l.guardOf(rs.Exceptions[j].Value, nm)
+		if !exact {
+			g = nil
 		}
-		var err error
-		origin := fmt.Sprintf("%s:%d", p.name, line)
-		ok := true
-		bad := func(format string, args ...any) {
-			l.errorf(p.name, line, 0, "rule %q: "+format, append([]any{rs.ID}, args...)...)
+		r.ExceptionGuards = append(r.ExceptionGuards, g)
+	}
+	if th := rs.Threshold; th != nil {
+		t := &Threshold{Count: th.Count}
+		if th.Count < 1 {
+			bad("threshold.count must be at least 1")
+		}
+		if t.Window, err = parseDuration(th.Window); err != nil {
+			bad("threshold.window: %v", err)
+		}
+		if th.Distinct.Value != "" {
+			t.Distinct = compileAny(&th.Distinct)
+		}
+		for j := range th.GroupBy {
+			t.GroupBy = append(t.GroupBy, compileAny(&th.GroupBy[j]))
+			t.GroupFields = append(t.GroupFields, guardFields[strings.TrimSpace(th.GroupBy[j].Value)])
+		}
+		r.Threshold = t
+	}
+	if sq := rs.Sequence; sq != nil {
+		q := &Sequence{}
+		if len(sq.Steps) < 2 || len(sq.Steps) > 32 {
+			bad("sequence needs 2 to 32 steps")
+		}
+		if sq.By.Value == "" {
+			bad("sequence.by is required: the key that ties the steps together")
+		} else {
+			q.By = compileAny(&sq.By)
+		}
+		if q.Within, err = parseDuration(sq.Within); err != nil {
+			bad("sequence.within: %v", err)
+		}
+		var acts []string
+		known := true
+		for j := range sq.Steps {
+			q.Steps = append(q.Steps, compileBool(&sq.Steps[j].When))
+			g, exact := l.guardOf(sq.Steps[j].When.Value, nm)
+			q.Guards, q.Exact = append(q.Guards, g), append(q.Exact, exact)
+			q.StepNames = append(q.StepNames, sq.Steps[j].Name)
+			a := l.actionsOf(sq.Steps[j].When.Value, nm)
+			known = known && a != nil
+			acts = append(acts, a...)
+		}
+		if known {
+			slices.Sort(acts)
+			r.Actions = slices.Compact(acts)
+		}
+		r.Sequence = q
+	}
+	if dd := rs.Dedup; dd != nil {
+		if dd.Key.Value != "" {
+			r.Dedup.Key = compileAny(&dd.Key)
+		}
+		if r.Dedup.Period, err = parseDuration(dd.Period); err != nil {
+			bad("dedup.period: %v", err)
+		}
+	}
+	var terr error
+	if r.TitleText, terr = parseText(rs.Title); terr != nil {
+		bad("title: %v", terr)
+	}
+	summary := rs.Summary.Value
+	if summary == "" {
+		summary = rs.Title
+	}
+	if r.SummaryText, terr = parseText(summary); terr != nil {
+		l.errorf(p.name, rs.Summary.Line, 0, "rule %q: summary: %v", rs.ID, terr)
+		ok = false
+	}
+	for _, ts := range rs.Tests {
+		tc, err := testCase(p.name, ts)
+		if err != nil {
+			l.errs = append(l.errs, err)
 			ok = false
+			continue
 		}
-		switch {
-		case !idPattern.MatchString(rs.ID):
-			bad("id must be lower-case letters, digits and dashes")
-		case ids[rs.ID] != "":
-			bad("id already used at %s", ids[rs.ID])
-		default:
-			ids[rs.ID] = origin
-		}
-		if rs.Title == "" {
-			bad("title is required")
-		}
-		if !slices.Contains(Severities, rs.Severity) {
-			bad("severity %q is not one of %s", rs.Severity, strings.Join(Severities, ", "))
-		}
-		r := &Rule{ID: rs.ID, Title: rs.Title, Description: rs.Description, Severity: rs.Severity, Tags: rs.Tags, Origin: origin}
-		nm := len(l.s.macros)
-		compileBool := func(n *yaml.Node) *vm.Program {
-			prog, cok := l.compile(p, n, true, nm)
-			ok = ok && cok
-			return prog
-		}
-		compileAny := func(n *yaml.Node) *vm.Program {
-			prog, cok := l.compile(p, n, false, nm)
-			ok = ok && cok
-			return prog
-		}
-		switch {
-		case rs.Sequence != nil && rs.When.Value != "":
-			bad("has both when and sequence: a sequence's steps are its conditions")
-		case rs.Sequence != nil && rs.Threshold != nil:
-			bad("has both threshold and sequence")
-		case rs.Sequence == nil && rs.When.Value == "":
-			bad("when is required")
-		}
-		if rs.When.Value != "" {
-			r.When = compileBool(&rs.When)
-			r.Actions = l.actionsOf(rs.When.Value, nm)
-			r.Guard, r.Exact = l.guardOf(rs.When.Value, nm)
-		}
-		for j := range rs.Exceptions {
-			r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
-			g, exact := l.guardOf(rs.Exceptions[j].Value, nm)
-			if !exact {
-				g = nil
-			}
-			r.ExceptionGuards = append(r.ExceptionGuards, g)
-		}
-		if th := rs.Threshold; th != nil {
-			t := &Threshold{Count: th.Count}
-			if th.Count < 1 {
-				bad("threshold.count must be at least 1")
-			}
-			if t.Window, err = parseDuration(th.Window); err != nil {
-				bad("threshold.window: %v", err)
-			}
-			if th.Distinct.Value != "" {
-				t.Distinct = compileAny(&th.Distinct)
-			}
-			for j := range th.GroupBy {
-				t.GroupBy = append(t.GroupBy, compileAny(&th.GroupBy[j]))
-				t.GroupFields = append(t.GroupFields, guardFields[strings.TrimSpace(th.GroupBy[j].Value)])
-			}
-			r.Threshold = t
-		}
-		if sq := rs.Sequence; sq != nil {
-			q := &Sequence{}
-			if len(sq.Steps) < 2 || len(sq.Steps) > 32 {
-				bad("sequence needs 2 to 32 steps")
-			}
-			if sq.By.Value == "" {
-				bad("sequence.by is required: the key that ties the steps together")
-			} else {
-				q.By = compileAny(&sq.By)
-			}
-			if q.Within, err = parseDuration(sq.Within); err != nil {
-				bad("sequence.within: %v", err)
-			}
-			var acts []string
-			known := true
-			for j := range sq.Steps {
-				q.Steps = append(q.Steps, compileBool(&sq.Steps[j].When))
-				g, exact := l.guardOf(sq.Steps[j].When.Value, nm)
-				q.Guards, q.Exact = append(q.Guards, g), append(q.Exact, exact)
-				q.StepNames = append(q.StepNames, sq.Steps[j].Name)
-				a := l.actionsOf(sq.Steps[j].When.Value, nm)
-				known = known && a != nil
-				acts = append(acts, a...)
-			}
-			if known {
-				slices.Sort(acts)
-				r.Actions = slices.Compact(acts)
-			}
-			r.Sequence = q
-		}
-		if dd := rs.Dedup; dd != nil {
-			if dd.Key.Value != "" {
-				r.Dedup.Key = compileAny(&dd.Key)
-			}
-			if r.Dedup.Period, err = parseDuration(dd.Period); err != nil {
-				bad("dedup.period: %v", err)
-			}
-		}
-		var terr error
-		if r.TitleText, terr = parseText(rs.Title); terr != nil {
-			bad("title: %v", terr)
-		}
-		summary := rs.Summary.Value
-		if summary == "" {
-			summary = rs.Title
-		}
-		if r.SummaryText, terr = parseText(summary); terr != nil {
-			l.errorf(p.name, rs.Summary.Line, 0, "rule %q: summary: %v", rs.ID, terr)
-			ok = false
-		}
-		for _, ts := range rs.Tests {
-			tc, err := testCase(p.name, ts)
-			if err != nil {
-				l.errs = append(l.errs, err)
-				ok = false
-				continue
-			}
-			r.tests = append(r.tests, tc)
-		}
-		if ok {
-			l.s.Rules = append(l.s.Rules, r)
-		}
+		r.tests = append(r.tests, tc)
+	}
+	if ok {
+		l.s.Rules = append(l.s.Rules, r)
 	}
 }
 
@@ -460,6 +549,10 @@ func isIdent(s string) bool { return identRE.MatchString(s) }
 // file.
 func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (*vm.Program, bool) {
 	src := node.Value
+	if err := checkBounds(src); err != nil {
+		l.errorf(p.name, node.Line, node.Column, "%v", err)
+		return nil, false
+	}
 	for i := 0; i < nMacros; i++ {
 		if m := l.s.macros[i]; !m.ok && usesName(src, m.name) {
 			l.errorf(p.name, node.Line, node.Column, "uses macro %s, which does not compile (%s)", m.name, m.origin)
@@ -467,11 +560,16 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 		}
 	}
 	chk := &checker{s: l.s}
-	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(&inliner{l: l, n: nMacros}), expr.Patch(chk)}, l.s.helpers()...)
+	in := &inliner{l: l, n: nMacros, budget: maxNodes}
+	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(in), expr.Patch(chk)}, l.s.helpers()...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	prog, err := safeCompile(src, opts)
+	if in.budget < 0 {
+		l.errorf(p.name, node.Line, node.Column, "expression is more than %d nodes once its macros are expanded", maxNodes)
+		return nil, false
+	}
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -494,11 +592,15 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 // macro costs what its expression costs where it is used, and && and ||
 // short-circuit through it.
 type inliner struct {
-	l *loader
-	n int // macros defined before the expression
+	l      *loader
+	n      int // macros defined before the expression
+	budget int // nodes left; below 0 the expression is too large
 }
 
 func (in *inliner) Visit(node *ast.Node) {
+	if in.budget--; in.budget < 0 {
+		return
+	}
 	id, ok := (*node).(*ast.IdentifierNode)
 	if !ok {
 		return
@@ -510,7 +612,9 @@ func (in *inliner) Visit(node *ast.Node) {
 				return
 			}
 			// Macros used by the macro: it may use those defined before it.
-			ast.Walk(&tree.Node, &inliner{l: in.l, n: i})
+			sub := &inliner{l: in.l, n: i, budget: in.budget}
+			ast.Walk(&tree.Node, sub)
+			in.budget = sub.budget
 			ast.Patch(node, tree.Node)
 			return
 		}
@@ -525,7 +629,16 @@ func safeCompile(src string, opts []expr.Option) (prog *vm.Program, err error) {
 			prog, err = nil, fmt.Errorf("expression cannot be compiled (expr panicked: %v); rewrite it, for example with find() instead of filter()[0]", r)
 		}
 	}()
-	return expr.Compile(src, opts...)
+	prog, err = expr.Compile(src, opts...)
+	var fe *file.Error
+	if err != nil && !errors.As(err, &fe) {
+		// expr's compiler recovers its own panics and returns them with a
+		// Go stack trace: keep the first line, which says what failed.
+		if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
+			err = fmt.Errorf("expression cannot be compiled (expr failed: %s); rewrite it, for example with find() instead of filter()[0]", msg)
+		}
+	}
+	return prog, err
 }
 
 func usesName(text, name string) bool {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -40,6 +41,11 @@ func TestLoadBad(t *testing.T) {
 		"testdata/bad/errors.yaml:23:30: bad regex: error parsing regexp",
 		"testdata/bad/errors.yaml:25:9: unknown name no_such_macro",
 		"testdata/bad/unknown-key.yaml:5: field wen not found\n",
+		// Once a nil-pointer panic in the guard compiler: a list named by
+		// an expression, not a literal.
+		`testdata/bad/errors.yaml:29:29: in_list: the list name must be a quoted string, such as "admins"`,
+		"testdata/bad/errors.yaml:33:36: regex: the pattern must be a quoted string: patterns are compiled once, at load",
+		"testdata/bad/errors.yaml:33:60: glob: the pattern must be a quoted string",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors lack %q", want)
@@ -141,5 +147,40 @@ func TestTimeAndStringHelpers(t *testing.T) {
 	e.Actor.IP = "110.1.2.3"
 	if hit, _ := m.Match(s.Rules[1], e); hit {
 		t.Error("regex matched 110.")
+	}
+}
+
+// TestLoadBounds: rules files written to exhaust the loader (deep nesting,
+// huge expressions, macros that double at each level, huge files) are
+// reported as errors, quickly, not as a crash or a hang.
+func TestLoadBounds(t *testing.T) {
+	rule := func(when string) string {
+		return "rules:\n  - id: r\n    title: T\n    severity: low\n    when: '" + when + "'\n"
+	}
+	var bomb strings.Builder
+	bomb.WriteString("macros:\n  - name: m0\n    expr: action == \"role.grant\"\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&bomb, "  - name: m%d\n    expr: m%d && m%d\n", i, i-1, i-1)
+	}
+	bomb.WriteString(rule("m40"))
+	tests := []struct {
+		name, src, want string
+	}{
+		{"nesting", rule(strings.Repeat("(", 20000) + "true" + strings.Repeat(")", 20000)), "more than 64 deep"},
+		{"length", rule(strings.Repeat("true && ", 20000) + "true"), "more than the 65536 allowed"},
+		{"macro bomb", bomb.String(), "nodes once its macros are expanded"},
+		{"file size", rule("true") + "# " + strings.Repeat("x", maxFileBytes) + "\n", "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(dir+"/r.yaml", []byte(tt.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(Options{}, dir)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error with %q", err, tt.want)
+			}
+		})
 	}
 }

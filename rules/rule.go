@@ -66,6 +66,14 @@ type ruleSpec struct {
 	Tests   []testSpec `yaml:"tests"`
 }
 
+// line is the rule's line in its file, as far as the decoded fields tell.
+func (rs *ruleSpec) line() int {
+	if rs.Sequence != nil {
+		return rs.Sequence.By.Line
+	}
+	return rs.When.Line
+}
+
 // testSpec is an inline test case: events, each canonical or raw
 // ({raw: {...}, source: okta}), and how many alerts the rule must raise.
 type testSpec struct {

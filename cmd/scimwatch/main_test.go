@@ -125,6 +125,10 @@ func TestRulesCommands(t *testing.T) {
 	if code != 1 || strings.Count(errs, "\n") < 9 || !strings.Contains(errs, "errors.yaml:5:17: type event.Actor has no field emial") {
 		t.Errorf("lint bad: exit %d, stderr %q", code, errs)
 	}
+	// Once a Go stack trace and exit 2: a list named by an expression.
+	if !strings.Contains(errs, `errors.yaml:29:29: in_list: the list name must be a quoted string`) || strings.Contains(errs, "goroutine") {
+		t.Errorf("lint bad: stderr %q", errs)
+	}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, _ := runCLI(t, "", "rules", "test", "--junit", junit, "../../rules/builtin")
 	if code != 0 || !strings.Contains(out, "20 passed, 0 failed") {
