@@ -4,15 +4,42 @@
 package detect
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
 	"time"
+
+	"github.com/scimwatch/scimwatch/event"
 )
 
-// Alert is an alert candidate, handed to alerting.
+// Alert statuses.
+const (
+	// StatusFiring: the alert opened. Unless it is Final, more events may
+	// be counted into it during its dedup period.
+	StatusFiring = "firing"
+	// StatusResolved: its dedup period passed; Count is final.
+	StatusResolved = "resolved"
+)
+
+// Alert is an alert as the engine hands it over: a value the receiver
+// owns. An alert with a dedup period (every threshold and sequence alert,
+// and simple rules with dedup.period) is handed over twice, with the same
+// ID: firing when it opens, and resolved, Final, when its period ends with
+// the events counted into it. An alert without a period is handed over
+// once, firing and Final.
 type Alert struct {
+	// ID identifies the alert: the same rule, tenant, key and first event
+	// time give the same ID, so a replay of the same events gives the same
+	// alerts.
+	ID       string    `json:"id"`
 	Rule     string    `json:"rule"`
 	Severity string    `json:"severity"`
 	Tenant   string    `json:"tenant"`
 	Key      string    `json:"key"`
+	Status   string    `json:"status"`
+	Final    bool      `json:"final"`
 	Count    int       `json:"count"`
 	First    time.Time `json:"first"`
 	Last     time.Time `json:"last"`
@@ -22,22 +49,47 @@ type Alert struct {
 	Title   string   `json:"title"`
 	Summary string   `json:"summary"`
 	Tags    []string `json:"tags"`
-	// Final is false when the alert opens (more events may still be
-	// counted into it during its dedup period) and true when it closes.
-	Final bool `json:"-"`
-
-	until time.Time // end of the dedup period
 }
 
-// Sink receives alerts: once when an alert opens and once when it closes
-// (Final). An alert without a dedup period opens and closes at once and is
-// handed over once, Final.
+// MarshalJSON writes times as events do: RFC 3339, UTC, milliseconds.
+func (a Alert) MarshalJSON() ([]byte, error) {
+	type plain Alert
+	return json.Marshal(struct {
+		plain
+		First string `json:"first"`
+		Last  string `json:"last"`
+	}{plain(a), a.First.UTC().Format(event.TimeLayout), a.Last.UTC().Format(event.TimeLayout)})
+}
+
+// alertID is the ID of the alert of rule, tenant and key that opened at
+// first.
+func alertID(rule, tenant, key string, first time.Time) string {
+	h := sha256.New()
+	for _, s := range []string{rule, tenant, key, strconv.FormatInt(first.UnixNano(), 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Sink receives alerts, outside the engine's lock and in the order they
+// were raised. An error means the alert was not accepted: the engine keeps
+// it (and those after it) and hands it over again before any newer alert,
+// at the next Process, Tick or Flush, which return the error meanwhile.
 type Sink interface {
-	Alert(a *Alert)
+	Alert(a Alert) error
 }
 
 // SinkFunc adapts a function to Sink.
-type SinkFunc func(a *Alert)
+type SinkFunc func(a Alert) error
 
 // Alert implements Sink.
-func (f SinkFunc) Alert(a *Alert) { f(a) }
+func (f SinkFunc) Alert(a Alert) error { return f(a) }
+
+// snapshot is the value handed to the sink: its slices are its own.
+func (o *openAlert) snapshot() Alert {
+	a := o.Alert
+	a.Events = slices.Clone(o.Events)
+	a.Tags = slices.Clone(o.Tags)
+	return a
+}

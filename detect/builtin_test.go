@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"os"
 	"slices"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/scimwatch/scimwatch/rules"
 )
@@ -29,6 +32,35 @@ func TestBuiltinRules(t *testing.T) {
 		}
 	}
 	for _, r := range set.RunTests(TestEvaluator(DefaultConfig())) {
+		if !r.Passed() {
+			t.Errorf("%s / %s: got %d alerts (%v), want %d; error %v", r.Rule.ID, r.Case.Name, r.Got, r.Fired, r.Case.Alerts, r.Err)
+		}
+	}
+}
+
+// TestCalendarRuleTests: rule tests over calendars that are not UTC day
+// shifts: a night shift across midnight and weekends, and two timezones
+// across their daylight-saving changes (testdata/calendar).
+func TestCalendarRuleTests(t *testing.T) {
+	var cfg struct {
+		Calendar rules.Calendar `yaml:"calendar"`
+	}
+	b, err := os.ReadFile("testdata/calendar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Load(rules.Options{Calendar: &cfg.Calendar}, "testdata/calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := set.RunTests(TestEvaluator(DefaultConfig()))
+	if len(results) != 5 {
+		t.Fatalf("%d cases, want 5", len(results))
+	}
+	for _, r := range results {
 		if !r.Passed() {
 			t.Errorf("%s / %s: got %d alerts (%v), want %d; error %v", r.Rule.ID, r.Case.Name, r.Got, r.Fired, r.Case.Alerts, r.Err)
 		}

@@ -3,24 +3,40 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/scimwatch/scimwatch/rules"
 )
 
 // Config tunes the engine.
 type Config struct {
-	// AllowedLateness is how long the engine waits for late events before it
-	// evaluates in event-time order: events are held until the newest event
-	// seen is this much newer. An event later than that is evaluated at
-	// once, out of order, and counted.
+	// AllowedLateness is how long windows and sequences wait for late
+	// events: an event is evaluated by them once the stream's event time
+	// is this much past it (or, on a quiet stream, once this much wall-clock
+	// time passed). An event later than that is evaluated at once, out of
+	// order, and counted. Simple rules do not wait: they alert as soon as
+	// the event is read.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	// MaxFutureSkew is how far ahead of the wall clock an event's time may
+	// be. An event further ahead (a source whose clock lies) is counted, does
+	// not move the stream's event time, and is evaluated at once as if it
+	// happened at the current event time. 0 turns the check off.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 	// MaxKeys bounds the window, sequence and dedup state of each rule;
 	// past it the least recently updated keys are evicted and counted.
 	MaxKeys int `yaml:"max_keys"`
 	// MaxEventIDs bounds the event ids an alert carries.
 	MaxEventIDs int `yaml:"max_event_ids"`
+	// MaxPendingAlerts bounds the alerts kept while the sink refuses them;
+	// past it the oldest are dropped and counted.
+	MaxPendingAlerts int `yaml:"max_pending_alerts"`
 	// Overrides change a rule's threshold for one tenant:
 	// tenant -> rule id -> override.
 	Overrides map[string]map[string]Override `yaml:"overrides"`
+
+	// Now is the wall clock (time.Now when nil); tests set it.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Override is a per-tenant threshold.
@@ -31,7 +47,7 @@ type Override struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{AllowedLateness: time.Minute, MaxKeys: 100000, MaxEventIDs: 20}
+	return Config{AllowedLateness: time.Minute, MaxFutureSkew: 5 * time.Minute, MaxKeys: 100000, MaxEventIDs: 20, MaxPendingAlerts: 10000}
 }
 
 // Validate reports every problem.
@@ -40,18 +56,60 @@ func (c *Config) Validate() error {
 	if c.AllowedLateness < 0 {
 		errs = append(errs, errors.New("allowed_lateness: negative"))
 	}
+	if c.MaxFutureSkew < 0 {
+		errs = append(errs, errors.New("max_future_skew: negative"))
+	}
 	if c.MaxKeys <= 0 {
 		errs = append(errs, errors.New("max_keys: must be positive"))
 	}
 	if c.MaxEventIDs <= 0 {
 		errs = append(errs, errors.New("max_event_ids: must be positive"))
 	}
-	for t, rs := range c.Overrides {
-		for r, o := range rs {
+	if c.MaxPendingAlerts <= 0 {
+		errs = append(errs, errors.New("max_pending_alerts: must be positive"))
+	}
+	for _, t := range sortedKeys(c.Overrides) {
+		for _, r := range sortedKeys(c.Overrides[t]) {
+			o := c.Overrides[t][r]
 			if o.Count < 0 || o.Window < 0 {
 				errs = append(errs, fmt.Errorf("overrides.%s.%s: count and window must not be negative", t, r))
+			}
+			if o.Count > rules.MaxThresholdCount {
+				errs = append(errs, fmt.Errorf("overrides.%s.%s: count must be at most %d", t, r, rules.MaxThresholdCount))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckRules reports overrides that name no threshold rule of set: a typo
+// in a rule id would otherwise leave the tenant on the default threshold
+// without a word.
+func (c *Config) CheckRules(set *rules.Set) error {
+	kinds := map[string]bool{}
+	for _, r := range set.Rules {
+		kinds[r.ID] = r.Threshold != nil
+	}
+	var errs []error
+	for _, t := range sortedKeys(c.Overrides) {
+		for _, id := range sortedKeys(c.Overrides[t]) {
+			threshold, ok := kinds[id]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("overrides.%s.%s: no rule has the id %q", t, id, id))
+			case !threshold:
+				errs = append(errs, fmt.Errorf("overrides.%s.%s: rule %q has no threshold to override", t, id, id))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

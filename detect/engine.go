@@ -8,33 +8,80 @@ import (
 	"sync"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
-// Engine evaluates a rule set on events. Process and Flush are safe to call
-// from several goroutines but serialize; SetRules swaps the rule set.
+// Engine evaluates a rule set on events. Simple rules alert as soon as an
+// event is processed; threshold and sequence rules evaluate events in
+// event-time order, AllowedLateness behind the stream. Process, Tick and
+// Flush are safe to call from several goroutines (they serialize); alerts
+// are handed to the Sink after the engine's lock is released, in order.
 type Engine struct {
 	cfg     Config
 	sink    Sink
 	logger  *slog.Logger
 	metrics *metrics
+	now     func() time.Time
 
 	mu        sync.Mutex
-	set       *rules.Set
-	byAction  map[string][]*ruleState
-	anyAction []*ruleState
-	states    map[string]*ruleState // by rule id, kept across reloads
+	immediate ruleIndex // simple rules: at arrival
+	ordered   ruleIndex // thresholds and sequences: in event-time order
+	states    map[string]*ruleState
 	matcher   rules.Matcher
-
+	clock     clock
 	pending   eventQueue  // held for lateness
 	scratch   event.Event // the event being evaluated, popped from pending
-	watermark time.Time   // newest event time seen
-	released  time.Time   // time of the last event evaluated
-	closing   closeHeap   // open alerts by close time
+	closing   closeHeap   // open alerts by the end of their period
 	swept     time.Time   // event time of the last sweep of idle state
+	outbox    []Alert     // raised, not yet accepted by the sink
+	stats     Stats
+
+	deliverMu sync.Mutex
+}
+
+// Stats counts what the engine did.
+type Stats struct {
+	Events, Late, Future, Alerts int
+}
+
+// Stats returns the counts so far.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// ruleState is one rule's state: its windows or sequences per key, and its
+// open (deduplicating) alerts per key, each bounded by MaxKeys.
+type ruleState struct {
+	rule    *rules.Rule
+	windows *keyed[*window]
+	seqs    *keyed[*seqState]
+	open    *keyed[*openAlert]
+}
+
+// ruleIndex finds the rules an event's action can match.
+type ruleIndex struct {
+	byAction  map[string][]*ruleState
+	anyAction []*ruleState
+}
+
+func (x *ruleIndex) add(rs *ruleState) {
+	if rs.rule.Actions == nil {
+		x.anyAction = append(x.anyAction, rs)
+		return
+	}
+	for _, a := range rs.rule.Actions {
+		x.byAction[a] = append(x.byAction[a], rs)
+	}
+}
+
+func (x *ruleIndex) has(action string) bool {
+	return len(x.anyAction) > 0 || len(x.byAction[action]) > 0
 }
 
 // New returns an Engine evaluating set and handing alerts to sink. Metrics
@@ -46,86 +93,144 @@ func New(cfg Config, set *rules.Set, sink Sink, reg prometheus.Registerer, logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, sink: sink, logger: logger, metrics: newMetrics(reg), states: map[string]*ruleState{}}
-	e.setRules(set)
+	e := &Engine{cfg: cfg, sink: sink, logger: logger, metrics: newMetrics(reg), states: map[string]*ruleState{}, now: cfg.Now}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if err := e.setRules(set); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
 // SetRules replaces the rule set. State (windows, sequences, open alerts)
-// of rules whose id is still there is kept.
-func (e *Engine) SetRules(set *rules.Set) {
+// of rules whose id is still there is kept. A set the config does not fit
+// (an override of a rule it lacks) is refused, and the running one kept.
+func (e *Engine) SetRules(set *rules.Set) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.setRules(set)
+	return e.setRules(set)
 }
 
-func (e *Engine) setRules(set *rules.Set) {
-	e.set = set
-	e.byAction = map[string][]*ruleState{}
-	e.anyAction = nil
+func (e *Engine) setRules(set *rules.Set) error {
+	if err := e.cfg.CheckRules(set); err != nil {
+		return err
+	}
+	e.immediate = ruleIndex{byAction: map[string][]*ruleState{}}
+	e.ordered = ruleIndex{byAction: map[string][]*ruleState{}}
 	keep := map[string]*ruleState{}
 	for _, r := range set.Rules {
 		rs := e.states[r.ID]
-		if rs == nil {
-			rs = newRuleState(r)
+		if rs == nil || (rs.rule.Threshold == nil) != (r.Threshold == nil) || (rs.rule.Sequence == nil) != (r.Sequence == nil) {
+			rs = &ruleState{windows: newKeyed[*window](e.cfg.MaxKeys), seqs: newKeyed[*seqState](e.cfg.MaxKeys), open: newKeyed[*openAlert](e.cfg.MaxKeys)}
 		}
 		rs.rule = r
 		keep[r.ID] = rs
-		if r.Actions == nil {
-			e.anyAction = append(e.anyAction, rs)
-			continue
-		}
-		for _, a := range r.Actions {
-			e.byAction[a] = append(e.byAction[a], rs)
+		if r.Threshold != nil || r.Sequence != nil {
+			e.ordered.add(rs)
+		} else {
+			e.immediate.add(rs)
 		}
 	}
 	e.states = keep
 	e.metrics.rules.Set(float64(len(set.Rules)))
+	return nil
 }
 
-// Process takes one event. It is evaluated once AllowedLateness of newer
-// events has been seen, in event-time order.
-func (e *Engine) Process(ev *event.Event) {
+// Process takes one event. Simple rules evaluate it now; thresholds and
+// sequences once the stream's event time is AllowedLateness past it. It
+// returns the sink's error if alerts could not be handed over (they are
+// kept and retried).
+func (e *Engine) Process(ev *event.Event) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.metrics.events.Inc()
-	if ev.Time.Before(e.released) {
+	e.stats.Events++
+	now := e.now()
+	switch {
+	case e.cfg.MaxFutureSkew > 0 && ev.Time.After(now.Add(e.cfg.MaxFutureSkew)):
+		// A clock that lies must not move event time: placed at the
+		// current event time (the wall clock before any event), evaluated
+		// now by every rule.
+		e.metrics.future.Inc()
+		e.stats.Future++
+		at := e.clock.watermark
+		if at.IsZero() {
+			at = now
+		}
+		skewed := *ev
+		skewed.Time = at
+		e.evaluate(&e.immediate, &skewed)
+		e.evaluate(&e.ordered, &skewed)
+	case ev.Time.Before(e.clock.released) && e.ordered.has(ev.Action):
 		// Later than allowed: evaluated now, out of order.
 		e.metrics.late.Inc()
-		e.evaluate(ev)
-		return
+		e.stats.Late++
+		e.evaluate(&e.immediate, ev)
+		e.evaluate(&e.ordered, ev)
+		e.clock.arrive(ev.Time, now)
+	default:
+		e.evaluate(&e.immediate, ev)
+		if e.ordered.has(ev.Action) {
+			e.pending.push(ev)
+		}
+		e.clock.arrive(ev.Time, now)
+		e.advance()
 	}
-	e.pending.push(ev)
-	if ev.Time.After(e.watermark) {
-		e.watermark = ev.Time
+	e.mu.Unlock()
+	return e.deliver()
+}
+
+// Tick moves a quiet stream's event time on by the wall-clock time since
+// the last event, so that held events are evaluated and open alerts
+// resolve though no newer event comes. A live stream calls it every second
+// or so; a replay never does.
+func (e *Engine) Tick() error {
+	e.mu.Lock()
+	e.clock.idle(e.now())
+	e.advance()
+	e.mu.Unlock()
+	return e.deliver()
+}
+
+// Flush evaluates every held event and resolves every open alert: the end
+// of a replay, or shutdown.
+func (e *Engine) Flush() error {
+	e.mu.Lock()
+	for e.pending.len() > 0 {
+		e.release(e.pending.pop(&e.scratch))
 	}
-	for e.pending.len() > 0 && !e.pending.first().Time.After(e.watermark.Add(-e.cfg.AllowedLateness)) {
-		e.evaluate(e.pending.pop(&e.scratch))
+	e.closeUntil(time.Time{})
+	e.mu.Unlock()
+	return e.deliver()
+}
+
+// advance evaluates the held events the watermark has passed by
+// AllowedLateness, and resolves the alerts whose period ended by then.
+func (e *Engine) advance() {
+	until := e.clock.watermark.Add(-e.cfg.AllowedLateness)
+	for e.pending.len() > 0 && !e.pending.first().Time.After(until) {
+		e.release(e.pending.pop(&e.scratch))
+	}
+	if until.After(e.clock.released) {
+		e.closeUntil(until)
+		if until.Sub(e.swept) > time.Minute {
+			e.sweep(until)
+			e.swept = until
+		}
 	}
 }
 
-// Flush evaluates every held event and closes every open alert: the end of
-// a replay, or shutdown.
-func (e *Engine) Flush() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for e.pending.len() > 0 {
-		e.evaluate(e.pending.pop(&e.scratch))
+// release evaluates a held event by the ordered rules.
+func (e *Engine) release(ev *event.Event) {
+	if ev.Time.After(e.clock.released) {
+		e.clock.released = ev.Time
 	}
-	e.closeUntil(time.Time{})
+	e.evaluate(&e.ordered, ev)
 }
 
 // evaluate runs the candidate rules of one event.
-func (e *Engine) evaluate(ev *event.Event) {
-	if ev.Time.After(e.released) {
-		e.released = ev.Time
-		e.closeUntil(e.released)
-		if e.released.Sub(e.swept) > time.Minute {
-			e.sweep(e.released)
-			e.swept = e.released
-		}
-	}
-	for _, list := range [2][]*ruleState{e.byAction[ev.Action], e.anyAction} {
+func (e *Engine) evaluate(x *ruleIndex, ev *event.Event) {
+	for _, list := range [2][]*ruleState{x.byAction[ev.Action], x.anyAction} {
 		for _, rs := range list {
 			if err := e.evalRule(rs, ev); err != nil {
 				e.metrics.evalErrors.WithLabelValues(rs.rule.ID).Inc()
@@ -147,7 +252,65 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	if r.Threshold != nil {
 		return e.threshold(rs, ev)
 	}
-	e.fireKey(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID}, 0)
+	return e.fireKey(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID}, 0)
+}
+
+// sweep drops windows and sequences that can no longer fire: a window whose
+// newest event is older than the rule's window, a sequence whose latest
+// start is older than its within. Keys that stop receiving events do not
+// hold memory.
+func (e *Engine) sweep(now time.Time) {
+	for _, rs := range e.states {
+		if th := rs.rule.Threshold; th != nil {
+			span := th.Window
+			for _, rs2 := range e.cfg.Overrides {
+				if o, ok := rs2[rs.rule.ID]; ok && o.Window > span {
+					span = o.Window
+				}
+			}
+			rs.windows.sweep(func(w *window) bool { return w.idle(now, span) })
+		}
+		if sq := rs.rule.Sequence; sq != nil {
+			rs.seqs.sweep(func(s *seqState) bool { return s.idle(now, sq.Within) })
+		}
+		e.metrics.keys.WithLabelValues(rs.rule.ID, "window").Set(float64(rs.windows.len()))
+		e.metrics.keys.WithLabelValues(rs.rule.ID, "sequence").Set(float64(rs.seqs.len()))
+		e.metrics.keys.WithLabelValues(rs.rule.ID, "dedup").Set(float64(rs.open.len()))
+	}
+}
+
+// emit queues an alert for the sink.
+func (e *Engine) emit(a *openAlert) {
+	if len(e.outbox) >= e.cfg.MaxPendingAlerts {
+		e.metrics.dropped.Inc()
+		e.logger.Error("alert dropped: the sink has not accepted alerts for too long", "rule", e.outbox[0].Rule, "id", e.outbox[0].ID)
+		e.outbox = e.outbox[1:]
+	}
+	e.outbox = append(e.outbox, a.snapshot())
+}
+
+// deliver hands the queued alerts to the sink, in order, outside the
+// engine's lock. What the sink refuses stays queued, ahead of newer alerts.
+func (e *Engine) deliver() error {
+	e.deliverMu.Lock()
+	defer e.deliverMu.Unlock()
+	e.mu.Lock()
+	batch := e.outbox
+	e.outbox = nil
+	e.mu.Unlock()
+	for i := range batch {
+		if err := e.sink.Alert(batch[i]); err != nil {
+			e.metrics.sinkErrors.Inc()
+			e.mu.Lock()
+			e.outbox = append(batch[i:len(batch):len(batch)], e.outbox...)
+			for len(e.outbox) > e.cfg.MaxPendingAlerts {
+				e.metrics.dropped.Inc()
+				e.outbox = e.outbox[1:]
+			}
+			e.mu.Unlock()
+			return fmt.Errorf("handing alert %s of rule %s to the sink: %w", batch[i].ID, batch[i].Rule, err)
+		}
+	}
 	return nil
 }
 
@@ -174,7 +337,7 @@ func groupKey(parts ...any) string {
 
 // evalAll runs expressions on ev; fields[i], when set, reads expression i
 // directly.
-func (e *Engine) evalAll(ev *event.Event, progs []*vmProgram, fields []func(*event.Event) string) ([]any, error) {
+func (e *Engine) evalAll(ev *event.Event, progs []*vm.Program, fields []func(*event.Event) string) ([]any, error) {
 	out := make([]any, len(progs))
 	for i, p := range progs {
 		if i < len(fields) && fields[i] != nil {

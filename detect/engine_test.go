@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,20 +24,27 @@ func ev(id string, at time.Duration, action, actor string, targets ...string) *e
 	return e
 }
 
-type recorder struct{ opened, final []*Alert }
-
-func (r *recorder) Alert(a *Alert) {
-	c := *a
-	c.Events = slices.Clone(a.Events)
-	if a.Final {
-		r.final = append(r.final, &c)
-	} else {
-		r.opened = append(r.opened, &c)
-	}
+type recorder struct {
+	mu            sync.Mutex
+	opened, final []Alert
 }
 
-func (r *recorder) byRule(id string) []*Alert {
-	var out []*Alert
+func (r *recorder) Alert(a Alert) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a.Status == StatusFiring {
+		r.opened = append(r.opened, a)
+	}
+	if a.Final {
+		r.final = append(r.final, a)
+	}
+	return nil
+}
+
+func (r *recorder) byRule(id string) []Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Alert
 	for _, a := range r.final {
 		if a.Rule == id {
 			out = append(out, a)
@@ -53,6 +61,9 @@ func newEngine(t *testing.T, cfg Config) (*Engine, *recorder, *prometheus.Regist
 	}
 	rec := &recorder{}
 	reg := prometheus.NewRegistry()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return t0.Add(48 * time.Hour) }
+	}
 	e, err := New(cfg, set, rec, reg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +167,8 @@ func TestLateness(t *testing.T) {
 	// The grant arrives before the create, 5 minutes late: still a sequence.
 	e.Process(ev("g1", 20*time.Minute, event.ActionRoleGrant, "admin", "u1"))
 	e.Process(ev("c1", 15*time.Minute, event.ActionUserCreate, "admin", "u1"))
-	e.Process(ev("x", 60*time.Minute, "other", "x"))       // watermark moves: both are evaluated
-	e.Process(ev("late", 10*time.Minute, "other", "late")) // older than the last evaluated
+	e.Process(ev("x", 60*time.Minute, "other", "x"))                     // watermark moves: both are evaluated
+	e.Process(ev("late", 10*time.Minute, event.ActionRoleGrant, "late")) // older than the last evaluated
 	e.Flush()
 	if n := len(rec.byRule("create-then-grant")); n != 1 {
 		t.Errorf("%d sequence alerts, want 1 (events reordered)", n)
@@ -193,14 +204,14 @@ func TestEviction(t *testing.T) {
 
 func TestActionIndex(t *testing.T) {
 	e, _, _ := newEngine(t, DefaultConfig())
-	if n := len(e.byAction[event.ActionRoleGrant]); n != 2 { // burst and the sequence
-		t.Errorf("%d rules indexed under role.grant, want 2", n)
+	if n := len(e.ordered.byAction[event.ActionRoleGrant]); n != 2 { // burst and the sequence
+		t.Errorf("%d ordered rules indexed under role.grant, want 2", n)
 	}
-	if len(e.anyAction) != 1 || e.anyAction[0].rule.ID != "anything-failed" {
-		t.Errorf("rules for any action: %v", e.anyAction)
+	if len(e.immediate.anyAction) != 1 || e.immediate.anyAction[0].rule.ID != "anything-failed" {
+		t.Errorf("rules for any action: %v", e.immediate.anyAction)
 	}
-	if _, ok := e.byAction[event.ActionUserLogin]; ok {
-		t.Error("a rule is indexed under user.login")
+	if e.immediate.has(event.ActionUserLogin) != true || e.ordered.has(event.ActionUserLogin) {
+		t.Error("a windowed rule is indexed under user.login")
 	}
 }
 
@@ -213,7 +224,9 @@ func TestReloadKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.SetRules(set)
+	if err := e.SetRules(set); err != nil {
+		t.Fatal(err)
+	}
 	e.Process(ev("g3", 2*time.Second, event.ActionRoleGrant, "admin"))
 	e.Flush()
 	if n := len(rec.byRule("burst")); n != 1 {
@@ -230,12 +243,12 @@ func TestIdleStateIsSwept(t *testing.T) {
 		e.Process(ev(fmt.Sprint("c", i), time.Duration(i)*time.Second, event.ActionUserCreate, "admin", fmt.Sprint("u", i)))
 	}
 	e.Flush()
-	if len(e.states["burst"].windows) != 50 || len(e.states["create-then-grant"].seqs) != 50 {
-		t.Fatalf("windows %d, sequences %d before the sweep", len(e.states["burst"].windows), len(e.states["create-then-grant"].seqs))
+	if e.states["burst"].windows.len() != 50 || e.states["create-then-grant"].seqs.len() != 50 {
+		t.Fatalf("windows %d, sequences %d before the sweep", e.states["burst"].windows.len(), e.states["create-then-grant"].seqs.len())
 	}
 	e.Process(ev("later", 3*time.Hour, event.ActionUserLogin, "x"))
 	e.Flush()
-	if len(e.states["burst"].windows) != 0 || len(e.states["create-then-grant"].seqs) != 0 {
-		t.Errorf("windows %d, sequences %d after 3 hours", len(e.states["burst"].windows), len(e.states["create-then-grant"].seqs))
+	if e.states["burst"].windows.len() != 0 || e.states["create-then-grant"].seqs.len() != 0 {
+		t.Errorf("windows %d, sequences %d after 3 hours", e.states["burst"].windows.len(), e.states["create-then-grant"].seqs.len())
 	}
 }

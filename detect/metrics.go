@@ -8,9 +8,13 @@ import (
 type metrics struct {
 	events     prometheus.Counter
 	late       prometheus.Counter
+	future     prometheus.Counter
 	alerts     *prometheus.CounterVec
 	evalErrors *prometheus.CounterVec
 	evictions  *prometheus.CounterVec
+	keys       *prometheus.GaugeVec
+	sinkErrors prometheus.Counter
+	dropped    prometheus.Counter
 	rules      prometheus.Gauge
 }
 
@@ -20,13 +24,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
 		events: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "events_total", Help: "Events given to the engine."}),
 		late: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "late_events_total",
-			Help: "Events later than allowed_lateness, evaluated out of order."}),
+			Help: "Events later than allowed_lateness, evaluated out of order by thresholds and sequences."}),
+		future: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "future_events_total",
+			Help: "Events dated more than max_future_skew ahead of the wall clock, placed at the current event time."}),
 		alerts: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alerts_total",
 			Help: "Alerts opened, by rule."}, []string{"rule"}),
 		evalErrors: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "evaluation_errors_total",
 			Help: "Rule expressions that failed at run time, by rule."}, []string{"rule"}),
 		evictions: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "state_evictions_total",
 			Help: "Keys evicted past max_keys, by rule and kind: window, sequence, dedup."}, []string{"rule", "kind"}),
+		keys: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "state_keys",
+			Help: "Keys held, by rule and kind: window, sequence, dedup (updated each minute of event time)."}, []string{"rule", "kind"}),
+		sinkErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sink_errors_total",
+			Help: "Times the sink refused an alert; the alert was kept and handed over again."}),
+		dropped: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alerts_dropped_total",
+			Help: "Alerts dropped because the sink refused alerts past max_pending_alerts."}),
 		rules: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "rules", Help: "Rules loaded."}),
 	}
 }

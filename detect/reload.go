@@ -92,7 +92,12 @@ func (r *Reloader) Reload() error {
 		r.logger.Error("rules did not load; keeping the last good rule set", "err", err)
 		return err
 	}
-	r.engine.SetRules(set)
+	if err := r.engine.SetRules(set); err != nil {
+		r.failures.Inc()
+		r.success.Set(0)
+		r.logger.Error("rules do not fit the detection config; keeping the last good rule set", "err", err)
+		return err
+	}
 	r.success.Set(1)
 	r.loaded.SetToCurrentTime()
 	r.logger.Info("rules reloaded", "rules", len(set.Rules))

@@ -37,7 +37,7 @@ func TestReloadKeepsLastGoodRules(t *testing.T) {
 	}
 	var fired []string
 	reg := prometheus.NewRegistry()
-	e, _ := New(DefaultConfig(), set, SinkFunc(func(a *Alert) { fired = append(fired, a.Rule) }), reg, nil)
+	e, _ := New(DefaultConfig(), set, SinkFunc(func(a Alert) error { fired = append(fired, a.Rule); return nil }), reg, nil)
 	r := NewReloader([]string{dir}, rules.Options{}, e, time.Hour, reg, nil)
 	if r.Changed() {
 		t.Error("changed before any change")
@@ -84,7 +84,7 @@ func TestReloadOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	e, _ := New(DefaultConfig(), set, SinkFunc(func(*Alert) {}), reg, nil)
+	e, _ := New(DefaultConfig(), set, SinkFunc(func(Alert) error { return nil }), reg, nil)
 	r := NewReloader([]string{dir}, rules.Options{}, e, time.Hour, reg, nil)
 	body += "  - id: two\n    title: T\n    severity: low\n    when: action == \"user.create\"\n"
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

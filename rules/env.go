@@ -30,7 +30,9 @@ type Calendar struct {
 type Hours struct {
 	// Timezone is an IANA name; UTC when empty.
 	Timezone string `yaml:"timezone"`
-	// Start and End are "HH:MM", local; work is Start <= t < End.
+	// Start and End are "HH:MM", local; work is Start <= t < End. An End
+	// before Start is a night shift that ends the next morning; End may be
+	// "24:00".
 	Start string `yaml:"start"`
 	End   string `yaml:"end"`
 	// Weekend lists days off by English name ("Saturday").
@@ -73,6 +75,9 @@ func (h *Hours) compile() error {
 		return fmt.Errorf("timezone %q: %w", h.Timezone, err)
 	}
 	clock := func(s string) (int, error) {
+		if s == "24:00" {
+			return 24 * 60, nil
+		}
 		t, err := time.Parse("15:04", s)
 		if err != nil {
 			return 0, fmt.Errorf("%q is not HH:MM", s)
@@ -84,6 +89,9 @@ func (h *Hours) compile() error {
 	}
 	if h.end, err = clock(h.End); err != nil {
 		return err
+	}
+	if h.start == h.end {
+		return fmt.Errorf("start and end are both %s: for round-the-clock work write 00:00 to 24:00", h.Start)
 	}
 	h.weekend = map[time.Weekday]bool{}
 	for _, d := range h.Weekend {
@@ -118,14 +126,32 @@ func (c *Calendar) hours(tenant string) *Hours {
 	return &c.Default
 }
 
-// working reports whether t is within the tenant's working hours.
+// working reports whether t is within the tenant's working hours, read
+// on the local wall clock of its timezone (so across a daylight-saving
+// change, 09:00 stays 09:00). A shift that ends before it starts (22:00 to
+// 06:00) runs overnight: its hours after midnight belong to the day it
+// started, so the night from Friday to Saturday is worked and the night
+// from Saturday to Sunday is not.
 func (h *Hours) working(t time.Time) bool {
 	l := t.In(h.loc)
-	if h.weekend[l.Weekday()] || h.holidays[l.Format("2006-01-02")] {
-		return false
-	}
 	m := l.Hour()*60 + l.Minute()
-	return m >= h.start && m < h.end
+	if h.start <= h.end {
+		return m >= h.start && m < h.end && h.workday(l)
+	}
+	if m >= h.start {
+		return h.workday(l)
+	}
+	if m < h.end {
+		y, mo, d := l.Date()
+		return h.workday(time.Date(y, mo, d-1, 12, 0, 0, 0, h.loc))
+	}
+	return false
+}
+
+// workday reports whether the local date of l is neither a weekend day nor
+// a holiday.
+func (h *Hours) workday(l time.Time) bool {
+	return !h.weekend[l.Weekday()] && !h.holidays[l.Format("2006-01-02")]
 }
 
 // patterns holds the glob and regexp patterns of all expressions, compiled

@@ -386,8 +386,8 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 	}
 	if th := rs.Threshold; th != nil {
 		t := &Threshold{Count: th.Count}
-		if th.Count < 1 {
-			bad("threshold.count must be at least 1")
+		if th.Count < 1 || th.Count > MaxThresholdCount {
+			bad("threshold.count must be from 1 to %d", MaxThresholdCount)
 		}
 		if t.Window, err = parseDuration(th.Window); err != nil {
 			bad("threshold.window: %v", err)

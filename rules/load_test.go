@@ -59,8 +59,14 @@ func TestLoadBad(t *testing.T) {
 func TestBusinessHours(t *testing.T) {
 	cal := Calendar{
 		Default: DefaultCalendar().Default,
-		Tenants: map[string]Hours{"paris": {Timezone: "Europe/Paris", Start: "09:00", End: "18:00",
-			Weekend: []string{"Saturday", "Sunday"}, Holidays: []string{"2026-12-25"}}},
+		Tenants: map[string]Hours{
+			"paris": {Timezone: "Europe/Paris", Start: "09:00", End: "18:00", Weekend: []string{"Saturday", "Sunday"}, Holidays: []string{"2026-12-25"}},
+			"nyc":   {Timezone: "America/New_York", Start: "09:00", End: "17:00", Weekend: []string{"Saturday", "Sunday"}},
+			"pune":  {Timezone: "Asia/Kolkata", Start: "09:30", End: "18:30", Weekend: []string{"Sunday"}},
+			// A night shift, 22:00 to 06:00, Sunday night to Friday night.
+			"night": {Timezone: "Europe/Paris", Start: "22:00", End: "06:00", Weekend: []string{"Saturday", "Sunday"}, Holidays: []string{"2026-12-24"}},
+			"24x7":  {Start: "00:00", End: "24:00"},
+		},
 	}
 	if err := cal.compile(); err != nil {
 		t.Fatal(err)
@@ -73,19 +79,58 @@ func TestBusinessHours(t *testing.T) {
 		{"acme", "2026-11-23T08:00:00Z", true},   // Monday 08:00 UTC
 		{"acme", "2026-11-23T19:00:00Z", false},  // end is exclusive
 		{"acme", "2026-11-22T12:00:00Z", false},  // Sunday
-		{"paris", "2026-11-23T08:30:00Z", true},  // 09:30 in Paris
+		{"paris", "2026-11-23T08:30:00Z", true},  // 09:30 in Paris (UTC+1)
 		{"paris", "2026-11-23T07:30:00Z", false}, // 08:30 in Paris
 		{"paris", "2026-12-25T10:00:00Z", false}, // holiday
+		// Daylight saving: Paris moves to UTC+2 on 29 March 2026 and back on
+		// 25 October; 09:00 local is 08:00 UTC before and 07:00 UTC after.
+		{"paris", "2026-03-27T07:30:00Z", false}, // Friday 08:30 CET
+		{"paris", "2026-03-30T07:30:00Z", true},  // Monday 09:30 CEST
+		{"paris", "2026-10-23T07:30:00Z", true},  // Friday 09:30 CEST
+		{"paris", "2026-10-26T07:30:00Z", false}, // Monday 08:30 CET
+		{"paris", "2026-10-26T16:30:00Z", true},  // Monday 17:30 CET
+		// New York: UTC-4 until 1 November 2026, then UTC-5.
+		{"nyc", "2026-10-30T13:30:00Z", true},  // Friday 09:30 EDT
+		{"nyc", "2026-11-02T13:30:00Z", false}, // Monday 08:30 EST
+		{"nyc", "2026-11-02T14:30:00Z", true},  // Monday 09:30 EST
+		{"nyc", "2026-11-02T21:30:00Z", true},  // Monday 16:30 EST
+		{"nyc", "2026-11-02T22:00:00Z", false}, // Monday 17:00 EST
+		// India, UTC+5:30, a half-hour zone, Saturday worked.
+		{"pune", "2026-11-21T04:00:00Z", true},  // Saturday 09:30 IST
+		{"pune", "2026-11-21T03:59:00Z", false}, // Saturday 09:29 IST
+		{"pune", "2026-11-22T06:00:00Z", false}, // Sunday
+		{"pune", "2026-11-23T12:59:00Z", true},  // Monday 18:29 IST
+		{"pune", "2026-11-23T13:00:00Z", false}, // Monday 18:30 IST
+		// Night shift.
+		{"night", "2026-11-23T21:30:00Z", true},  // Monday 22:30
+		{"night", "2026-11-24T04:00:00Z", true},  // Tuesday 05:00, Monday's shift
+		{"night", "2026-11-24T05:00:00Z", false}, // Tuesday 06:00, the shift ended
+		{"night", "2026-11-24T12:00:00Z", false}, // Tuesday 13:00, day time
+		{"night", "2026-11-28T02:00:00Z", true},  // Saturday 03:00, Friday's shift
+		{"night", "2026-11-28T22:00:00Z", false}, // Saturday 23:00
+		{"night", "2026-11-29T02:00:00Z", false}, // Sunday 03:00, Saturday had no shift
+		{"night", "2026-11-29T21:30:00Z", false}, // Sunday 22:30
+		{"night", "2026-11-23T02:00:00Z", false}, // Monday 03:00, Sunday had no shift
+		{"night", "2026-12-24T22:00:00Z", false}, // 24 December 23:00, a holiday
+		{"night", "2026-12-25T02:00:00Z", false}, // the holiday's night
+		{"night", "2026-03-29T00:30:00Z", false}, // Sunday 01:30 CET, the night of the change: Saturday had no shift
+		{"night", "2026-03-30T20:30:00Z", true},  // Monday 22:30 CEST, the first shift after the change
+		{"night", "2026-03-30T19:30:00Z", false}, // Monday 21:30 CEST
+		{"24x7", "2026-11-22T03:00:00Z", true},
 	}
 	for _, tt := range tests {
 		at, _ := time.Parse(time.RFC3339, tt.at)
 		if got := cal.hours(tt.tenant).working(at); got != tt.want {
-			t.Errorf("%s %s: %v, want %v", tt.tenant, tt.at, got, tt.want)
+			t.Errorf("%s %s (%s): %v, want %v", tt.tenant, tt.at, at.In(cal.hours(tt.tenant).loc).Format("Mon 15:04 MST"), got, tt.want)
 		}
 	}
 	bad := Calendar{Default: Hours{Timezone: "Mars/Olympus", Start: "9", End: "18:00", Weekend: []string{"Caturday"}}}
 	if err := bad.compile(); err == nil || !strings.Contains(err.Error(), "Mars/Olympus") {
 		t.Errorf("bad calendar: %v", err)
+	}
+	same := Calendar{Default: Hours{Start: "09:00", End: "09:00"}}
+	if err := same.compile(); err == nil || !strings.Contains(err.Error(), "00:00 to 24:00") {
+		t.Errorf("start equal to end: %v", err)
 	}
 }
 

@@ -114,6 +114,10 @@ type Rule struct {
 	tests []TestCase
 }
 
+// MaxThresholdCount bounds threshold.count: a window holds fewer than count
+// events, so a rule's windows hold at most max_keys x count entries.
+const MaxThresholdCount = 10000
+
 // Threshold fires when Count events (or distinct values of Distinct)
 // matching When fall in a sliding Window, per group.
 type Threshold struct {

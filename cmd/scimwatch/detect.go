@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,8 +18,12 @@ import (
 )
 
 // detectCmd evaluates rules on a stream of records from stdin in real time,
-// printing each alert as NDJSON when it closes. SIGHUP, or a change of a
-// rules file, reloads the rules; a bad rule set keeps the last good one.
+// printing each alert as NDJSON when it opens (status firing) and, if it
+// has a dedup period, again when it is resolved. Simple rules alert as soon
+// as their event is read; windows and sequences wait for allowed_lateness,
+// of event time or, on a quiet stream, of wall-clock time. SIGHUP, or a
+// change of a rules file, reloads the rules; a bad rule set keeps the last
+// good one.
 func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("detect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -29,7 +32,7 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	poll := fs.Duration("watch", 2*time.Second, "how often to look for changed rules files")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: scimwatch detect --rules DIR [--config FILE] < records.ndjson\n\nEvaluates rules on records read from stdin as they arrive and prints alerts as NDJSON.\nSIGHUP or a changed rules file reloads the rules.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: scimwatch detect --rules DIR [--config FILE] < records.ndjson\n\nEvaluates rules on records read from stdin as they arrive and prints alerts as NDJSON:\nonce when an alert fires, and once more when an alert with a dedup period is resolved.\nSIGHUP or a changed rules file reloads the rules.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,25 +44,22 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	logger, err := newLogger(stderr, *level)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "scimwatch detect:", err)
 		return 2
 	}
 	cfg, opts, set, err := df.load()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "scimwatch detect:", err)
 		return 1
 	}
-	var mu sync.Mutex
 	out := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(out)
-	sink := detect.SinkFunc(func(a *detect.Alert) {
-		if !a.Final {
-			return
+	// The engine hands alerts over one at a time, outside its lock.
+	sink := detect.SinkFunc(func(a detect.Alert) error {
+		if err := enc.Encode(a); err != nil {
+			return err
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(a)
-		_ = out.Flush()
+		return out.Flush()
 	})
 	reg := prometheus.NewRegistry()
 	eng, err := detect.New(cfg.Detect, set, sink, reg, logger)
@@ -80,20 +80,45 @@ func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := readEvents(stdin, "-", *df.tenant, stderr, eng.Process)
-		done <- result{n, err}
-	}()
-	var rejected int
-	select {
-	case r := <-done:
-		if r.err != nil {
-			fmt.Fprintln(stderr, "scimwatch detect:", r.err)
-			return 1
+		s := newEventStream(stdin, "-", *df.tenant, stderr)
+		for {
+			ev, err := s.Next()
+			if err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				done <- result{s.rejected, err}
+				return
+			}
+			if err := eng.Process(ev); err != nil {
+				logger.Error("alerts not delivered; they will be retried", "err", err)
+			}
 		}
-		rejected = r.rejected
-	case <-ctx.Done(): // SIGINT or SIGTERM: close the open alerts and stop
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var rejected int
+	for running := true; running; {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				fmt.Fprintln(stderr, "scimwatch detect:", r.err)
+				return 1
+			}
+			rejected, running = r.rejected, false
+		case <-tick.C:
+			// A quiet stream: event time moves on with the wall clock.
+			if err := eng.Tick(); err != nil {
+				logger.Error("alerts not delivered; they will be retried", "err", err)
+			}
+		case <-ctx.Done(): // SIGINT or SIGTERM: resolve the open alerts and stop
+			running = false
+		}
 	}
-	eng.Flush()
+	if err := eng.Flush(); err != nil {
+		fmt.Fprintln(stderr, "scimwatch detect:", err)
+		return 1
+	}
 	if rejected > 0 {
 		return 1
 	}

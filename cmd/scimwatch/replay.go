@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -78,11 +76,15 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.SetOutput(stderr)
 	var df detectionFlags
 	df.register(fs)
+	level := fs.String("log-level", "warn", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: scimwatch replay --rules DIR [--config FILE] [--tenant T] FILE|-...
 
 Normalizes raw or canonical events from the files, evaluates the rules on
-them offline in event-time order, and prints the alerts as NDJSON.
+them offline in event-time order, and prints each alert as NDJSON when it
+is final. The files are read as streams and merged by event time; each may
+be out of order by up to detect.allowed_lateness (1m by default), and memory
+is bounded by that window, not by the files.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -94,16 +96,20 @@ Flags:`)
 		fs.Usage()
 		return 2
 	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "scimwatch replay:", err)
+		return 2
+	}
 	cfg, _, set, err := df.load()
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "scimwatch replay:", err)
 		return 1
 	}
 	errw := bufio.NewWriter(stderr)
 	defer errw.Flush()
 
-	var events []event.Event
-	rejected := 0
+	var streams []*eventStream
 	for _, name := range fs.Args() {
 		var r io.Reader = stdin
 		if name != "-" {
@@ -115,54 +121,61 @@ Flags:`)
 			defer f.Close()
 			r = f
 		}
-		n, err := readEvents(r, name, *df.tenant, errw, func(e *event.Event) {
-			e.Raw = nil // alerts do not need raw, and it aliases the reader's buffer
-			events = append(events, *e)
-		})
-		rejected += n
-		if err != nil {
-			fmt.Fprintf(errw, "%s: %v\n", name, err)
-			return 1
-		}
+		streams = append(streams, newEventStream(r, name, *df.tenant, errw))
 	}
-	slices.SortStableFunc(events, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
 
-	var alerts []*detect.Alert
-	cfg.Detect.AllowedLateness = 0
-	eng, err := detect.New(cfg.Detect, set, detect.SinkFunc(func(a *detect.Alert) {
-		if a.Final {
-			alerts = append(alerts, a)
+	out := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(out)
+	alerts := 0
+	eng, err := detect.New(cfg.Detect, set, detect.SinkFunc(func(a detect.Alert) error {
+		if !a.Final {
+			return nil
 		}
-	}), prometheus.NewRegistry(), nil)
+		alerts++
+		if err := enc.Encode(a); err != nil {
+			return err
+		}
+		return out.Flush() // alerts are few: each is out as soon as it is final
+	}), prometheus.NewRegistry(), logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch replay:", err)
 		return 1
 	}
-	for i := range events {
+	merged, err := mergeStreams(streams)
+	for i := 0; err == nil; i++ {
 		if i&4095 == 0 && ctx.Err() != nil {
 			return 1
 		}
-		eng.Process(&events[i])
-	}
-	eng.Flush()
-	slices.SortStableFunc(alerts, func(a, b *detect.Alert) int {
-		if c := a.First.Compare(b.First); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Rule, b.Rule)
-	})
-	out := bufio.NewWriter(stdout)
-	enc := json.NewEncoder(out)
-	for _, a := range alerts {
-		if err := enc.Encode(a); err != nil {
-			fmt.Fprintln(stderr, "scimwatch replay:", err)
-			return 1
+		var ev *event.Event
+		if ev, err = merged.Next(); err == nil {
+			err = eng.Process(ev)
 		}
 	}
-	if err := out.Flush(); err != nil {
+	if err != io.EOF {
+		fmt.Fprintln(errw, "scimwatch replay:", err)
 		return 1
 	}
-	fmt.Fprintf(errw, "scimwatch replay: %d events, %d alerts, %d records rejected\n", len(events), len(alerts), rejected)
+	if err := eng.Flush(); err != nil {
+		fmt.Fprintln(errw, "scimwatch replay:", err)
+		return 1
+	}
+	if err := out.Flush(); err != nil {
+		fmt.Fprintln(errw, "scimwatch replay:", err)
+		return 1
+	}
+	rejected := 0
+	for _, s := range streams {
+		rejected += s.rejected
+	}
+	st := eng.Stats()
+	fmt.Fprintf(errw, "scimwatch replay: %d events, %d alerts, %d records rejected", st.Events, alerts, rejected)
+	if st.Late > 0 {
+		fmt.Fprintf(errw, ", %d events more than %v out of order (evaluated as they came)", st.Late, cfg.Detect.AllowedLateness)
+	}
+	if st.Future > 0 {
+		fmt.Fprintf(errw, ", %d events dated more than %v ahead of the clock", st.Future, cfg.Detect.MaxFutureSkew)
+	}
+	fmt.Fprintln(errw)
 	if rejected > 0 {
 		return 1
 	}

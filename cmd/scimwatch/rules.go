@@ -14,22 +14,42 @@ import (
 )
 
 func rulesCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := "Usage: scimwatch rules lint DIR|FILE...\n       scimwatch rules test [--junit FILE] DIR|FILE..."
-	if len(args) == 0 {
+	usage := `Usage: scimwatch rules lint [--config FILE] DIR|FILE...
+       scimwatch rules test [--config FILE] [--junit FILE] DIR|FILE...
+
+lint loads and type-checks the rules and reports every error at once;
+test runs every rule's inline tests on the engine.`
+	if len(args) == 0 || args[0] != "lint" && args[0] != "test" {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	junit := fs.String("junit", "", "with test: also write the results as JUnit XML to this file")
+	config := fs.String("config", "", "detection config (calendar: and detect:) the rules run with")
+	var junit *string
+	if args[0] == "test" {
+		junit = fs.String("junit", "", "also write the results as JUnit XML to this file")
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage+"\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if fs.NArg() == 0 || args[0] != "lint" && args[0] != "test" {
-		fmt.Fprintln(stderr, usage)
+	if fs.NArg() == 0 {
+		fs.Usage()
 		return 2
 	}
-	set, err := rules.Load(rules.Options{}, fs.Args()...)
+	cfg, err := loadDetectionConfig(*config)
+	if err != nil {
+		fmt.Fprintln(stderr, "scimwatch rules:", err)
+		return 1
+	}
+	set, err := rules.Load(rules.Options{Calendar: cfg.Calendar}, fs.Args()...)
+	if err == nil {
+		err = cfg.Detect.CheckRules(set)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -38,7 +58,7 @@ func rulesCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d rules OK\n", len(set.Rules))
 		return 0
 	}
-	results := set.RunTests(detect.TestEvaluator(detect.DefaultConfig()))
+	results := set.RunTests(detect.TestEvaluator(cfg.Detect))
 	failed := 0
 	for _, r := range results {
 		if r.Passed() {

@@ -93,3 +93,56 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	}
 }
+
+// canonicalLines returns n simulated events in their canonical NDJSON form
+// (raw included), as `scimwatch normalize` writes them and replay reads
+// them.
+func canonicalLines(b *testing.B, n int) []byte {
+	var out []byte
+	var evs []event.Event
+	var err error
+	for _, r := range synth.Records(42, n, 0.6) {
+		if evs, err = (Auto{}).Normalize(evs[:0], r, "acme"); err != nil {
+			b.Fatal(err)
+		}
+		for i := range evs {
+			if out, err = evs[i].AppendJSON(out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkCanonicalDecode measures reading canonical events back (framing,
+// detection, decoding): the floor of `scimwatch replay` over normalized
+// files. One op is one event.
+func BenchmarkCanonicalDecode(b *testing.B) {
+	data := canonicalLines(b, 20000)
+	n := bytes.Count(data, []byte{'\n'})
+	for _, bc := range []struct {
+		name string
+		n    Auto
+	}{{"raw", Auto{}}, {"skip-raw", Auto{SkipRaw: true}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data) / n))
+			b.ReportAllocs()
+			rd := NewReader(bytes.NewReader(data), 0)
+			var evs []event.Event
+			for b.Loop() {
+				rec, err := rd.Next()
+				if err == io.EOF {
+					rd = NewReader(bytes.NewReader(data), 0)
+					rec, err = rd.Next()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if evs, err = bc.n.Normalize(evs[:0], rec.Data, "t"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -45,24 +45,30 @@ var bySource = map[string]Normalizer{
 	SourceCanonical:   canonical{},
 }
 
-// canonical reads canonical events back.
-type canonical struct{}
+// canonical reads canonical events back. With skipRaw their raw is not
+// read: replay and detection do not need it, and it is most of the bytes.
+type canonical struct{ skipRaw bool }
 
-func (canonical) Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
-	var e event.Event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return dst, fmt.Errorf("canonical event: %w", norm.DecodeError(err))
+func (c canonical) Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
+	mode := event.RawAlias
+	if c.skipRaw {
+		mode = event.RawSkip
+	}
+	dst = append(dst, event.Event{})
+	e := &dst[len(dst)-1]
+	if err := event.Decode(e, raw, mode); err != nil {
+		return dst[:len(dst)-1], fmt.Errorf("canonical event: %w", norm.DecodeError(err))
 	}
 	if e.Tenant == "" {
 		e.Tenant = tenant
 	}
 	if !event.ValidAction(e.Action) {
-		return dst, fmt.Errorf("canonical event: action %q is not in the vocabulary", e.Action)
+		return dst[:len(dst)-1], fmt.Errorf("canonical event: action %q is not in the vocabulary", e.Action)
 	}
 	if e.ID == "" {
 		e.ID = norm.HashID(raw)
 	}
-	return append(dst, e), nil
+	return dst, nil
 }
 
 // ForSource returns the Normalizer of a source name ("auto", "okta",
@@ -82,7 +88,11 @@ var ErrUnknownSource = errors.New("cannot tell the source of the record (not Okt
 
 // Auto detects the source of each record from its top-level fields and
 // normalizes it with that source's Normalizer.
-type Auto struct{}
+type Auto struct {
+	// SkipRaw leaves events' Raw empty, and does not read the raw of
+	// canonical records: what replay and detection want.
+	SkipRaw bool
+}
 
 // Detect returns the source of one raw record from its top-level keys,
 // matched case-insensitively as the decoders do. The first telling key
@@ -208,10 +218,21 @@ func skipSpace(b []byte, i int) int {
 }
 
 // Normalize implements Normalizer.
-func (Auto) Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
+func (a Auto) Normalize(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
 	src, err := Detect(raw)
 	if err != nil {
 		return dst, err
 	}
-	return bySource[src].Normalize(dst, raw, tenant)
+	if !a.SkipRaw {
+		return bySource[src].Normalize(dst, raw, tenant)
+	}
+	if src == SourceCanonical {
+		return canonical{skipRaw: true}.Normalize(dst, raw, tenant)
+	}
+	n := len(dst)
+	dst, err = bySource[src].Normalize(dst, raw, tenant)
+	for i := n; i < len(dst); i++ {
+		dst[i].Raw = nil
+	}
+	return dst, err
 }

@@ -125,6 +125,9 @@ func (r *Reader) Next() (Record, error) {
 			r.inArray, r.first, r.arrayLine = true, true, r.line
 			continue
 		case '{':
+			if rec, ok := r.ndjsonLine(); ok {
+				return rec, nil
+			}
 			return r.value(c, false)
 		case 0xEF: // UTF-8 byte order mark
 			if r.fill(3) >= 3 && bytes.Equal(r.buf[r.pos:r.pos+3], []byte("\xEF\xBB\xBF")) {
@@ -133,6 +136,58 @@ func (r *Reader) Next() (Record, error) {
 			}
 		}
 		return Record{}, r.skipJunk()
+	}
+}
+
+// ndjsonLine is NDJSON's fast path: a line that starts an object at buf[pos],
+// ends with '}' and balances its braces and brackets is taken as one
+// record without scanning its structure (the normalizer's decoder checks
+// it). Anything else (a pretty-printed object's first line, a truncated
+// line, several objects on one line) is left to value.
+func (r *Reader) ndjsonLine() (Record, bool) {
+	for off := 0; ; {
+		end := -1
+		if i := bytes.IndexByte(r.buf[r.pos+off:r.n], '\n'); i >= 0 {
+			end = r.pos + off + i
+		} else {
+			off = r.n - r.pos
+			if off > r.max {
+				return Record{}, false
+			}
+			if r.fill(off+1) > off {
+				continue
+			}
+			end = r.n // the last line, without a newline
+		}
+		data := bytes.TrimRight(r.buf[r.pos:end], " \t\r")
+		if len(data) > r.max || len(data) < 2 || data[len(data)-1] != '}' ||
+			bytes.Count(data, []byte{'{'}) != bytes.Count(data, []byte{'}'}) ||
+			bytes.Count(data, []byte{'['}) != bytes.Count(data, []byte{']'}) || maySpanValues(data) {
+			return Record{}, false
+		}
+		r.pos = end
+		return Record{Data: data, Line: r.line}, true
+	}
+}
+
+// maySpanValues reports whether a '}' of data is followed by the start of
+// another value ({"a":1}{"b":2}, or {"a":1} {"b":2}): concatenated objects
+// on one line, which value frames one by one. A string holding "}{" is
+// taken the slow way too.
+func maySpanValues(data []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '}')
+		if j < 0 {
+			return false
+		}
+		k := i + j + 1
+		for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r') {
+			k++
+		}
+		if k < len(data) && (data[k] == '{' || data[k] == '[' || data[k] == '"') {
+			return true
+		}
+		i = i + j + 1
 	}
 }
 

@@ -1,0 +1,120 @@
+package detect
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/rules"
+)
+
+// openAlert is an alert within its dedup period: events of its dedup key
+// are counted into it until the period ends.
+type openAlert struct {
+	Alert
+	until time.Time // end of the dedup period
+	rs    *ruleState
+	index int // in the closing heap
+}
+
+// fireKey raises an alert for key, or counts it into the open alert of its
+// dedup key. defaultPeriod is the dedup period when the rule sets none.
+func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, first time.Time, ids []string, defaultPeriod time.Duration) error {
+	r := rs.rule
+	dk, period := key, r.Dedup.Period
+	if period == 0 {
+		period = defaultPeriod
+	}
+	if r.Dedup.Key != nil {
+		v, err := e.matcher.Eval(r.Dedup.Key, ev)
+		if err != nil {
+			return err
+		}
+		dk = groupKey(ev.Tenant, v)
+	} else if r.Dedup.Period > 0 && r.Threshold == nil && r.Sequence == nil {
+		dk = ev.Tenant // a simple rule with a period and no key: one alert per tenant
+	}
+	if a, ok := rs.open.get(dk); ok && e.merge(a, ev, count, ids...) {
+		return nil
+	}
+	a := &openAlert{rs: rs, Alert: Alert{
+		ID: alertID(r.ID, ev.Tenant, dk, first), Rule: r.ID, Severity: r.Severity, Tenant: ev.Tenant, Key: dk,
+		Status: StatusFiring, Count: count, First: first, Last: ev.Time, Events: ids, Tags: r.Tags,
+	}}
+	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: dk, First: first, Last: ev.Time}
+	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
+	e.metrics.alerts.WithLabelValues(r.ID).Inc()
+	e.stats.Alerts++
+	if period <= 0 {
+		a.Final = true
+		e.emit(a)
+		return nil
+	}
+	a.until = a.First.Add(period)
+	if old, evicted := rs.open.put(dk, a); evicted {
+		// Closed early, not lost.
+		e.metrics.evictions.WithLabelValues(r.ID, "dedup").Inc()
+		heap.Remove(&e.closing, old.index)
+		e.resolve(old)
+	}
+	heap.Push(&e.closing, a)
+	e.emit(a)
+	return nil
+}
+
+// merge counts an event into an open alert if it is within the alert's
+// dedup period; it reports whether it did.
+func (e *Engine) merge(a *openAlert, ev *event.Event, count int, ids ...string) bool {
+	if !ev.Time.Before(a.until) {
+		return false
+	}
+	a.Count += count
+	if ev.Time.After(a.Last) {
+		a.Last = ev.Time
+	}
+	for _, id := range ids {
+		if len(a.Events) < e.cfg.MaxEventIDs {
+			a.Events = append(a.Events, id)
+		}
+	}
+	return true
+}
+
+// closeUntil resolves the open alerts whose dedup period ended by t (all
+// of them when t is zero).
+func (e *Engine) closeUntil(t time.Time) {
+	for e.closing.Len() > 0 && (t.IsZero() || !e.closing[0].until.After(t)) {
+		a := heap.Pop(&e.closing).(*openAlert)
+		if cur, ok := a.rs.open.peek(a.Key); ok && cur == a {
+			a.rs.open.remove(a.Key)
+		}
+		e.resolve(a)
+	}
+}
+
+func (e *Engine) resolve(a *openAlert) {
+	a.Status, a.Final = StatusResolved, true
+	e.emit(a)
+}
+
+// closeHeap orders open alerts by the end of their dedup period.
+type closeHeap []*openAlert
+
+func (h closeHeap) Len() int           { return len(h) }
+func (h closeHeap) Less(i, j int) bool { return h[i].until.Before(h[j].until) }
+func (h closeHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *closeHeap) Push(x any) {
+	a := x.(*openAlert)
+	a.index = len(*h)
+	*h = append(*h, a)
+}
+func (h *closeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,82 @@
+package detect
+
+import (
+	"time"
+
+	"github.com/scimwatch/scimwatch/event"
+)
+
+// clock is the stream's event time. The watermark is the newest event time
+// seen, never moved by an event too far ahead of the wall clock; on a
+// quiet stream it moves on with the wall clock from the last arrival.
+// Windows and sequences evaluate an event once the watermark is
+// AllowedLateness past it.
+type clock struct {
+	watermark time.Time
+	// At the last arrival: the wall-clock time and the watermark then.
+	arrived, markAtArrival time.Time
+	released               time.Time // time of the last event evaluated in order
+}
+
+// arrive records an event's arrival at wall-clock time now.
+func (c *clock) arrive(t, now time.Time) {
+	if t.After(c.watermark) {
+		c.watermark = t
+	}
+	c.arrived, c.markAtArrival = now, c.watermark
+}
+
+// idle moves the watermark on by the wall-clock time since the last
+// arrival.
+func (c *clock) idle(now time.Time) {
+	if c.arrived.IsZero() {
+		return
+	}
+	if m := c.markAtArrival.Add(now.Sub(c.arrived)); m.After(c.watermark) {
+		c.watermark = m
+	}
+}
+
+// eventQueue holds events in time order for the allowed lateness. Events
+// mostly arrive in order, so it is a sorted slice: an in-order event is
+// appended, a late one is inserted from the back, the earliest is taken from
+// the front. It holds events by value, so holding one does not allocate,
+// and without Raw: held events would otherwise keep a minute of raw records
+// (and Raw may alias the caller's buffer).
+type eventQueue struct {
+	buf  []event.Event
+	head int
+}
+
+func (q *eventQueue) len() int { return len(q.buf) - q.head }
+
+func (q *eventQueue) first() *event.Event { return &q.buf[q.head] }
+
+func (q *eventQueue) push(e *event.Event) {
+	q.buf = append(q.buf, *e)
+	q.buf[len(q.buf)-1].Raw = nil
+	i := len(q.buf) - 1
+	for i > q.head && e.Time.Before(q.buf[i-1].Time) {
+		i--
+	}
+	if i < len(q.buf)-1 {
+		held := q.buf[len(q.buf)-1]
+		copy(q.buf[i+1:], q.buf[i:len(q.buf)-1])
+		q.buf[i] = held
+	}
+}
+
+// pop moves the earliest event into *into and returns into.
+func (q *eventQueue) pop(into *event.Event) *event.Event {
+	*into = q.buf[q.head]
+	q.buf[q.head] = event.Event{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head > 1024 && q.head > len(q.buf)/2 {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return into
+}
