@@ -24,10 +24,21 @@ var migrationFS embed.FS
 // may both apply it. ClickHouse has no transactions or locks to prevent
 // that, so correctness comes from idempotence, and the schema_migrations
 // table, a ReplacingMergeTree keyed by version, collapses the double record.
+//
+// A statement may be guarded by a comment line just before it,
+// "-- only if: SELECT …": it runs only when that query's first value is not
+// 0, so that a step that cannot be written idempotently (RENAME) runs only
+// while it is still to do.
 type Migration struct {
 	Version    uint32
 	Name       string
-	Statements []string
+	Statements []Statement
+}
+
+// Statement is one statement of a migration and its guard, if any.
+type Statement struct {
+	SQL    string
+	OnlyIf string
 }
 
 // Migrations returns the embedded migrations in version order, rendered for
@@ -59,20 +70,24 @@ func Migrations(db string) ([]Migration, error) {
 			return nil, fmt.Errorf("migration %s: %w", p, err)
 		}
 		m := Migration{Version: uint32(v), Name: name}
-		for _, stmt := range splitStatements(buf.String()) {
-			m.Statements = append(m.Statements, stmt)
-		}
+		m.Statements = splitStatements(buf.String())
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-// splitStatements splits SQL at ";" ending a line, dropping comment lines.
-func splitStatements(sql string) []string {
-	var out []string
+// splitStatements splits SQL at ";" ending a line, dropping comment lines
+// but for "-- only if:" guards, which go with the statement after them.
+func splitStatements(sql string) []Statement {
+	var out []Statement
 	var cur strings.Builder
+	guard := ""
 	for _, line := range strings.Split(sql, "\n") {
 		trimmed := strings.TrimSpace(line)
+		if g, ok := strings.CutPrefix(trimmed, "-- only if:"); ok {
+			guard = strings.TrimSpace(g)
+			continue
+		}
 		if strings.HasPrefix(trimmed, "--") {
 			continue
 		}
@@ -80,13 +95,14 @@ func splitStatements(sql string) []string {
 		cur.WriteByte('\n')
 		if strings.HasSuffix(trimmed, ";") {
 			if s := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); s != "" {
-				out = append(out, s)
+				out = append(out, Statement{SQL: s, OnlyIf: guard})
 			}
 			cur.Reset()
+			guard = ""
 		}
 	}
 	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
+		out = append(out, Statement{SQL: s, OnlyIf: guard})
 	}
 	return out
 }
@@ -95,15 +111,10 @@ func splitStatements(sql string) []string {
 // recorded, in order. It is safe to run at every start and from several
 // instances at once.
 func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
 	db := s.cfg.Database
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-		return fmt.Errorf("creating database %s: %w", db, err)
-	}
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
-		version UInt32, name String, applied_at DateTime
-	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
-		return fmt.Errorf("creating %s.schema_migrations: %w", db, err)
-	}
 	applied, err := s.AppliedMigrations(ctx)
 	if err != nil {
 		return err
@@ -116,10 +127,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if slices.Contains(applied, m.Version) {
 			continue
 		}
-		for i, stmt := range m.Statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		// Another instance applying the same migration at once can make a
+		// step fail between its guard and its execution (a table renamed
+		// meanwhile): the guards make it safe to start over.
+		for attempt := 1; ; attempt++ {
+			err := s.apply(ctx, m)
+			if err == nil {
+				break
 			}
+			if attempt == 3 || ctx.Err() != nil {
+				return err
+			}
+			s.logger.Warn("migration failed; starting it over", "version", m.Version, "name", m.Name, "err", err)
 		}
 		if err := s.record(ctx, m); err != nil {
 			return fmt.Errorf("recording migration %04d_%s: %w", m.Version, m.Name, err)
@@ -127,6 +146,39 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.logger.Info("applied migration", "version", m.Version, "name", m.Name)
 	}
 	s.migrated.Store(true)
+	return nil
+}
+
+// bootstrap creates the database and the table of applied migrations.
+func (s *Store) bootstrap(ctx context.Context) error {
+	db := s.cfg.Database
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+		return fmt.Errorf("creating database %s: %w", db, err)
+	}
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+db+`.schema_migrations (
+		version UInt32, name String, applied_at DateTime
+	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
+		return fmt.Errorf("creating %s.schema_migrations: %w", db, err)
+	}
+	return nil
+}
+
+// apply runs m's statements whose guards hold.
+func (s *Store) apply(ctx context.Context, m Migration) error {
+	for i, stmt := range m.Statements {
+		if stmt.OnlyIf != "" {
+			var n uint64
+			if err := s.conn.QueryRow(ctx, stmt.OnlyIf).Scan(&n); err != nil {
+				return fmt.Errorf("migration %04d_%s statement %d: guard: %w", m.Version, m.Name, i+1, err)
+			}
+			if n == 0 {
+				continue
+			}
+		}
+		if err := s.conn.Exec(ctx, stmt.SQL); err != nil {
+			return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+	}
 	return nil
 }
 

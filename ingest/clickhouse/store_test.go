@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -180,5 +181,122 @@ func TestConfigValidate(t *testing.T) {
 	d := DefaultConfig()
 	if err := d.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestExactlyOnceAcrossNormalizerVersions: an event re-ingested after a
+// normalizer upgrade changed its action, or its time (within the day and
+// across midnight), is one event read through events_unique, and the newest
+// version wins.
+func TestExactlyOnceAcrossNormalizerVersions(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 23, 59, 30, 0, time.UTC)
+	v1 := []*event.Event{testEvent("a", at), testEvent("b", at), testEvent("c", at)}
+	v1[0].Action = event.ActionOther
+	v2 := []*event.Event{testEvent("a", at), testEvent("b", at.Add(10*time.Second)), testEvent("c", at.Add(time.Minute))}
+	v2[0].Action = event.ActionRoleGrant // a fix maps a raw type
+	// b moves within the day, c across midnight.
+	for i, version := range [][]*event.Event{v1, v2} {
+		var rows []Row
+		for _, e := range version {
+			rows = append(rows, Row{Event: e, Topic: "t", Offset: int64(i)})
+		}
+		if err := s.Insert(ctx, rows, time.UnixMilli(int64(1000*(i+1)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := s.Database()
+	var unique, ids uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+db+".events_unique").Scan(&unique); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT uniqExact(tenant, id) FROM "+db+".events").Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if unique != 3 || ids != 3 {
+		t.Errorf("events_unique %d rows, %d ids; want 3", unique, ids)
+	}
+	var action string
+	var tm time.Time
+	for id, want := range map[string]time.Time{"a": at, "b": at.Add(10 * time.Second), "c": at.Add(time.Minute)} {
+		if err := s.conn.QueryRow(ctx, "SELECT action, time FROM "+db+".events_unique WHERE id = ?", id).Scan(&action, &tm); err != nil {
+			t.Fatal(err)
+		}
+		if !tm.Equal(want) || id == "a" && action != event.ActionRoleGrant {
+			t.Errorf("%s: %s at %v, want the newest version at %v", id, action, tm, want)
+		}
+	}
+	// The day before holds nothing of c once read through events_unique.
+	var before uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+db+".events_unique WHERE time < ?", at.Add(30*time.Second)).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	if before != 2 {
+		t.Errorf("%d events before midnight, want 2 (a and b)", before)
+	}
+}
+
+// TestUpgradeFromTheFirstSchema: a database holding events in the 0001
+// table, keyed by (tenant, action, time, id), is upgraded in place with its
+// rows, by two instances at once.
+func TestUpgradeFromTheFirstSchema(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	ms, err := Migrations(s.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0001 only, as an instance of the first version left it.
+	if err := s.bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db := s.Database()
+	if err := s.apply(ctx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.record(ctx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	if err := s.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = 'events'", db).Scan(&key); err != nil || key != "tenant, action, time, id" {
+		t.Fatalf("0001 key %q, %v", key, err)
+	}
+	var rows []Row
+	for i := 0; i < 500; i++ {
+		rows = append(rows, Row{Event: testEvent(fmt.Sprint("old-", i), time.Date(2026, 11, 20, 3, 0, i, 0, time.UTC)), Topic: "t", Offset: int64(i)})
+	}
+	if err := s.Insert(ctx, rows, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(s.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, st := range []*Store{s, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = st.Migrate(ctx) }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = 'events'", db).Scan(&key); err != nil || key != "tenant, id" {
+		t.Fatalf("upgraded key %q, %v", key, err)
+	}
+	var n, leftovers uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+db+".events_unique").Scan(&n); err != nil || n != 500 {
+		t.Errorf("%d events after the upgrade, want 500 (%v)", n, err)
+	}
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('events_v1', 'events_by_id')", db).Scan(&leftovers); err != nil || leftovers != 0 {
+		t.Errorf("%d tables of the upgrade left, %v", leftovers, err)
 	}
 }

@@ -22,23 +22,33 @@ type batcher struct {
 	first   time.Time
 }
 
-// run batches until the generation ends (gctx), dropping an unwritten
-// batch (its records were not committed: the partitions' new owners re-read
-// them), or until shutdown (ctx), landing and committing the current batch
-// within ShutdownTimeout.
+// run batches until the generation ends or shutdown begins. Either way the
+// batch in flight, and the records the readers already handed over, land
+// and are committed before run returns: on a rebalance within
+// rebalanceGrace (the group waits for run before the partitions move, and
+// the broker accepts this generation's commits until then), at shutdown
+// within ShutdownTimeout. Only what does not land in time is left
+// uncommitted, for the partitions' next owners to read again.
 func (b *batcher) run(ctx, gctx context.Context, items <-chan item) {
-	// work is cancelled when the generation ends, or ShutdownTimeout after
-	// shutdown begins: retries of the last batch stop there.
-	work, cancel := context.WithCancel(gctx)
+	// work is cancelled rebalanceGrace after the generation ends, or
+	// ShutdownTimeout after shutdown begins: retries of the last batch stop
+	// there.
+	work, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(b.in.cfg.ShutdownTimeout, cancel) })
-	defer stop()
+	stopGen := context.AfterFunc(gctx, func() { time.AfterFunc(rebalanceGrace, cancel) })
+	defer stopGen()
+	stopShutdown := context.AfterFunc(ctx, func() { time.AfterFunc(b.in.cfg.ShutdownTimeout, cancel) })
+	defer stopShutdown()
 
 	b.reset()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	for {
+		if gctx.Err() != nil || ctx.Err() != nil {
+			b.land(work, items, gctx.Err() != nil && ctx.Err() == nil)
+			return
+		}
 		select {
 		case it := <-items:
 			if b.records == 0 {
@@ -57,25 +67,31 @@ func (b *batcher) run(ctx, gctx context.Context, items <-chan item) {
 				return
 			}
 		case <-gctx.Done():
-			b.in.logger.Info("generation ended; unwritten records will be re-read", "records", b.records)
-			return
 		case <-ctx.Done():
-			// Take what the readers already handed over, then land it.
-			for drained := false; !drained; {
-				select {
-				case it := <-items:
-					b.add(it)
-				default:
-					drained = true
-				}
-			}
-			if b.records > 0 {
-				b.in.logger.Info("shutdown: writing the last batch", "records", b.records, "events", len(b.rows))
-				b.flush(work)
-			}
-			return
 		}
 	}
+}
+
+// land takes what the readers already handed over, then writes and commits
+// the batch.
+func (b *batcher) land(work context.Context, items <-chan item, rebalance bool) {
+	for drained := false; !drained; {
+		select {
+		case it := <-items:
+			b.add(it)
+		default:
+			drained = true
+		}
+	}
+	if b.records == 0 {
+		return
+	}
+	if rebalance {
+		b.in.logger.Info("generation ended: writing the batch in flight before giving up the partitions", "records", b.records, "events", len(b.rows))
+	} else {
+		b.in.logger.Info("shutdown: writing the last batch", "records", b.records, "events", len(b.rows))
+	}
+	b.flush(work)
 }
 
 func (b *batcher) reset() {
@@ -155,9 +171,9 @@ func (b *batcher) flush(ctx context.Context) bool {
 		}
 	}
 	if err := b.gen.CommitOffsets(b.offsets); err != nil {
-		// The generation ended (a rebalance): the partitions' new owners
-		// re-read from the last commit, and the events table collapses the
-		// rows written twice.
+		// The group moved on without us (the rebalance outlasted its
+		// timeout): the partitions' new owners re-read from the last commit,
+		// and the events table collapses the rows written twice.
 		in.metrics.commits.WithLabelValues("stale").Inc()
 		in.logger.Info("offset commit refused after a rebalance; records will be re-read", "err", err)
 	} else {
@@ -166,3 +182,8 @@ func (b *batcher) flush(ctx context.Context) bool {
 	b.reset()
 	return ctx.Err() == nil
 }
+
+// rebalanceGrace is how long a batch may take to land after a rebalance
+// began: within the group's rebalance timeout, which bounds how long the
+// broker waits for members to rejoin.
+const rebalanceGrace = rebalanceTimeout * 3 / 4

@@ -309,6 +309,43 @@ func TestSecondConsumerTakesPartitions(t *testing.T) {
 	h.waitFor("all 6000", 90*time.Second, func() bool { return h.uniqueEvents() == 6000 })
 }
 
+// TestRebalanceLandsTheBatchInFlight: a member holding a batch it has not
+// written yet when a second member joins writes and commits it before it
+// gives up partitions, so that nothing is read twice (it once dropped the
+// batch, and the partitions' new owners read it all again).
+func TestRebalanceLandsTheBatchInFlight(t *testing.T) {
+	h := newHarness(t, []string{testenv.Kafka(t)}, testenv.ClickHouse(t))
+	recs := synth.Records(8, 4000, 0.6)
+	cfg := h.config()
+	cfg.Batch.MaxRows = 100000          // the batch fills...
+	cfg.Batch.MaxWait = 5 * time.Minute // ...and waits: it is in flight when b joins
+	a := h.start(cfg)
+	h.produce(recs[:3000]...)
+	read := func(r *running) float64 { return testutil.ToFloat64(r.in.metrics.read.WithLabelValues(h.topic)) }
+	h.waitFor("a to read 3000 records into its batch", 60*time.Second, func() bool { return read(a) == 3000 })
+	if a.inserted.Load() != 0 {
+		t.Fatalf("a inserted %d before the rebalance; the test needs its batch in flight", a.inserted.Load())
+	}
+	b := h.start(cfg)
+	h.waitFor("the rebalance to land a's batch", 60*time.Second, func() bool { return a.inserted.Load() == 3000 })
+	h.waitFor("both members in the new generation", 60*time.Second, func() bool {
+		return testutil.ToFloat64(b.in.metrics.generations) >= 1 && testutil.ToFloat64(a.in.metrics.generations) >= 2
+	})
+	h.produce(recs[3000:]...)
+	h.waitFor("the last 1000 to be read", 60*time.Second, func() bool { return read(a)+read(b) >= 4000 })
+	a.stop()
+	b.stop()
+	if got := read(a) + read(b); got != 4000 {
+		t.Errorf("%v records read by the two members, want 4000: the rebalance made them read records twice", got)
+	}
+	if n := h.storedRows(); n != 4000 {
+		t.Errorf("%d rows stored, want 4000", n)
+	}
+	if n := h.uniqueEvents(); n != 4000 {
+		t.Errorf("%d events, want 4000", n)
+	}
+}
+
 // TestClickHouseDownMidStream stops a ClickHouse server of its own in the
 // middle of a stream and restarts it: nothing is lost, and duplicates
 // written around the failure collapse on read.

@@ -115,7 +115,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		StartOffset:       start,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
+		RebalanceTimeout:  rebalanceTimeout,
 		JoinGroupBackoff:  time.Second,
 		Timeout:           10 * time.Second,
 		Logger:            kafkago.LoggerFunc(func(string, ...any) {}),
@@ -158,6 +158,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// rebalanceTimeout is how long the broker waits for the group's members to
+// rejoin after a rebalance began: the batch in flight lands within it.
+const rebalanceTimeout = 10 * time.Second
 
 // runGeneration starts a reader per assigned partition and the batcher.
 // The returned channel closes when the batcher returns.
