@@ -4,12 +4,13 @@
 package detect
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/scimwatch/scimwatch/event"
 )
@@ -62,14 +63,20 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 }
 
 // alertID is the ID of the alert of rule, tenant and key that opened at
-// first.
+// first: 16 hex digits of a 64-bit hash.
 func alertID(rule, tenant, key string, first time.Time) string {
-	h := sha256.New()
-	for _, s := range []string{rule, tenant, key, strconv.FormatInt(first.UnixNano(), 10)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	var d xxhash.Digest
+	d.Reset()
+	for _, s := range [...]string{rule, tenant, key} {
+		_, _ = d.WriteString(s)
+		_, _ = d.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(first.UnixNano()))
+	_, _ = d.Write(b[:])
+	var out [16]byte
+	hex.Encode(out[:], binary.BigEndian.AppendUint64(b[:0], d.Sum64()))
+	return string(out[:])
 }
 
 // Sink receives alerts, outside the engine's lock and in the order they
@@ -86,10 +93,16 @@ type SinkFunc func(a Alert) error
 // Alert implements Sink.
 func (f SinkFunc) Alert(a Alert) error { return f(a) }
 
-// snapshot is the value handed to the sink: its slices are its own.
-func (o *openAlert) snapshot() Alert {
-	a := o.Alert
-	a.Events = slices.Clone(o.Events)
-	a.Tags = slices.Clone(o.Tags)
-	return a
+// snapshot is the value handed to the sink: its slices are its own. An
+// alert handed over for the last time gives its event ids away; one that
+// may still count events gives a copy.
+func (a *Alert) snapshot() Alert {
+	s := *a
+	if !a.Final {
+		s.Events = slices.Clone(a.Events)
+	}
+	if len(a.Tags) > 0 {
+		s.Tags = slices.Clone(a.Tags)
+	}
+	return s
 }

@@ -37,20 +37,20 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 	if a, ok := rs.open.get(dk); ok && e.merge(a, ev, count, ids...) {
 		return nil
 	}
-	a := &openAlert{rs: rs, Alert: Alert{
+	al := Alert{
 		ID: alertID(r.ID, ev.Tenant, dk, first), Rule: r.ID, Severity: r.Severity, Tenant: ev.Tenant, Key: dk,
 		Status: StatusFiring, Count: count, First: first, Last: ev.Time, Events: ids, Tags: r.Tags,
-	}}
+	}
 	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: dk, First: first, Last: ev.Time}
-	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
+	al.Title, al.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
 	e.metrics.alerts.WithLabelValues(r.ID).Inc()
 	e.stats.Alerts++
 	if period <= 0 {
-		a.Final = true
-		e.emit(a)
+		al.Final = true
+		e.emit(&al)
 		return nil
 	}
-	a.until = a.First.Add(period)
+	a := &openAlert{Alert: al, rs: rs, until: first.Add(period)}
 	if old, evicted := rs.open.put(dk, a); evicted {
 		// Closed early, not lost.
 		e.metrics.evictions.WithLabelValues(r.ID, "dedup").Inc()
@@ -58,7 +58,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 		e.resolve(old)
 	}
 	heap.Push(&e.closing, a)
-	e.emit(a)
+	e.emit(&a.Alert)
 	return nil
 }
 
@@ -94,7 +94,7 @@ func (e *Engine) closeUntil(t time.Time) {
 
 func (e *Engine) resolve(a *openAlert) {
 	a.Status, a.Final = StatusResolved, true
-	e.emit(a)
+	e.emit(&a.Alert)
 }
 
 // closeHeap orders open alerts by the end of their dedup period.

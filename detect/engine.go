@@ -38,6 +38,7 @@ type Engine struct {
 	closing   closeHeap   // open alerts by the end of their period
 	swept     time.Time   // event time of the last sweep of idle state
 	outbox    []Alert     // raised, not yet accepted by the sink
+	spare     []Alert     // the outbox's other buffer, for the next batch
 	stats     Stats
 
 	deliverMu sync.Mutex
@@ -145,9 +146,8 @@ func (e *Engine) Process(ev *event.Event) error {
 	e.mu.Lock()
 	e.metrics.events.Inc()
 	e.stats.Events++
-	now := e.now()
 	switch {
-	case e.cfg.MaxFutureSkew > 0 && ev.Time.After(now.Add(e.cfg.MaxFutureSkew)):
+	case e.tooFarAhead(ev.Time):
 		// A clock that lies must not move event time: placed at the
 		// current event time (the wall clock before any event), evaluated
 		// now by every rule.
@@ -155,38 +155,53 @@ func (e *Engine) Process(ev *event.Event) error {
 		e.stats.Future++
 		at := e.clock.watermark
 		if at.IsZero() {
-			at = now
+			at = e.now()
 		}
 		skewed := *ev
 		skewed.Time = at
 		e.evaluate(&e.immediate, &skewed)
 		e.evaluate(&e.ordered, &skewed)
+		e.clock.arrivals++
 	case ev.Time.Before(e.clock.released) && e.ordered.has(ev.Action):
 		// Later than allowed: evaluated now, out of order.
 		e.metrics.late.Inc()
 		e.stats.Late++
 		e.evaluate(&e.immediate, ev)
 		e.evaluate(&e.ordered, ev)
-		e.clock.arrive(ev.Time, now)
+		e.clock.arrive(ev.Time)
 	default:
 		e.evaluate(&e.immediate, ev)
 		if e.ordered.has(ev.Action) {
 			e.pending.push(ev)
 		}
-		e.clock.arrive(ev.Time, now)
+		e.clock.arrive(ev.Time)
 		e.advance()
 	}
+	raised := len(e.outbox) > 0
 	e.mu.Unlock()
+	if !raised {
+		return nil
+	}
 	return e.deliver()
 }
 
+// tooFarAhead reports whether t is more than MaxFutureSkew ahead of the
+// wall clock, reading the clock only when t passes the limit last read.
+func (e *Engine) tooFarAhead(t time.Time) bool {
+	if e.cfg.MaxFutureSkew <= 0 || !t.After(e.clock.skewLimit) {
+		return false
+	}
+	e.clock.skewLimit = e.now().Add(e.cfg.MaxFutureSkew)
+	return t.After(e.clock.skewLimit)
+}
+
 // Tick moves a quiet stream's event time on by the wall-clock time since
-// the last event, so that held events are evaluated and open alerts
+// the last tick, so that held events are evaluated and open alerts
 // resolve though no newer event comes. A live stream calls it every second
 // or so; a replay never does.
 func (e *Engine) Tick() error {
 	e.mu.Lock()
-	e.clock.idle(e.now())
+	e.clock.tick(e.now())
 	e.advance()
 	e.mu.Unlock()
 	return e.deliver()
@@ -280,7 +295,7 @@ func (e *Engine) sweep(now time.Time) {
 }
 
 // emit queues an alert for the sink.
-func (e *Engine) emit(a *openAlert) {
+func (e *Engine) emit(a *Alert) {
 	if len(e.outbox) >= e.cfg.MaxPendingAlerts {
 		e.metrics.dropped.Inc()
 		e.logger.Error("alert dropped: the sink has not accepted alerts for too long", "rule", e.outbox[0].Rule, "id", e.outbox[0].ID)
@@ -296,7 +311,7 @@ func (e *Engine) deliver() error {
 	defer e.deliverMu.Unlock()
 	e.mu.Lock()
 	batch := e.outbox
-	e.outbox = nil
+	e.outbox, e.spare = e.spare[:0], nil
 	e.mu.Unlock()
 	for i := range batch {
 		if err := e.sink.Alert(batch[i]); err != nil {
@@ -311,6 +326,10 @@ func (e *Engine) deliver() error {
 			return fmt.Errorf("handing alert %s of rule %s to the sink: %w", batch[i].ID, batch[i].Rule, err)
 		}
 	}
+	clear(batch)
+	e.mu.Lock()
+	e.spare = batch[:0]
+	e.mu.Unlock()
 	return nil
 }
 

@@ -8,33 +8,39 @@ import (
 
 // clock is the stream's event time. The watermark is the newest event time
 // seen, never moved by an event too far ahead of the wall clock; on a
-// quiet stream it moves on with the wall clock from the last arrival.
-// Windows and sequences evaluate an event once the watermark is
+// quiet stream (no event between two ticks) it moves on with the wall
+// clock. Windows and sequences evaluate an event once the watermark is
 // AllowedLateness past it.
 type clock struct {
 	watermark time.Time
-	// At the last arrival: the wall-clock time and the watermark then.
-	arrived, markAtArrival time.Time
-	released               time.Time // time of the last event evaluated in order
+	released  time.Time // time of the last event evaluated in order
+	arrivals  uint64    // events seen
+	// At the last tick: its wall-clock time and the arrivals then.
+	ticked         time.Time
+	arrivalsAtTick uint64
+	// skewLimit is a recent wall-clock time plus MaxFutureSkew: an event
+	// before it is not too far ahead, and Process reads the wall clock
+	// only for events past it.
+	skewLimit time.Time
 }
 
-// arrive records an event's arrival at wall-clock time now.
-func (c *clock) arrive(t, now time.Time) {
+// arrive records an event of time t.
+func (c *clock) arrive(t time.Time) {
 	if t.After(c.watermark) {
 		c.watermark = t
 	}
-	c.arrived, c.markAtArrival = now, c.watermark
+	c.arrivals++
 }
 
-// idle moves the watermark on by the wall-clock time since the last
-// arrival.
-func (c *clock) idle(now time.Time) {
-	if c.arrived.IsZero() {
-		return
+// tick moves the watermark on by the wall-clock time since the last tick
+// if no event arrived since.
+func (c *clock) tick(now time.Time) {
+	if c.arrivals == c.arrivalsAtTick && !c.ticked.IsZero() && c.arrivals > 0 {
+		if d := now.Sub(c.ticked); d > 0 {
+			c.watermark = c.watermark.Add(d)
+		}
 	}
-	if m := c.markAtArrival.Add(now.Sub(c.arrived)); m.After(c.watermark) {
-		c.watermark = m
-	}
+	c.ticked, c.arrivalsAtTick = now, c.arrivals
 }
 
 // eventQueue holds events in time order for the allowed lateness. Events
