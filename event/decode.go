@@ -140,12 +140,41 @@ func (d *decoder) event(e *Event, raw RawMode) error {
 			}
 			err = d.rawValue(e, raw)
 		default:
-			err = d.skip()
+			err = d.unknown(key, eventKeys)
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// The keys of each object, for matching keys in another case as the
+// general decoder does (encoding/json's rule): the fast path leaves those
+// to it.
+var (
+	eventKeys  = []string{"id", "time", "tenant", "source", "raw_type", "action", "outcome", "reason", "actor", "targets", "changes", "correlation_id", "raw"}
+	actorKeys  = []string{"id", "type", "name", "email", "ip", "user_agent"}
+	targetKeys = []string{"id", "type", "name", "email"}
+	changeKeys = []string{"field", "old", "new"}
+)
+
+// unknown steps over the value of a key the object does not have, checked
+// to be valid JSON as the general decoder would.
+func (d *decoder) unknown(key []byte, known []string) error {
+	for _, k := range known {
+		if bytes.EqualFold(key, []byte(k)) {
+			return errSlow
+		}
+	}
+	d.space()
+	start := d.i
+	if err := d.skip(); err != nil {
+		return err
+	}
+	if !json.Valid(d.b[start:d.i]) {
+		return errSlow
+	}
+	return nil
 }
 
 func (d *decoder) space() {
@@ -290,8 +319,9 @@ func (d *decoder) time() (time.Time, error) {
 	return t, nil
 }
 
-// fields reads an object of string fields into the pointers set returns.
-func (d *decoder) fields(set func(key []byte) *string) error {
+// fields reads an object of string fields, keys known, into the pointers
+// set returns.
+func (d *decoder) fields(known []string, set func(key []byte) *string) error {
 	if !d.consume('{') {
 		return errSlow
 	}
@@ -308,7 +338,7 @@ func (d *decoder) fields(set func(key []byte) *string) error {
 		}
 		p := set(key)
 		if p == nil {
-			if err := d.skip(); err != nil {
+			if err := d.unknown(key, known); err != nil {
 				return err
 			}
 			continue
@@ -329,7 +359,7 @@ func (d *decoder) actor(a *Actor) error {
 	if d.null() {
 		return nil
 	}
-	return d.fields(func(k []byte) *string {
+	return d.fields(actorKeys, func(k []byte) *string {
 		switch string(k) {
 		case "id":
 			return &a.ID
@@ -374,7 +404,7 @@ func (d *decoder) targets() ([]Target, error) {
 	err := d.array(func() error {
 		out = append(out, Target{})
 		t := &out[len(out)-1]
-		return d.fields(func(k []byte) *string {
+		return d.fields(targetKeys, func(k []byte) *string {
 			switch string(k) {
 			case "id":
 				return &t.ID
@@ -396,7 +426,7 @@ func (d *decoder) changes() ([]Change, error) {
 	err := d.array(func() error {
 		out = append(out, Change{})
 		c := &out[len(out)-1]
-		return d.fields(func(k []byte) *string {
+		return d.fields(changeKeys, func(k []byte) *string {
 			switch string(k) {
 			case "field":
 				return &c.Field
