@@ -6,6 +6,7 @@
 #   .ci/clickhouse.sh start     install if needed, start, wait until it answers
 #   .ci/clickhouse.sh stop      stop it (data kept until the next start)
 #   .ci/clickhouse.sh restart   stop then start, keeping the data
+#   .ci/clickhouse.sh status    exit 0 when it runs and answers
 #   .ci/clickhouse.sh env       print the variables the tests read
 #
 # SCIMWATCH_CH_DIR (default: a directory under /tmp) holds config, data,
@@ -88,6 +89,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
+  status) if running && answers; then echo "clickhouse: running on 127.0.0.1:$port"; else echo "clickhouse: not running"; exit 1; fi ;;
   env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port" ;;
-  *) echo "usage: $0 start|stop|restart|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

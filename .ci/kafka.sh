@@ -6,6 +6,7 @@
 #
 #   .ci/kafka.sh start     fetch jars if needed, format a fresh store, start, wait until it answers
 #   .ci/kafka.sh stop      stop it
+#   .ci/kafka.sh status    exit 0 when it runs and listens
 #   .ci/kafka.sh env       print the variables the tests read
 #
 # SCIMWATCH_KAFKA_DIR (default: a directory under /tmp) holds config, data
@@ -27,9 +28,16 @@ log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 
 fetch() {
   [ -f "$libs/kafka_2.13-$version.jar" ] && return
-  log "fetching Apache Kafka $version jars from Maven Central into $libs"
+  log "fetching Apache Kafka $version jars (about 45 MB) from Maven Central into $libs"
   mkdir -p "$libs"
-  mvn -q -B -f "$root/.ci/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime
+  # Maven's output (which keeps terminal escape codes even in batch mode)
+  # is shown only if it fails, without them.
+  local out=$root/.cache/mvn-kafka.log
+  if ! mvn -q -B -f "$root/.ci/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" -DincludeScope=runtime >"$out" 2>&1; then
+    sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' "$out" >&2
+    rm -rf "$libs"
+    exit 1
+  fi
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
@@ -77,6 +85,7 @@ PROPS
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  status) if running && listening; then echo "kafka: running on 127.0.0.1:$port"; else echo "kafka: not running"; exit 1; fi ;;
   env) echo "SCIMWATCH_TEST_KAFKA=127.0.0.1:$port" ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

@@ -2,7 +2,10 @@
 # The README's test command. Installs and starts what the tests need (Debian's
 # clickhouse-server and kcat, Apache Kafka from Maven Central), checks
 # formatting and vet, runs the whole suite with the race detector against the
-# real services, and stops the services again.
+# real services, and runs the built-in rules' own tests.
+#
+# A service this script started is stopped again at the end; one that was
+# already running (./.ci/services.sh start) is left running.
 #
 # Under CI (CI=true) a service that cannot be started fails the run; elsewhere
 # the tests that need it are skipped, and say so.
@@ -10,13 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '== %s\n' "$*" >&2; }
+start=$(date +%s)
 
+say "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
   exit 1
 fi
-say "go vet"
+say "go vet (the first run downloads the Go modules, about 400 MB)"
 go vet ./...
 
 missing=()
@@ -24,7 +29,7 @@ for p in clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client
   command -v "${p%%:*}" >/dev/null || missing+=("${p##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]} (apt)"
+  say "installing ${missing[*]} (apt, about 10 MB to download)"
   if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
     say "could not install ${missing[*]}"
     [ "${CI:-}" = true ] && exit 1
@@ -32,26 +37,35 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 services_ok=true
-say "starting ClickHouse"
-if ./.ci/clickhouse.sh start; then
-  export "$(./.ci/clickhouse.sh env)"
-else
-  services_ok=false
-fi
-say "starting Apache Kafka"
-if ./.ci/kafka.sh start; then
-  export "$(./.ci/kafka.sh env)"
-else
-  services_ok=false
-fi
-trap './.ci/kafka.sh stop; ./.ci/clickhouse.sh stop' EXIT
+stops=()
+for svc in clickhouse kafka; do
+  if ./.ci/"$svc".sh status >/dev/null 2>&1; then
+    say "$svc already running: it stays running"
+  else
+    say "starting $svc"
+    if ./.ci/"$svc".sh start; then
+      stops+=("$svc")
+    else
+      services_ok=false
+    fi
+  fi
+  if [ "$services_ok" = true ]; then export "$(./.ci/"$svc".sh env)"; fi
+done
+trap 'for s in "${stops[@]}"; do ./.ci/"$s".sh stop; done' EXIT
 if [ "$services_ok" != true ]; then
   say "a service did not start"
   [ "${CI:-}" = true ] && exit 1
 fi
 
-say "go test -race ./..."
-go test -race -count=1 -timeout 15m ./...
+# Compiling with the race detector takes a few minutes on a fresh machine:
+# compile package by package first, so that each one shows as it is ready.
+say "compiling the tests with the race detector"
+go test -race -count=1 -run '^$' ./... | sed -e 's/\[no tests to run\]/compiled/'
+
+say "go test -race ./...: each test as it ends"
+go run gotest.tools/gotestsum@v1.13.0 --format testname --format-hide-empty-pkg -- -race -count=1 -timeout 15m ./...
 
 say "scimwatch rules test rules/builtin"
 go run ./cmd/scimwatch rules test rules/builtin
+
+say "passed in $(( $(date +%s) - start )) s"

@@ -324,34 +324,36 @@ func (l *loader) loadMacros(p *parsed) {
 func (l *loader) loadRules(p *parsed, ids map[string]string) {
 	for i := range p.f.Rules {
 		rs := &p.f.Rules[i]
-		l.recovering(p.name, rs.line(), rs.ID, func() { l.loadRule(p, rs, ids) })
+		l.recovering(p.name, rs.line(), rs.ID.Value, func() { l.loadRule(p, rs, ids) })
 	}
 }
 
 func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 	line := rs.line()
+	id := rs.ID.Value
 	var err error
 	origin := fmt.Sprintf("%s:%d", p.name, line)
 	ok := true
-	bad := func(format string, args ...any) {
-		l.errorf(p.name, line, 0, "rule %q: "+format, append([]any{rs.ID}, args...)...)
+	badAt := func(at int, format string, args ...any) {
+		l.errorf(p.name, at, 0, "rule %q: "+format, append([]any{id}, args...)...)
 		ok = false
 	}
+	bad := func(format string, args ...any) { badAt(line, format, args...) }
 	switch {
-	case !idPattern.MatchString(rs.ID):
-		bad("id must be lower-case letters, digits and dashes")
-	case ids[rs.ID] != "":
-		bad("id already used at %s", ids[rs.ID])
+	case !idPattern.MatchString(id):
+		badAt(rs.at(&rs.ID), "id must be lower-case letters, digits and dashes")
+	case ids[id] != "":
+		badAt(rs.at(&rs.ID), "id already used at %s", ids[id])
 	default:
-		ids[rs.ID] = origin
+		ids[id] = origin
 	}
-	if rs.Title == "" {
-		bad("title is required")
+	if rs.Title.Value == "" {
+		badAt(rs.at(&rs.Title), "title is required")
 	}
-	if !slices.Contains(Severities, rs.Severity) {
-		bad("severity %q is not one of %s", rs.Severity, strings.Join(Severities, ", "))
+	if !slices.Contains(Severities, rs.Severity.Value) {
+		badAt(rs.at(&rs.Severity), "severity %q is not one of %s", rs.Severity.Value, strings.Join(Severities, ", "))
 	}
-	r := &Rule{ID: rs.ID, Title: rs.Title, Description: rs.Description, Severity: rs.Severity, Tags: rs.Tags, Origin: origin}
+	r := &Rule{ID: id, Title: rs.Title.Value, Description: rs.Description, Severity: rs.Severity.Value, Tags: rs.Tags, Origin: origin}
 	nm := len(l.s.macros)
 	compileBool := func(n *yaml.Node) *vm.Program {
 		prog, cok := l.compile(p, n, true, nm)
@@ -440,16 +442,14 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 		}
 	}
 	var terr error
-	if r.TitleText, terr = parseText(rs.Title); terr != nil {
-		bad("title: %v", terr)
+	if r.TitleText, terr = parseText(rs.Title.Value); terr != nil {
+		badAt(rs.at(&rs.Title), "title: %v", terr)
 	}
-	summary := rs.Summary.Value
-	if summary == "" {
-		summary = rs.Title
-	}
-	if r.SummaryText, terr = parseText(summary); terr != nil {
-		l.errorf(p.name, rs.Summary.Line, 0, "rule %q: summary: %v", rs.ID, terr)
-		ok = false
+	r.SummaryText = r.TitleText // a rule without a summary shows its title
+	if rs.Summary.Value != "" {
+		if r.SummaryText, terr = parseText(rs.Summary.Value); terr != nil {
+			badAt(rs.at(&rs.Summary), "summary: %v", terr)
+		}
 	}
 	for _, ts := range rs.Tests {
 		tc, err := testCase(p.name, ts)

@@ -34,9 +34,11 @@ func TestLoadBad(t *testing.T) {
 	for _, want := range []string{
 		"testdata/bad/errors.yaml:5:17: type event.Actor has no field emial",
 		"testdata/bad/errors.yaml:10:31: invalid operation: && (mismatched types bool and int)",
-		`testdata/bad/errors.yaml:15: rule "Bad_ID": id must be lower-case letters, digits and dashes`,
-		`testdata/bad/errors.yaml:15: rule "Bad_ID": title is required`,
-		`testdata/bad/errors.yaml:15: rule "Bad_ID": severity "urgent" is not one of info, low, medium, high, critical`,
+		// Each mistake at its own line, not the rule's when.
+		`testdata/bad/errors.yaml:12: rule "Bad_ID": id must be lower-case letters, digits and dashes`,
+		`testdata/bad/errors.yaml:13: rule "Bad_ID": title is required`,
+		`testdata/bad/errors.yaml:14: rule "Bad_ID": severity "urgent" is not one of info, low, medium, high, critical`,
+		`testdata/bad/errors.yaml:35: rule "title-typo": title: template: :1:19: executing "" at <.Event.Actor.Emial>: can't evaluate field Emial`,
 		`testdata/bad/errors.yaml:19:33: unknown list "nope"`,
 		"testdata/bad/errors.yaml:23:30: bad regex: error parsing regexp",
 		"testdata/bad/errors.yaml:25:9: unknown name no_such_macro",
@@ -50,6 +52,11 @@ func TestLoadBad(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors lack %q", want)
 		}
+	}
+	// A rule without a summary shows its title: a mistake in the title is
+	// one error, not a second one about a summary the file does not have.
+	if strings.Contains(msg, `"title-typo": summary`) {
+		t.Error("a title mistake is also reported as a summary mistake")
 	}
 	if t.Failed() {
 		t.Logf("errors:\n%s", msg)

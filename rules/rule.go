@@ -37,10 +37,11 @@ type listSpec struct {
 }
 
 type ruleSpec struct {
-	ID          string      `yaml:"id"`
-	Title       string      `yaml:"title"`
+	// Nodes rather than strings where a mistake is reported at its line.
+	ID          yaml.Node   `yaml:"id"`
+	Title       yaml.Node   `yaml:"title"`
 	Description string      `yaml:"description"`
-	Severity    string      `yaml:"severity"`
+	Severity    yaml.Node   `yaml:"severity"`
 	Tags        []string    `yaml:"tags"`
 	When        yaml.Node   `yaml:"when"`
 	Exceptions  []yaml.Node `yaml:"exceptions"`
@@ -66,12 +67,26 @@ type ruleSpec struct {
 	Tests   []testSpec `yaml:"tests"`
 }
 
-// line is the rule's line in its file, as far as the decoded fields tell.
+// line is the rule's line in its file: its id's, or else the first of its
+// fields that has one.
 func (rs *ruleSpec) line() int {
+	for _, l := range []int{rs.ID.Line, rs.Title.Line, rs.Severity.Line, rs.When.Line} {
+		if l > 0 {
+			return l
+		}
+	}
 	if rs.Sequence != nil {
 		return rs.Sequence.By.Line
 	}
-	return rs.When.Line
+	return 0
+}
+
+// at returns the line of n, or the rule's line when n is absent.
+func (rs *ruleSpec) at(n *yaml.Node) int {
+	if n.Line > 0 {
+		return n.Line
+	}
+	return rs.line()
 }
 
 // testSpec is an inline test case: events, each canonical or raw

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,15 +21,18 @@ import (
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )
 
-func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "ingest" {
-		fmt.Fprintln(stderr, "Usage: scimwatch bench ingest [flags]")
-		return 2
-	}
-	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka brokers, comma-separated")
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native address")
+func benchCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench ingest",
+		about: `Measures the ingest path against a real broker and ClickHouse: produces
+--count simulated records (mixed Okta and Entra ID, sized like the vendors'
+own) to a topic of --partitions partitions, ingests them and prints events/s;
+then produces --latency-count records at --rate while ingesting and prints the
+time from produce to insert acknowledged (p50, p99, max); then the peak RSS of
+the process (producer included). Uses a topic, group and database of its own,
+dropped at the end. Start the services first: ./.ci/services.sh start.`,
+		example: `scimwatch bench ingest --count 1000000 --partitions 8 --compression none`})
+	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
 	count := fs.Int("count", 1000000, "records for the throughput run, produced before ingest starts")
 	latCount := fs.Int("latency-count", 300000, "records for the latency run, produced at --rate while ingest runs")
 	rate := fs.Int("rate", 50000, "records/s of the latency run")
@@ -38,24 +40,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	share := fs.Float64("okta-share", 0.6, "share of Okta records (the rest Entra ID)")
 	maxRows := fs.Int("max-rows", 50000, "batch.max_rows")
 	maxWait := fs.Duration("max-wait", time.Second, "batch.max_wait")
-	compression := fs.String("compression", "lz4", "clickhouse.compression: lz4 or none")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: scimwatch bench ingest [flags]
-
-Measures the ingest path against a real broker and ClickHouse: produces
---count simulated records (mixed Okta and Entra ID, sized like the samples),
-ingests them and prints events/s; then produces --latency-count records at
---rate while ingesting and prints the time from produce to insert
-acknowledged (p50, p99, max); then the peak RSS of the process (producer
-included). Uses a topic, group and database of its own, dropped at the end.
-
-Flags:`)
-		fs.PrintDefaults()
+	compression := fs.String("compression", "lz4", "clickhouse.compression: `lz4|none`")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
+	stdout, stderr := c.stdout, c.stderr
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -99,7 +89,40 @@ type bench struct {
 	latencies []time.Duration
 }
 
+// preflight checks that Kafka and ClickHouse answer, so that the benchmark
+// fails at once with what to do rather than waiting on a service that is
+// not there.
+func preflight(ctx context.Context, brokers []string, chAddr string) error {
+	const hint = "start the services with ./.ci/services.sh start, or name others with --brokers and --clickhouse"
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	d := &kafkago.Dialer{Timeout: 5 * time.Second}
+	if conn, err := d.DialContext(ctx, "tcp", brokers[0]); err != nil {
+		errs = append(errs, fmt.Errorf("kafka at %s does not answer: %w", brokers[0], err))
+	} else {
+		conn.Close()
+	}
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addrs, cfg.DialTimeout = []string{chAddr}, 5*time.Second
+	store, err := clickhouse.Open(cfg, nil)
+	if err == nil {
+		err = store.Ping(ctx)
+		store.Close()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("clickhouse at %s does not answer: %w", chAddr, err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w\n%s", errors.Join(errs...), hint)
+	}
+	return nil
+}
+
 func (b *bench) run(ctx context.Context, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
+	if err := preflight(ctx, b.brokers, chAddr); err != nil {
+		return err
+	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-" + id
 	conn, err := kafkago.Dial("tcp", b.brokers[0])

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,28 +23,32 @@ import (
 // of event time or, on a quiet stream, of wall-clock time. SIGHUP, or a
 // change of a rules file, reloads the rules; a bad rule set keeps the last
 // good one.
-func detectCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("detect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func detectCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "detect",
+		about: `Evaluates rules on records read from stdin as they arrive (raw of any source,
+or canonical) and prints alerts as NDJSON: once when an alert fires, and once
+more when an alert with a dedup period is resolved. Simple rules alert as soon
+as their event is read; windows and sequences wait for allowed_lateness of
+event time or, on a quiet stream, of wall-clock time. SIGHUP or a changed rules
+file reloads the rules; a rule set that does not load keeps the last good one.`,
+		example: `tail -F /var/log/scim/requests.ndjson | scimwatch detect --rules rules/builtin --config detect.yaml`})
 	var df detectionFlags
-	df.register(fs)
-	level := fs.String("log-level", "info", "debug, info, warn or error")
+	df.register(fs.FlagSet)
+	level := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	poll := fs.Duration("watch", 2*time.Second, "how often to look for changed rules files")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: scimwatch detect --rules DIR [--config FILE] < records.ndjson\n\nEvaluates rules on records read from stdin as they arrive and prints alerts as NDJSON:\nonce when an alert fires, and once more when an alert with a dedup period is resolved.\nSIGHUP or a changed rules file reloads the rules.\n\nFlags:")
-		fs.PrintDefaults()
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
+	if len(df.dirs) == 0 {
+		return fs.fail("--rules is required")
 	}
-	if len(df.dirs) == 0 || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if fs.NArg() > 0 {
+		return fs.fail("reads stdin and takes no arguments")
 	}
 	logger, err := newLogger(stderr, *level)
 	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch detect:", err)
-		return 2
+		return fs.fail("%v", err)
 	}
 	cfg, opts, set, err := df.load()
 	if err != nil {

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/scimwatch/scimwatch/ingest/synth"
@@ -13,26 +11,32 @@ import (
 
 // generateCmd writes realistic raw audit records, for trying scimwatch
 // without an identity provider and for benchmarks.
-func generateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func generateCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "generate",
+		about: `Writes simulated raw Okta System Log and Entra ID (Azure Monitor) records as
+NDJSON to stdout, shaped and sized like the vendors' own, deterministic for a
+seed.`,
+		example: `scimwatch generate --count 100000 --okta-share 0.7 > records.ndjson`})
 	count := fs.Int("count", 1000, "number of records")
 	share := fs.Float64("okta-share", 0.5, "share of Okta records (the rest are Entra ID), 0..1")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same records")
 	users := fs.Int("users", 5000, "size of the simulated user population")
-	start := fs.String("start", "2026-11-02T08:00:00Z", "time of the first record (RFC 3339)")
+	start := fs.String("start", "2026-11-02T08:00:00Z", "`TIME` of the first record (RFC 3339)")
 	step := fs.Duration("step", 50*time.Millisecond, "mean time between records")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: scimwatch generate [flags] > records.ndjson\n\nWrites simulated raw Okta System Log and Entra ID (Azure Monitor) records as NDJSON.\n\nFlags:")
-		fs.PrintDefaults()
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+	stdout, stderr := c.stdout, c.stderr
 	t0, err := time.Parse(time.RFC3339, *start)
-	if err != nil || *count < 0 || *share < 0 || *share > 1 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "scimwatch generate: want --count >= 0, --okta-share in 0..1, an RFC 3339 --start and no arguments")
-		return 2
+	switch {
+	case err != nil:
+		return fs.fail("--start: %q is not an RFC 3339 time", *start)
+	case *count < 0:
+		return fs.fail("--count: must not be negative")
+	case *share < 0 || *share > 1:
+		return fs.fail("--okta-share: must be from 0 to 1")
+	case fs.NArg() > 0:
+		return fs.fail("takes no arguments")
 	}
 	g := synth.New(*seed, t0, *step, *users)
 	w := bufio.NewWriterSize(stdout, 256<<10)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,22 +25,29 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "YAML config file (required)")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
+func ingestCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "ingest",
+		about: `Streams audit records from Kafka into ClickHouse until SIGINT or SIGTERM: a
+consumer group over the configured topics, each record normalized, events
+written in batches, offsets committed after each insert, records that cannot be
+read sent to the dead-letter topic. With no kafka.brokers configured it runs an
+embedded in-memory broker. The config file is described in README.md,
+"scimwatch ingest". --generate N produces N simulated records (tenants acme,
+globex and initech), ingests them, prints a summary read back from ClickHouse
+and exits.`,
+		example: `scimwatch ingest --config ingest/kafka/testdata/quickstart.yaml --generate 20000`})
+	config := fs.String("config", "", "YAML config `FILE` (required)")
+	level := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	generate := fs.Int("generate", 0, "produce this many simulated records to the first topic, ingest them, print a summary and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: scimwatch ingest --config FILE [--generate N]\n\nStreams audit records from Kafka into ClickHouse until SIGTERM. See README.md, Configuration.\n\nFlags:")
-		fs.PrintDefaults()
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	stdout, stderr := c.stdout, c.stderr
+	if *config == "" {
+		return fs.fail("--config is required")
 	}
-	if *config == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if fs.NArg() > 0 {
+		return fs.fail("takes no arguments")
 	}
 	logger, err := newLogger(stderr, *level)
 	if err != nil {
@@ -167,16 +173,19 @@ func (d *demoRun) summary(cfg clickhouse.Config, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "YAML config file (required)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func migrateCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "migrate",
+		about: `Applies the embedded ClickHouse migrations not yet applied to the database
+of the config file (the same file as ingest's), and lists the applied ones.
+ingest applies them at start too; several instances may run them at once.`,
+		example: `scimwatch migrate --config ingest/kafka/testdata/quickstart.yaml`})
+	config := fs.String("config", "", "YAML config `FILE` (required)")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
+	stdout, stderr := c.stdout, c.stderr
 	if *config == "" {
-		fmt.Fprintln(stderr, "Usage: scimwatch migrate --config FILE\n\nApplies the embedded ClickHouse migrations not yet applied, and lists them.")
-		return 2
+		return fs.fail("--config is required")
 	}
 	cfg, err := kafka.LoadConfig(*config)
 	if err != nil {

@@ -1,7 +1,6 @@
 // Command scimwatch monitors identity-provisioning audit logs: it
-// normalizes Okta, Entra ID and SCIM records into canonical events, and
-// (as the pipeline grows) ingests them from Kafka into ClickHouse, detects
-// anomalies and alerts.
+// normalizes Okta, Entra ID and SCIM records into canonical events, ingests
+// them from Kafka into ClickHouse, and detects risky changes with rules.
 package main
 
 import (
@@ -13,23 +12,7 @@ import (
 	"syscall"
 )
 
-const usage = `scimwatch monitors identity-provisioning audit logs.
-
-Usage:
-  scimwatch normalize [--source auto|okta|entra|scim|canonical] [--tenant T] [FILE|-]...
-  scimwatch ingest --config FILE [--generate N]
-  scimwatch migrate --config FILE
-  scimwatch bench ingest [flags]
-  scimwatch rules lint DIR|FILE...
-  scimwatch rules test [--junit FILE] DIR|FILE...
-  scimwatch replay --rules DIR [--config FILE] FILE|-...
-  scimwatch detect --rules DIR [--config FILE] < records.ndjson
-  scimwatch generate [--count N] [--okta-share F] [--seed S]
-  scimwatch version
-
-Run 'scimwatch COMMAND -h' for a command's flags.
-`
-
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
 func main() {
@@ -39,37 +22,33 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches a command line and returns the exit status: 0 success, 1
-// failure (including rejected records), 2 usage error.
+// run dispatches a command line and returns the exit status: 0 success
+// (and help), 1 failure (including rejected records), 2 usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	c := &cmdIO{stdin: stdin, stdout: stdout, stderr: stderr}
+	switch {
+	case len(args) == 0:
+		topUsage(stderr)
 		return 2
-	}
-	switch args[0] {
-	case "normalize":
-		return normalizeCmd(ctx, args[1:], stdin, stdout, stderr)
-	case "ingest":
-		return ingestCmd(ctx, args[1:], stdout, stderr)
-	case "migrate":
-		return migrateCmd(ctx, args[1:], stdout, stderr)
-	case "detect":
-		return detectCmd(ctx, args[1:], stdin, stdout, stderr)
-	case "replay":
-		return replayCmd(ctx, args[1:], stdin, stdout, stderr)
-	case "rules":
-		return rulesCmd(ctx, args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
-	case "generate":
-		return generateCmd(ctx, args[1:], stdout, stderr)
-	case "version":
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1:
+		topUsage(stdout)
+		return 0
+	case args[0] == "--version" || args[0] == "-version":
 		fmt.Fprintln(stdout, "scimwatch", version)
 		return 0
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	case args[0] == "help":
+		if cmd, _ := find(args[1:]); cmd != nil {
+			return cmd.run(ctx, c, []string{"--help"})
+		}
 	}
-	fmt.Fprintf(stderr, "scimwatch: unknown command %q\n\n%s", args[0], usage)
+	if cmd, rest := find(args); cmd != nil {
+		return cmd.run(ctx, c, rest)
+	}
+	if args[0] == "rules" || args[0] == "bench" {
+		fmt.Fprintf(stderr, "scimwatch %s: want a subcommand\n\n", args[0])
+	} else {
+		fmt.Fprintf(stderr, "scimwatch: unknown command %q\n\n", args[0])
+	}
+	topUsage(stderr)
 	return 2
 }

@@ -70,11 +70,23 @@ func TestNormalizeCommand(t *testing.T) {
 		for _, want := range []string{
 			mixed + ":2: not a JSON object or array\n",
 			mixed + `:3: okta: published: unrecognised time "redacted"` + "\n",
-			"2 of 3 records rejected",
+			"1 of 2 records rejected; 1 run of lines that are not JSON skipped",
 		} {
 			if !strings.Contains(errs, want) {
 				t.Errorf("stderr %q lacks %q", errs, want)
 			}
+		}
+	})
+	t.Run("a truncated line is not the end of the input; binary is not records", func(t *testing.T) {
+		trunc := writeFile(t, "trunc.ndjson", strings.TrimSuffix(lines[107], "}\n")+"\n"+lines[4])
+		code, out, errs := runCLI(t, "", "normalize", trunc)
+		if code != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(errs, trunc+":1: truncated: the JSON value that starts on this line is never closed") {
+			t.Errorf("exit %d, %d events, stderr %q", code, strings.Count(out, "\n"), errs)
+		}
+		bin := writeFile(t, "bin.dat", "\x7fELF\x02\x01\x01\x00\x00\x00\n\x00\xff\xfe garbage\n")
+		code, _, errs = runCLI(t, "", "normalize", bin)
+		if code != 1 || !strings.Contains(errs, bin+":1-2: binary data, not JSON") || strings.Contains(errs, "records rejected") {
+			t.Errorf("exit %d, stderr %q", code, errs)
 		}
 	})
 	t.Run("stdin and forced source", func(t *testing.T) {

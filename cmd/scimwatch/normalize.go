@@ -3,39 +3,33 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
-func normalizeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("normalize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	src := fs.String("source", source.SourceAuto, "source of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
-	tenant := fs.String("tenant", "", "tenant for records that name none")
-	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in bytes")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: scimwatch normalize [flags] [FILE|-]...
-
-Reads raw audit records (JSON objects, JSON arrays, NDJSON, Okta Event Hook
-and Event Hubs wrappers) and writes canonical events as NDJSON to stdout, in
-input order. A record that cannot be read is reported on stderr as
-FILE:LINE: reason; the exit status is then 1.
-
-Flags:
-`)
-		fs.PrintDefaults()
+func normalizeCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "normalize", args: "[FILE|-]...",
+		about: `Reads raw audit records (JSON objects, JSON arrays, NDJSON, Okta Event Hook
+and Event Hubs wrappers) from the files (stdin when none, or -) and writes
+canonical events as NDJSON to stdout, in input order. A record that cannot be
+read is reported on stderr as FILE:LINE: reason and the others still come out;
+the exit status is then 1.`,
+		example: `scimwatch normalize ingest/source/okta/testdata/event-hook.json
+scimwatch generate --count 1000 | scimwatch normalize --tenant acme > events.ndjson`})
+	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
+	tenant := fs.String("tenant", "", "`TENANT` for records that name none")
+	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in `BYTES`")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
 	n, err := source.ForSource(*src)
 	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch normalize:", err)
-		return 2
+		return fs.fail("--source: %v", err)
 	}
 	files := fs.Args()
 	if len(files) == 0 {
@@ -62,9 +56,20 @@ Flags:
 		fmt.Fprintln(errw, "scimwatch normalize: writing output:", err)
 		return 1
 	}
-	if failed || total.Rejected > 0 {
+	if failed || total.Rejected > 0 || total.NotJSON > 0 {
+		var parts []string
 		if total.Rejected > 0 {
-			fmt.Fprintf(errw, "scimwatch normalize: %d of %d records rejected\n", total.Rejected, total.Records)
+			parts = append(parts, fmt.Sprintf("%d of %d records rejected", total.Rejected, total.Records))
+		}
+		if total.NotJSON > 0 {
+			runs := "runs"
+			if total.NotJSON == 1 {
+				runs = "run"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s of lines that are not JSON skipped", total.NotJSON, runs))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(errw, "scimwatch normalize: %s\n", strings.Join(parts, "; "))
 		}
 		return 1
 	}

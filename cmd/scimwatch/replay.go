@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -55,51 +56,66 @@ type detectionFlags struct {
 }
 
 func (d *detectionFlags) register(fs *flag.FlagSet) {
-	fs.Func("rules", "rules directory or file (repeatable)", func(s string) error { d.dirs = append(d.dirs, s); return nil })
-	d.config = fs.String("config", "", "YAML file with calendar: and detect: (thresholds per tenant, lateness)")
-	d.tenant = fs.String("tenant", "", "tenant for records that name none")
+	fs.Func("rules", "rules `DIR` or file (repeatable; required)", func(s string) error { d.dirs = append(d.dirs, s); return nil })
+	d.config = fs.String("config", "", "detection config `FILE`: calendar: and detect: (thresholds per tenant, lateness)")
+	d.tenant = fs.String("tenant", "", "`TENANT` for records that name none")
 }
 
 // load reads the detection config and the rules.
 func (d *detectionFlags) load() (detectionConfig, rules.Options, *rules.Set, error) {
 	cfg, err := loadDetectionConfig(*d.config)
 	if err != nil {
-		return cfg, rules.Options{}, nil, err
+		return cfg, rules.Options{}, nil, fmt.Errorf("--config: %w", err)
 	}
 	opts := rules.Options{Calendar: cfg.Calendar}
-	set, err := rules.Load(opts, d.dirs...)
+	set, err := loadRules(opts, d.dirs)
 	return cfg, opts, set, err
 }
 
-func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// loadRules loads rule directories or files, naming the flag in what goes
+// wrong: a path that is not there, or no rule at all.
+func loadRules(opts rules.Options, paths []string) (*rules.Set, error) {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("--rules %s: %w", p, errors.Unwrap(err))
+		}
+	}
+	set, err := rules.Load(opts, paths...)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Rules) == 0 {
+		return nil, fmt.Errorf("--rules %s: no rules found (rules are *.yaml or *.yml files with a rules: list)", strings.Join(paths, " "))
+	}
+	return set, nil
+}
+
+func replayCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "replay", args: "FILE|-...",
+		about: `Normalizes raw or canonical events from the files, evaluates the rules on
+them offline in event-time order, and prints each alert as NDJSON when it is
+final. The files are read as streams and merged by event time; each may be out
+of order by up to detect.allowed_lateness (1m by default), and memory is
+bounded by that window, not by the files. A summary goes to stderr; the exit
+status is 1 if a record was rejected.`,
+		example: `scimwatch generate --count 50000 --step 2s > day.ndjson
+scimwatch replay --rules rules/builtin day.ndjson`})
 	var df detectionFlags
-	df.register(fs)
-	level := fs.String("log-level", "warn", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: scimwatch replay --rules DIR [--config FILE] [--tenant T] FILE|-...
-
-Normalizes raw or canonical events from the files, evaluates the rules on
-them offline in event-time order, and prints each alert as NDJSON when it
-is final. The files are read as streams and merged by event time; each may
-be out of order by up to detect.allowed_lateness (1m by default), and memory
-is bounded by that window, not by the files.
-
-Flags:`)
-		fs.PrintDefaults()
+	df.register(fs.FlagSet)
+	level := fs.String("log-level", "warn", "`LEVEL`: debug, info, warn or error")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
+	if len(df.dirs) == 0 {
+		return fs.fail("--rules is required")
 	}
-	if len(df.dirs) == 0 || fs.NArg() == 0 {
-		fs.Usage()
-		return 2
+	if fs.NArg() == 0 {
+		return fs.fail("name the files to replay (- for stdin)")
 	}
 	logger, err := newLogger(stderr, *level)
 	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch replay:", err)
-		return 2
+		return fs.fail("%v", err)
 	}
 	cfg, _, set, err := df.load()
 	if err != nil {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/xml"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -13,51 +11,44 @@ import (
 	"github.com/scimwatch/scimwatch/rules"
 )
 
-func rulesCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	usage := `Usage: scimwatch rules lint [--config FILE] DIR|FILE...
-       scimwatch rules test [--config FILE] [--junit FILE] DIR|FILE...
+func rulesLintCmd(_ context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "rules lint", args: "DIR|FILE...",
+		about: `Loads the rules files (every *.yaml and *.yml of each directory, with their
+lists and macros), compiles and type-checks every expression against the
+canonical event, and reports every mistake of every file at once, at
+FILE:LINE:COLUMN. With --config, the overrides of the detection config must
+name threshold rules of the set. Exit status 1 if anything is wrong.`,
+		example: `scimwatch rules lint rules/builtin my-rules/`})
+	config := fs.String("config", "", "detection config `FILE` (calendar: and detect:) the rules run with")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	_, set, code := loadForRules(c, fs, *config)
+	if set == nil {
+		return code
+	}
+	fmt.Fprintf(c.stdout, "%d rules OK\n", len(set.Rules))
+	return 0
+}
 
-lint loads and type-checks the rules and reports every error at once;
-test runs every rule's inline tests on the engine.`
-	if len(args) == 0 || args[0] != "lint" && args[0] != "test" {
-		fmt.Fprintln(stderr, usage)
-		return 2
+func rulesTestCmd(_ context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "rules test", args: "DIR|FILE...",
+		about: `Runs every rule's inline tests on the detection engine: each case's events,
+in time order, must raise exactly the alerts it expects. A failure shows the
+rule, the case, what happened and the events. --config gives the calendar and
+thresholds the rules run with in production.`,
+		example: `scimwatch rules test rules/builtin
+scimwatch rules test --config detect/testdata/calendar.yaml detect/testdata/calendar`})
+	config := fs.String("config", "", "detection config `FILE` (calendar: and detect:) the rules run with")
+	junit := fs.String("junit", "", "also write the results as JUnit XML to `FILE`")
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("rules "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "", "detection config (calendar: and detect:) the rules run with")
-	var junit *string
-	if args[0] == "test" {
-		junit = fs.String("junit", "", "also write the results as JUnit XML to this file")
+	cfg, set, code := loadForRules(c, fs, *config)
+	if set == nil {
+		return code
 	}
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, usage+"\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
-	}
-	cfg, err := loadDetectionConfig(*config)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch rules:", err)
-		return 1
-	}
-	set, err := rules.Load(rules.Options{Calendar: cfg.Calendar}, fs.Args()...)
-	if err == nil {
-		err = cfg.Detect.CheckRules(set)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	if args[0] == "lint" {
-		fmt.Fprintf(stdout, "%d rules OK\n", len(set.Rules))
-		return 0
-	}
+	stdout, stderr := c.stdout, c.stderr
 	results := set.RunTests(detect.TestEvaluator(cfg.Detect))
 	failed := 0
 	for _, r := range results {
@@ -89,6 +80,28 @@ test runs every rule's inline tests on the engine.`
 		return 1
 	}
 	return 0
+}
+
+// loadForRules loads the detection config and the rules of a rules
+// command; a nil set means it failed, with code the exit status.
+func loadForRules(c *cmdIO, fs *flagSet, config string) (detectionConfig, *rules.Set, int) {
+	if fs.NArg() == 0 {
+		return detectionConfig{}, nil, fs.fail("name rule directories or files")
+	}
+	cfg, err := loadDetectionConfig(config)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "scimwatch %s: --config: %v\n", fs.help.name, err)
+		return cfg, nil, 1
+	}
+	set, err := loadRules(rules.Options{Calendar: cfg.Calendar}, fs.Args())
+	if err == nil {
+		err = cfg.Detect.CheckRules(set)
+	}
+	if err != nil {
+		fmt.Fprintln(c.stderr, err)
+		return cfg, nil, 1
+	}
+	return cfg, set, 0
 }
 
 type junitSuite struct {

@@ -98,7 +98,7 @@ func TestNormalizeStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Stats{Records: 6, Events: 8, Rejected: 2}); st != want {
+	if want := (Stats{Records: 5, Events: 8, Rejected: 1, NotJSON: 1}); st != want {
 		t.Errorf("stats = %+v, want %+v", st, want)
 	}
 	noTimeLine := 3 + bytes.Count(batch, []byte("\n")) + 2

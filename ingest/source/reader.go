@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -33,6 +34,8 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // Errors a RecordError wraps.
 var (
 	ErrNotJSON      = errors.New("not a JSON object or array")
+	ErrBinary       = errors.New("binary data, not JSON")
+	ErrTruncated    = errors.New("truncated: the JSON value that starts on this line is never closed (the lines after it are read on their own)")
 	ErrTooLarge     = errors.New("record too large")
 	ErrInvalidJSON  = errors.New("invalid JSON")
 	ErrBadSeparator = errors.New("expected ',' or ']' between array elements")
@@ -197,6 +200,9 @@ func (r *Reader) value(c byte, inArray bool) (Record, error) {
 	end, err := r.scan(c)
 	if err != nil {
 		r.inArray = false
+		if err == ErrUnterminated && bytes.IndexByte(bytes.TrimRight(r.buf[r.pos:r.n], " \t\r\n"), '\n') >= 0 {
+			err = ErrTruncated // not the end of the input: lines follow
+		}
 		return Record{}, r.skipFrame(line, err)
 	}
 	data := r.buf[r.pos:end]
@@ -334,13 +340,33 @@ func (r *Reader) skipLine(err error) error { return r.skipFrame(r.line, err) }
 // a run of them as one error.
 func (r *Reader) skipJunk() error {
 	start := r.line
+	why := ErrNotJSON
+	if r.fill(512) > 0 && looksBinary(r.buf[r.pos:min(r.n, r.pos+512)]) {
+		why = ErrBinary
+	}
 	for {
 		last := r.line
 		_ = r.skipLine(nil)
 		if c, ok := r.skipSpace(); !ok || c == '{' || c == '[' {
-			return &RecordError{Line: start, EndLine: last, Err: ErrNotJSON}
+			return &RecordError{Line: start, EndLine: last, Err: why}
 		}
 	}
+}
+
+// looksBinary reports whether b has a NUL byte or is not UTF-8 (the end
+// may cut a character).
+func looksBinary(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return true
+	}
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 && len(b) >= utf8.UTFMax {
+			return true
+		}
+		b = b[size:]
+	}
+	return false
 }
 
 // startsValue reports whether c can start a JSON value.

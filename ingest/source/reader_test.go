@@ -56,7 +56,7 @@ func TestReader(t *testing.T) {
 		{"junk lines are one error", "{\"a\":1}\nfoo\nbar\n\n{\"b\":2}\nbaz", 0,
 			[]string{`1:{"a":1}`, "2!lines 2-3: not a JSON object or array", `5:{"b":2}`, "6!line 6: not a JSON object or array"}},
 		{"truncated NDJSON line does not swallow the next", "{\"a\":1,\"b\":\n{\"c\":3}\n{\"d\":4}\n", 0,
-			[]string{"1!line 1: unterminated JSON value at end of input", `2:{"c":3}`, `3:{"d":4}`}},
+			[]string{"1!line 1: truncated: the JSON value that starts on this line is never closed (the lines after it are read on their own)", `2:{"c":3}`, `3:{"d":4}`}},
 		{"balanced but invalid multi-line frame", "{\"a\":{\"b\" 1}\n{\"c\":3}}\n{\"d\":4}\n", 0,
 			[]string{"1!line 1: invalid JSON", `2:{"c":3}`, "2!line 2: not a JSON object or array", `3:{"d":4}`}},
 		{"unterminated last record", "{\"a\":1}\n{\"b\":", 0,

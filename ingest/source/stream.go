@@ -14,6 +14,7 @@ type Stats struct {
 	Records  int // records read
 	Events   int // canonical events written
 	Rejected int // records rejected (bad JSON, unknown source, bad fields)
+	NotJSON  int // runs of lines that are not JSON at all (text, binary data)
 }
 
 // Add adds o to s.
@@ -21,6 +22,7 @@ func (s *Stats) Add(o Stats) {
 	s.Records += o.Records
 	s.Events += o.Events
 	s.Rejected += o.Rejected
+	s.NotJSON += o.NotJSON
 }
 
 // RejectFunc is told of each rejected record: the line it starts on and why.
@@ -47,8 +49,12 @@ func NormalizeStream(ctx context.Context, r io.Reader, w io.Writer, n Normalizer
 		case err == io.EOF:
 			return st, nil
 		case errors.As(err, &re):
-			st.Records++
-			st.Rejected++
+			if errors.Is(re, ErrNotJSON) || errors.Is(re, ErrBinary) {
+				st.NotJSON++ // not a record at all
+			} else {
+				st.Records++
+				st.Rejected++
+			}
 			reject(re.Line, re)
 			continue
 		case err != nil:
