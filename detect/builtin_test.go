@@ -1,12 +1,17 @@
 package detect
 
 import (
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -63,6 +68,64 @@ func TestCalendarRuleTests(t *testing.T) {
 	for _, r := range results {
 		if !r.Passed() {
 			t.Errorf("%s / %s: got %d alerts (%v), want %d; error %v", r.Rule.ID, r.Case.Name, r.Got, r.Fired, r.Case.Alerts, r.Err)
+		}
+	}
+}
+
+// TestBuiltinTitlesSayWhoDidWhat: an analyst reads the title first: every
+// built-in rule's alert names who did it, or to whom, from its events, and
+// a final alert counts all its events.
+func TestBuiltinTitlesSayWhoDidWhat(t *testing.T) {
+	set, err := rules.Load(rules.Options{}, "../rules/builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var titles []Alert
+	eval := func(r *rules.Rule, events []event.Event) (int, []string, error) {
+		e, err := New(Config{AllowedLateness: 0, MaxKeys: 100, MaxEventIDs: 20, MaxPendingAlerts: 100}, &rules.Set{Rules: []*rules.Rule{r}},
+			SinkFunc(func(a Alert) error {
+				if a.Final {
+					titles = append(titles, a)
+				}
+				return nil
+			}), prometheus.NewRegistry(), nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		titles = titles[:0]
+		evs := slices.Clone(events)
+		slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+		for i := range evs {
+			_ = e.Process(&evs[i])
+		}
+		_ = e.Flush()
+		var names []string
+		for _, ev := range evs {
+			names = append(names, ev.Actor.Email, ev.Actor.Name, ev.Actor.ID)
+			for _, tg := range ev.Targets {
+				names = append(names, tg.Email, tg.Name, tg.ID)
+			}
+		}
+		for _, a := range titles {
+			seen[r.ID] = true
+			named := false
+			for _, n := range names {
+				named = named || n != "" && strings.Contains(a.Title, n)
+			}
+			if !named || strings.Contains(a.Title, "<no value>") || strings.Contains(a.Title, "  ") || strings.Contains(a.Summary, "<no value>") {
+				t.Errorf("%s: title %q names none of its events' actors or targets (summary %q)", r.ID, a.Title, a.Summary)
+			}
+			if r.Threshold != nil && !strings.Contains(a.Title, fmt.Sprint(a.Count)) {
+				t.Errorf("%s: final title %q does not say the final count %d", r.ID, a.Title, a.Count)
+			}
+		}
+		return len(titles), nil, nil
+	}
+	set.RunTests(eval)
+	for _, r := range set.Rules {
+		if !seen[r.ID] {
+			t.Errorf("%s: no test case raised an alert to check", r.ID)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"container/heap"
+	"slices"
 	"time"
 
 	"github.com/scimwatch/scimwatch/event"
@@ -14,7 +15,8 @@ type openAlert struct {
 	Alert
 	until time.Time // end of the dedup period
 	rs    *ruleState
-	index int // in the closing heap
+	index int         // in the closing heap
+	ev    event.Event // the event that opened it, without raw: the texts are rendered again, final, when it resolves
 }
 
 // fireKey raises an alert for key, or counts it into the open alert of its
@@ -50,7 +52,9 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 		e.emit(&al)
 		return nil
 	}
-	a := &openAlert{Alert: al, rs: rs, until: first.Add(period)}
+	a := &openAlert{Alert: al, rs: rs, until: first.Add(period), ev: *ev}
+	// ev may be the engine's scratch event: keep copies of what it points to.
+	a.ev.Raw, a.ev.Targets, a.ev.Changes = nil, slices.Clone(ev.Targets), slices.Clone(ev.Changes)
 	if old, evicted := rs.open.put(dk, a); evicted {
 		// Closed early, not lost.
 		e.metrics.evictions.WithLabelValues(r.ID, "dedup").Inc()
@@ -92,8 +96,13 @@ func (e *Engine) closeUntil(t time.Time) {
 	}
 }
 
+// resolve hands over an alert's final form: its texts say the final count
+// and last time ("made 25 changes", not the 20 it opened at).
 func (e *Engine) resolve(a *openAlert) {
 	a.Status, a.Final = StatusResolved, true
+	r := a.rs.rule
+	d := rules.AlertData{Rule: r, Event: &a.ev, Count: a.Count, Key: a.Key, First: a.First, Last: a.Last}
+	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
 	e.emit(&a.Alert)
 }
 

@@ -51,6 +51,17 @@ func DefaultCalendar() Calendar {
 	return Calendar{Default: Hours{Start: "08:00", End: "19:00", Weekend: []string{"Saturday", "Sunday"}}}
 }
 
+// Check reports every problem of the calendar, as loading rules with it
+// would.
+func (c Calendar) Check() error {
+	cp := c
+	cp.Tenants = make(map[string]Hours, len(c.Tenants))
+	for t, h := range c.Tenants {
+		cp.Tenants[t] = h
+	}
+	return cp.compile()
+}
+
 // compile checks and prepares the calendar.
 func (c *Calendar) compile() error {
 	var errs []string

@@ -111,6 +111,7 @@ func (d *demoRun) produce(ctx context.Context) func([]string, string) {
 				BatchTimeout: 20 * time.Millisecond, AllowAutoTopicCreation: true, Transport: &kafkago.Transport{}}
 			defer w.Close()
 			g := synth.New(uint64(time.Now().UnixNano()), time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(d.want), 2000)
+			g.Tenants = []string{"acme", "globex", "initech"}
 			batch := make([]kafkago.Message, 0, 5000)
 			for i := int64(0); i < d.want; i++ {
 				v, _ := g.Next(nil, 0.6)

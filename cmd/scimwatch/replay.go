@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,9 @@ type detectionConfig struct {
 	Detect   detect.Config   `yaml:"detect"`
 }
 
+// goType is the Go type yaml names in its errors: " in type detect.Config".
+var goType = regexp.MustCompile(` in type [\w.*\[\]]+`)
+
 func loadDetectionConfig(path string) (detectionConfig, error) {
 	cfg := detectionConfig{Detect: detect.DefaultConfig()}
 	if path == "" {
@@ -38,11 +42,26 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("%s: %w", path, err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, e := range te.Errors { // the decoder went on: validate the rest too
+			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
+		}
 	}
 	if err := cfg.Detect.Validate(); err != nil {
-		return cfg, fmt.Errorf("%s: detect: %w", path, err)
+		errs = append(errs, fmt.Errorf("detect: %w", err))
+	}
+	if cfg.Calendar != nil {
+		if err := cfg.Calendar.Check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return cfg, fmt.Errorf("%s: %w", path, errors.Join(errs...))
 	}
 	return cfg, nil
 }

@@ -167,3 +167,18 @@ func TestReplayRejectsOverridesOfUnknownRules(t *testing.T) {
 		t.Errorf("lint: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestDetectionConfigErrorsAtOnce: an unknown key does not hide the values
+// that are wrong.
+func TestDetectionConfigErrorsAtOnce(t *testing.T) {
+	cfg := writeFile(t, "detect.yaml", "calendar:\n  default: {start: \"25:00\", end: \"19:00\"}\ndetect:\n  max_keys: -5\n  lateness: 1m\n")
+	code, _, errs := runCLI(t, "", "rules", "lint", "--config", cfg, "../../rules/builtin")
+	for _, want := range []string{"line 5: field lateness not found", "detect: max_keys: must be positive", `calendar: default: "25:00" is not HH:MM`} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q: %q", want, errs)
+		}
+	}
+	if code != 1 || strings.Contains(errs, " in type ") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -112,15 +113,35 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
-// ParseConfig decodes and validates a YAML config.
+// goType is the Go type yaml names in its errors, which a user does not
+// need: " in type kafka.KafkaConfig".
+var goType = regexp.MustCompile(` in type [\w.*\[\]]+`)
+
+// ParseConfig decodes and validates a YAML config. Every problem is
+// reported at once: unknown keys and wrong types (with their lines) and the
+// values that do not validate.
 func ParseConfig(b []byte) (Config, error) {
 	cfg := DefaultConfig()
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
-		return Config{}, err
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return Config{}, err // a syntax error: nothing else can be read
+		}
+		// The decoder went on past each of these: validate the rest too.
+		for _, e := range te.Errors {
+			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
+		}
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return cfg, nil
 }
 
 // Validate reports every problem of the config, each with its path.

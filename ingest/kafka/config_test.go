@@ -67,6 +67,9 @@ retry: {initial_backoff: 2s, max_backoff: 1s}
 			"retry: want 0 < initial_backoff <= max_backoff",
 		}},
 		{"no topics", "kafka: {group: g}\n", []string{"kafka.topics: at least one topic is required"}},
+		// An unknown key once hid every value error.
+		{"unknown keys and bad values together", "kafka:\n  group: \"\"\n  brokerz: [a]\n  topics: []\nbatch:\n  max_rows: -1\n",
+			[]string{"line 3: field brokerz not found", "kafka.group: required", "kafka.topics: at least one topic", "batch.max_rows: must be positive"}},
 		{"bad duration", "batch: {max_wait: soon}\n", []string{"soon"}},
 	}
 	for _, tt := range tests {

@@ -25,7 +25,15 @@ func (g *Generator) Entra(dst []byte) []byte {
 	actor := g.anyUser()
 	dst = append(dst, `{"time":"`...)
 	dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.0000000Z")
-	dst = append(dst, `","resourceId":"/tenants/`+tenantID+`/providers/Microsoft.aadiam","operationVersion":"1.0","tenantId":"`+tenantID+`","durationMs":0,"callerIpAddress":"`...)
+	tid := tenantID
+	if g.tenant != "" {
+		tid = TenantID(g.tenant)
+	}
+	dst = append(dst, `","resourceId":"/tenants/`...)
+	dst = append(dst, tid...)
+	dst = append(dst, `/providers/Microsoft.aadiam","operationVersion":"1.0","tenantId":"`...)
+	dst = append(dst, tid...)
+	dst = append(dst, `","durationMs":0,"callerIpAddress":"`...)
 	ipStart := len(dst)
 	dst = g.ip(dst)
 	ip := string(dst[ipStart:])

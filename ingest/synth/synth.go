@@ -5,6 +5,8 @@
 package synth
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -17,6 +19,23 @@ type Generator struct {
 	step  time.Duration
 	seq   uint64
 	users int
+
+	// Tenants, when set, spread records over these organisations, as a
+	// deployment watching several sees them: Okta events come as Event Hook
+	// deliveries from https://TENANT.okta.com (the org names the tenant),
+	// Entra ID records carry the tenant's tenantId (TenantID). Unset, Okta
+	// records are bare System Log events that name no tenant, and Entra ID
+	// records one fixed tenant.
+	Tenants []string
+	tenant  string // of the record being written
+}
+
+// TenantID is the Entra ID tenant id the generator gives tenant: a GUID
+// derived from the name, the same on every run.
+func TenantID(tenant string) string {
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	return fmt.Sprintf("4f1e2d3c-aaaa-bbbb-cccc-%012x", h.Sum64()&0xffffffffffff)
 }
 
 // New returns a Generator whose events start at start and advance by step
@@ -31,10 +50,29 @@ func New(seed uint64, start time.Time, step time.Duration, users int) *Generator
 // Next appends one record, Okta or Entra at the given share of Okta
 // (0..1), and returns the buffer and the record's source.
 func (g *Generator) Next(dst []byte, oktaShare float64) ([]byte, string) {
-	if g.rng.Float64() < oktaShare {
+	okta := g.rng.Float64() < oktaShare
+	if len(g.Tenants) > 0 {
+		g.tenant = g.Tenants[g.rng.IntN(len(g.Tenants))]
+	}
+	if okta {
+		if g.tenant != "" {
+			return g.oktaHook(dst), "okta"
+		}
 		return g.Okta(dst), "okta"
 	}
 	return g.Entra(dst), "entra"
+}
+
+// oktaHook appends an Okta Event Hook delivery of one event from the
+// tenant's org.
+func (g *Generator) oktaHook(dst []byte) []byte {
+	dst = append(dst, `{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://`...)
+	dst = append(dst, g.tenant...)
+	dst = append(dst, `.okta.com/api/v1/eventHooks/who4mJxKdtFhR3BxS0g4","eventId":"`...)
+	dst = g.uuid(dst)
+	dst = append(dst, `","contentType":"application/json","data":{"events":[`...)
+	dst = g.Okta(dst)
+	return append(dst, `]}}`...)
 }
 
 // Records returns n records of a fixed day (2026-11-02 from 08:00 UTC,

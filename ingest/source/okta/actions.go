@@ -20,6 +20,7 @@ var actions = map[string]string{
 	"user.mfa.factor.reset_all":         event.ActionMFAReset,
 	"user.mfa.factor.deactivate":        event.ActionMFAReset,
 	"user.session.start":                event.ActionUserLogin,
+	"user.authentication.sso":           event.ActionUserLogin, // a sign-in to an app; the app is a target
 
 	"user.account.privilege.grant":       event.ActionRoleGrant,
 	"user.account.privilege.revoke":      event.ActionRoleRevoke,
