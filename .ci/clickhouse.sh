@@ -10,12 +10,13 @@
 #   .ci/clickhouse.sh env       print the variables the tests read
 #
 # SCIMWATCH_CH_DIR (default: a directory under /tmp) holds config, data,
-# logs and the pid file; SCIMWATCH_CH_PORT the native port (19000).
+# logs and the pid file; SCIMWATCH_CH_PORT the native port (19000), and
+# SCIMWATCH_CH_HTTP_PORT the HTTP port (the native port + 1).
 set -euo pipefail
 
 dir=${SCIMWATCH_CH_DIR:-/tmp/scimwatch-clickhouse}
 port=${SCIMWATCH_CH_PORT:-19000}
-http_port=$((port + 1))
+http_port=${SCIMWATCH_CH_HTTP_PORT:-$((port + 1))}
 pidfile=$dir/clickhouse.pid
 
 # shellcheck source=lib.sh
@@ -79,7 +80,7 @@ start() {
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if answers; then return; fi
-    if ! running; then log "server exited:"; tail -20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 || true; exit 1; fi
+    if ! running; then log "server exited:"; tail -n 20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 || true; exit 1; fi
     sleep 0.5
   done
   log "server did not answer in 60 s"; exit 1

@@ -76,10 +76,10 @@ PROPS
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if listening; then return; fi
-    if ! running; then log "broker exited:"; tail -30 "$dir/log/server.log" >&2; exit 1; fi
+    if ! running; then log "broker exited:"; tail -n 30 "$dir/log/server.log" >&2; exit 1; fi
     sleep 0.5
   done
-  log "broker did not listen in 60 s"; tail -30 "$dir/log/server.log" >&2; exit 1
+  log "broker did not listen in 60 s"; tail -n 30 "$dir/log/server.log" >&2; exit 1
 }
 
 case "${1:-}" in

@@ -29,7 +29,7 @@ for p in clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client
   command -v "${p%%:*}" >/dev/null || missing+=("${p##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]} (apt, about 10 MB to download)"
+  say "installing ${missing[*]} (apt: 30 packages, about 17 MB)"
   if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
     say "could not install ${missing[*]}"
     [ "${CI:-}" = true ] && exit 1

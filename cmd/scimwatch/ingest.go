@@ -143,7 +143,9 @@ func (d *demoRun) summary(cfg clickhouse.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "scimwatch ingest: stopped after %d of %d events\n", n, d.want)
 		return 1
 	}
-	fmt.Fprintf(stdout, "ingested %d events in %.1f s (%.0f events/s)\n", n, d.elapsed.Seconds(), float64(n)/d.elapsed.Seconds())
+	fmt.Fprintf(stdout, "ingested %d events in %.1f s, from start to the last insert: the group's join, the migrations and\n"+
+		"the first batch's wait (batch.max_wait) included; for throughput, run scimwatch bench ingest (README, Performance)\n",
+		n, d.elapsed.Seconds())
 	store, err := clickhouse.Open(cfg, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -207,7 +207,7 @@ func TestReplayCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &bulk); err != nil {
 		t.Fatal(err)
 	}
-	if bulk.Rule != "bulk-role-change" || bulk.Count != 22 || bulk.Key != "acme|admin" || bulk.Title != "Bulk role changes by admin@acme.com" ||
+	if bulk.Rule != "bulk-role-change" || bulk.Count != 22 || bulk.Key != "acme|admin" || bulk.Title != "admin@acme.com made 22 role or group membership changes within 10 minutes" ||
 		len(bulk.Events) != 20 || bulk.Status != "resolved" || bulk.First != "2026-11-20T03:00:00.000Z" {
 		t.Errorf("bulk alert %+v", bulk)
 	}

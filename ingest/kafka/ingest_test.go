@@ -360,8 +360,11 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	kafkaAddr := testenv.Kafka(t)
 	testenv.ClickHouse(t)
 	script := testenv.ClickHouseScript(t)
-	port := freePort(t)
-	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(port))
+	// Both of its ports free (the HTTP port was once the native port + 1,
+	// which a busy machine could have given to another socket).
+	ports := freePorts(t, 2)
+	port := ports[0]
+	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(port), "SCIMWATCH_CH_HTTP_PORT="+strconv.Itoa(ports[1]))
 	ch := func(verb string) {
 		t.Helper()
 		cmd := exec.Command(script, verb)
@@ -411,12 +414,17 @@ func TestEmbeddedKafka(t *testing.T) {
 	})
 }
 
-func freePort(t *testing.T) int {
+// freePorts returns n ports free at once on 127.0.0.1.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return out
 }
