@@ -91,10 +91,12 @@ func TestThresholdAndDedupCountTheBurst(t *testing.T) {
 	if !slices.Equal(a.Events, []string{"g0", "g1", "g2", "g3"}) {
 		t.Errorf("event ids %v, want the first 4", a.Events)
 	}
-	if a.Title != "Burst by admin" || a.Summary != "3 grants" || a.Severity != "high" {
+	// The texts are rendered when the alert opens, and again, final, when
+	// it resolves.
+	if a.Title != "Burst by admin" || a.Summary != "7 grants" || a.Severity != "high" {
 		t.Errorf("title %q summary %q", a.Title, a.Summary)
 	}
-	if len(rec.opened) != 1 || rec.opened[0].Count != 3 {
+	if len(rec.opened) != 1 || rec.opened[0].Count != 3 || rec.opened[0].Summary != "3 grants" {
 		t.Errorf("opened %+v, want one at count 3", rec.opened)
 	}
 }
