@@ -50,6 +50,16 @@ type Alert struct {
 	Title   string   `json:"title"`
 	Summary string   `json:"summary"`
 	Tags    []string `json:"tags"`
+	// Who did it and to whom, from the event that opened the alert: the
+	// actor's email, name or id, and each target as "type: name".
+	Actor   string   `json:"actor"`
+	Targets []string `json:"targets"`
+	// The rule's description and runbook link, for the people it reaches.
+	Description string `json:"description,omitempty"`
+	Runbook     string `json:"runbook,omitempty"`
+	// Observed is the wall-clock time the engine raised or resolved the
+	// alert: alerting measures its latency from it.
+	Observed time.Time `json:"-"`
 }
 
 // MarshalJSON writes times as events do: RFC 3339, UTC, milliseconds.
@@ -93,6 +103,32 @@ type SinkFunc func(a Alert) error
 // Alert implements Sink.
 func (f SinkFunc) Alert(a Alert) error { return f(a) }
 
+// who renders an actor: email, else name, else id.
+func who(a *event.Actor) string {
+	for _, s := range []string{a.Email, a.Name, a.ID} {
+		if s != "" {
+			return s
+		}
+	}
+	return "unknown actor"
+}
+
+// targetNames renders an event's targets as "type: name".
+func targetNames(ev *event.Event) []string {
+	out := make([]string, 0, len(ev.Targets))
+	for _, t := range ev.Targets {
+		name := t.Email
+		if name == "" {
+			name = t.Name
+		}
+		if name == "" {
+			name = t.ID
+		}
+		out = append(out, t.Type+": "+name)
+	}
+	return out
+}
+
 // snapshot is the value handed to the sink: its slices are its own. An
 // alert handed over for the last time gives its event ids away; one that
 // may still count events gives a copy.
@@ -103,6 +139,9 @@ func (a *Alert) snapshot() Alert {
 	}
 	if len(a.Tags) > 0 {
 		s.Tags = slices.Clone(a.Tags)
+	}
+	if !a.Final {
+		s.Targets = slices.Clone(a.Targets)
 	}
 	return s
 }

@@ -42,6 +42,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 	al := Alert{
 		ID: alertID(r.ID, ev.Tenant, dk, first), Rule: r.ID, Severity: r.Severity, Tenant: ev.Tenant, Key: dk,
 		Status: StatusFiring, Count: count, First: first, Last: ev.Time, Events: ids, Tags: r.Tags,
+		Actor: who(&ev.Actor), Targets: targetNames(ev), Description: r.Description, Runbook: r.Runbook, Observed: e.now(),
 	}
 	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: dk, First: first, Last: ev.Time}
 	al.Title, al.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
@@ -103,6 +104,7 @@ func (e *Engine) resolve(a *openAlert) {
 	r := a.rs.rule
 	d := rules.AlertData{Rule: r, Event: &a.ev, Count: a.Count, Key: a.Key, First: a.First, Last: a.Last}
 	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
+	a.Observed = e.now()
 	e.emit(&a.Alert)
 }
 

@@ -353,7 +353,7 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 	if !slices.Contains(Severities, rs.Severity.Value) {
 		badAt(rs.at(&rs.Severity), "severity %q is not one of %s", rs.Severity.Value, strings.Join(Severities, ", "))
 	}
-	r := &Rule{ID: id, Title: rs.Title.Value, Description: rs.Description, Severity: rs.Severity.Value, Tags: rs.Tags, Origin: origin}
+	r := &Rule{ID: id, Title: rs.Title.Value, Description: rs.Description, Runbook: rs.Runbook, Severity: rs.Severity.Value, Tags: rs.Tags, Origin: origin}
 	nm := len(l.s.macros)
 	compileBool := func(n *yaml.Node) *vm.Program {
 		prog, cok := l.compile(p, n, true, nm)

@@ -41,6 +41,7 @@ type ruleSpec struct {
 	ID          yaml.Node   `yaml:"id"`
 	Title       yaml.Node   `yaml:"title"`
 	Description string      `yaml:"description"`
+	Runbook     string      `yaml:"runbook"`
 	Severity    yaml.Node   `yaml:"severity"`
 	Tags        []string    `yaml:"tags"`
 	When        yaml.Node   `yaml:"when"`
@@ -102,8 +103,10 @@ type Rule struct {
 	ID          string
 	Title       string
 	Description string
-	Severity    string
-	Tags        []string
+	// Runbook is a link to what to do when the rule fires.
+	Runbook  string
+	Severity string
+	Tags     []string
 	// Where it was defined: "FILE:LINE".
 	Origin string
 
