@@ -272,7 +272,11 @@ func (n *Notifier) deliver(ctx context.Context, r Receiver, snap *Notification, 
 		return
 	}
 	d.Receiver, d.GroupID, d.Version, d.Sent, d.Pending = name, snap.ID, snap.Version, n.now(), time.Time{}
-	if err := n.store.SaveDelivery(ctx, d); err != nil {
+	// What was sent is recorded even if shutdown began meanwhile: a lost
+	// record is what makes a restart look for the message again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := n.store.SaveDelivery(sctx, d); err != nil {
 		n.metrics.storeErrors.Inc()
 		n.logger.Error("recording a delivery; it may be repeated after a restart", "receiver", name, "notification", snap.ID, "err", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/internal/testenv"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {

@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/internal/testenv"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 )

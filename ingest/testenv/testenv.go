@@ -39,7 +39,7 @@ func ClickHouse(t testing.TB) string {
 func ClickHouseScript(t testing.TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", ".ci", "clickhouse.sh")
+	p := filepath.Join(filepath.Dir(file), "..", "..", ".ci", "clickhouse.sh")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
 	}
