@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command. Installs and starts what the tests need (Debian's
-# clickhouse-server and kcat, Apache Kafka from Maven Central), checks
+# clickhouse-server, kcat, prometheus and prometheus-alertmanager, Apache Kafka
+# from Maven Central), checks
 # formatting and vet, runs the whole suite with the race detector against the
 # real services, and runs the built-in rules' own tests.
 #
@@ -25,12 +26,13 @@ say "go vet (the first run downloads the Go modules, about 400 MB)"
 go vet ./...
 
 missing=()
-for p in clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client kcat:kcat; do
+for p in clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client kcat:kcat \
+  prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager curl:curl; do
   command -v "${p%%:*}" >/dev/null || missing+=("${p##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]} (apt: 30 packages, about 17 MB)"
-  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
+  say "installing ${missing[*]} (apt: about 30 MB)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null 2>&1; then
     say "could not install ${missing[*]}"
     [ "${CI:-}" = true ] && exit 1
   fi
@@ -38,7 +40,7 @@ fi
 
 services_ok=true
 stops=()
-for svc in clickhouse kafka; do
+for svc in clickhouse kafka alertmanager prometheus; do
   if ./.ci/"$svc".sh status >/dev/null 2>&1; then
     say "$svc already running: it stays running"
   else
@@ -49,7 +51,9 @@ for svc in clickhouse kafka; do
       services_ok=false
     fi
   fi
-  if [ "$services_ok" = true ]; then export "$(./.ci/"$svc".sh env)"; fi
+  if [ "$services_ok" = true ]; then
+    while read -r kv; do export "$kv"; done < <(./.ci/"$svc".sh env)
+  fi
 done
 trap 'for s in "${stops[@]}"; do ./.ci/"$s".sh stop; done' EXIT
 if [ "$services_ok" != true ]; then

@@ -116,9 +116,11 @@ func (r *Receiver) postable(a *alerting.Alert, notification string, now time.Tim
 			end = until
 		}
 	}
+	// Labels are the alert's identity in Alertmanager: nothing that changes
+	// (status, count) goes there.
 	labels := models.LabelSet{"alertname": a.Rule, "rule": a.Rule, "severity": a.Severity, "tenant": a.Tenant,
-		"actor": a.Actor, "scimwatch_id": a.ID, "notification": notification, "status": a.Status}
-	annotations := models.LabelSet{"title": a.Title, "summary": a.Summary}
+		"actor": a.Actor, "scimwatch_id": a.ID, "notification": notification}
+	annotations := models.LabelSet{"title": a.Title, "summary": a.Summary, "status": a.Status}
 	if a.Description != "" {
 		annotations["description"] = a.Description
 	}

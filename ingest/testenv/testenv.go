@@ -1,6 +1,6 @@
 // Package testenv finds the real services integration tests run against:
-// Apache Kafka and ClickHouse started by .ci/kafka.sh and .ci/clickhouse.sh,
-// named by environment variables. Without them a test is skipped, except
+// Apache Kafka, ClickHouse, Alertmanager and Prometheus, started by the
+// scripts in .ci/ and named by environment variables. Without them a test is skipped, except
 // under CI (CI=true), where a missing service fails the run.
 package testenv
 
@@ -52,4 +52,16 @@ func Name(prefix string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// Alertmanager returns the base URL of the real Alertmanager
+// (.ci/alertmanager.sh).
+func Alertmanager(t testing.TB) string {
+	return need(t, "SCIMWATCH_TEST_ALERTMANAGER", "Prometheus Alertmanager")
+}
+
+// Prometheus returns the base URL of the real Prometheus
+// (.ci/prometheus.sh) and the file of targets it scrapes.
+func Prometheus(t testing.TB) (url, targets string) {
+	return need(t, "SCIMWATCH_TEST_PROMETHEUS", "Prometheus"), need(t, "SCIMWATCH_TEST_PROMETHEUS_TARGETS", "Prometheus's targets file")
 }
