@@ -201,6 +201,9 @@ func (n *Notifier) dueAt(r Receiver, g *group, now time.Time) time.Time {
 	if t := g.next[r.Name()]; t.After(now) {
 		return t // backing off after a failure
 	}
+	if n.draining && d.Version < g.version {
+		return now // shutting down: no more waiting for group_wait or group_interval
+	}
 	switch {
 	case d.Version == 0:
 		if g.critical() || n.cfg.GroupWait == 0 {
@@ -288,6 +291,43 @@ func (n *Notifier) deliver(ctx context.Context, r Receiver, snap *Notification, 
 		g.urgent = false
 		if g.closed && g.version == snap.Version {
 			n.forget(g)
+		}
+	}
+}
+
+// Drain delivers every notification not yet delivered everywhere, without
+// waiting for group_wait or group_interval, and returns when none is left
+// or ctx ends (a failing integration keeps its notifications stored, for
+// the next start).
+func (n *Notifier) Drain(ctx context.Context) {
+	n.mu.Lock()
+	n.draining = true
+	for _, ch := range n.wake {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	n.mu.Unlock()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		n.mu.Lock()
+		left := 0
+		for _, g := range n.groups {
+			if !n.deliveredEverywhere(g) {
+				left++
+			}
+		}
+		n.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.logger.Warn("stopping with notifications not yet delivered; they are stored and go out at the next start", "notifications", left)
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -31,6 +31,7 @@ type Notifier struct {
 
 	mu         sync.Mutex
 	ready      bool
+	draining   bool
 	alerts     map[string]*Alert // by tenant and id
 	groups     map[string]*group // by id
 	current    map[string]*group // the open group of each key

@@ -103,18 +103,28 @@ func preflight(ctx context.Context, brokers []string, chAddr string) error {
 	} else {
 		conn.Close()
 	}
+	if err := pingClickHouse(ctx, chAddr); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w\n%s", errors.Join(errs...), hint)
+	}
+	return nil
+}
+
+// pingClickHouse checks that ClickHouse at addr answers within 5 s.
+func pingClickHouse(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	cfg := clickhouse.DefaultConfig()
-	cfg.Addrs, cfg.DialTimeout = []string{chAddr}, 5*time.Second
+	cfg.Addrs, cfg.DialTimeout = []string{addr}, 5*time.Second
 	store, err := clickhouse.Open(cfg, nil)
 	if err == nil {
 		err = store.Ping(ctx)
 		store.Close()
 	}
 	if err != nil {
-		errs = append(errs, fmt.Errorf("clickhouse at %s does not answer: %w", chAddr, err))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w\n%s", errors.Join(errs...), hint)
+		return fmt.Errorf("clickhouse at %s does not answer: %w", addr, err)
 	}
 	return nil
 }

@@ -33,6 +33,10 @@ var commands = []command{
 	{"rules test", "run the rules' inline tests", rulesTestCmd},
 	{"replay", "evaluate rules on files of events, offline, in event-time order", replayCmd},
 	{"detect", "evaluate rules on a live stream of records from stdin", detectCmd},
+	{"silence add", "silence alerts by rule, tenant, actor or target, for a time", silenceAddCmd},
+	{"silence list", "list the silences", silenceListCmd},
+	{"silence expire", "end silences now", silenceExpireCmd},
+	{"bench alerting", "measure the latency from event to Slack call", benchAlertingCmd},
 	{"version", "print scimwatch's version", versionCmd},
 }
 

@@ -27,7 +27,8 @@ func detectCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "detect",
 		about: `Evaluates rules on records read from stdin as they arrive (raw of any source,
 or canonical) and prints alerts as NDJSON: once when an alert fires, and once
-more when an alert with a dedup period is resolved. Simple rules alert as soon
+more when an alert with a dedup period is resolved. With an alerting: section
+in --config, alerts also go to Slack and Alertmanager. Simple rules alert as soon
 as their event is read; windows and sequences wait for allowed_lateness of
 event time or, on a quiet stream, of wall-clock time. SIGHUP or a changed rules
 file reloads the rules; a rule set that does not load keeps the last good one.`,
@@ -65,7 +66,13 @@ file reloads the rules; a rule set that does not load keeps the last good one.`,
 		return out.Flush()
 	})
 	reg := prometheus.NewRegistry()
-	eng, err := detect.New(cfg.Detect, set, sink, reg, logger)
+	nf, err := startNotifying(ctx, &cfg, reg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "scimwatch detect:", err)
+		return 1
+	}
+	defer nf.stop(30 * time.Second)
+	eng, err := detect.New(cfg.Detect, set, nf.sink(sink), reg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch detect:", err)
 		return 1
@@ -114,8 +121,10 @@ file reloads the rules; a rule set that does not load keeps the last good one.`,
 			if err := eng.Tick(); err != nil {
 				logger.Error("alerts not delivered; they will be retried", "err", err)
 			}
-		case <-ctx.Done(): // SIGINT or SIGTERM: resolve the open alerts and stop
-			running = false
+		case <-ctx.Done():
+			// SIGINT or SIGTERM: stop without resolving what is open (a
+			// restart is not the end of an incident).
+			return 0
 		}
 	}
 	if err := eng.Flush(); err != nil {

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd, rest := find(args); cmd != nil {
 		return cmd.run(ctx, c, rest)
 	}
-	if args[0] == "rules" || args[0] == "bench" {
+	if args[0] == "rules" || args[0] == "bench" || args[0] == "silence" {
 		fmt.Fprintf(stderr, "scimwatch %s: want a subcommand\n\n", args[0])
 	} else {
 		fmt.Fprintf(stderr, "scimwatch: unknown command %q\n\n", args[0])

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,61 +9,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/rules"
 )
-
-// detectionConfig is the file --config names for replay and the rules
-// commands: the calendar of the time helpers and the engine's settings.
-type detectionConfig struct {
-	Calendar *rules.Calendar `yaml:"calendar"`
-	Detect   detect.Config   `yaml:"detect"`
-}
-
-// goType is the Go type yaml names in its errors: " in type detect.Config".
-var goType = regexp.MustCompile(` in type [\w.*\[\]]+`)
-
-func loadDetectionConfig(path string) (detectionConfig, error) {
-	cfg := detectionConfig{Detect: detect.DefaultConfig()}
-	if path == "" {
-		return cfg, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var errs []error
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return cfg, fmt.Errorf("%s: %w", path, err)
-		}
-		for _, e := range te.Errors { // the decoder went on: validate the rest too
-			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
-		}
-	}
-	if err := cfg.Detect.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("detect: %w", err))
-	}
-	if cfg.Calendar != nil {
-		if err := cfg.Calendar.Check(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return cfg, fmt.Errorf("%s: %w", path, errors.Join(errs...))
-	}
-	return cfg, nil
-}
 
 // detectionFlags are the flags replay and detect share: the rules, the
 // detection config and the default tenant.
@@ -116,12 +69,14 @@ them offline in event-time order, and prints each alert as NDJSON when it is
 final. The files are read as streams and merged by event time; each may be out
 of order by up to detect.allowed_lateness (1m by default), and memory is
 bounded by that window, not by the files. A summary goes to stderr; the exit
-status is 1 if a record was rejected.`,
+status is 1 if a record was rejected. With --notify, the alerts also go
+through the config's alerting: integrations, as production would send them.`,
 		example: `scimwatch generate --count 50000 --step 2s > day.ndjson
 scimwatch replay --rules rules/builtin day.ndjson`})
 	var df detectionFlags
 	df.register(fs.FlagSet)
 	level := fs.String("log-level", "warn", "`LEVEL`: debug, info, warn or error")
+	notify := fs.Bool("notify", false, "also deliver the alerts through the --config's alerting: integrations (Slack, Alertmanager), as production would")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -162,7 +117,7 @@ scimwatch replay --rules rules/builtin day.ndjson`})
 	out := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(out)
 	alerts := 0
-	eng, err := detect.New(cfg.Detect, set, detect.SinkFunc(func(a detect.Alert) error {
+	print := detect.SinkFunc(func(a detect.Alert) error {
 		if !a.Final {
 			return nil
 		}
@@ -171,7 +126,20 @@ scimwatch replay --rules rules/builtin day.ndjson`})
 			return err
 		}
 		return out.Flush() // alerts are few: each is out as soon as it is final
-	}), prometheus.NewRegistry(), logger)
+	})
+	reg := prometheus.NewRegistry()
+	var nf *notifying
+	if *notify {
+		if !cfg.Alerting.enabled() {
+			return fs.fail("--notify needs --config with an alerting: section naming slack or alertmanager")
+		}
+		if nf, err = startNotifying(ctx, &cfg, reg, logger); err != nil {
+			fmt.Fprintln(stderr, "scimwatch replay:", err)
+			return 1
+		}
+		defer nf.stop(time.Minute)
+	}
+	eng, err := detect.New(cfg.Detect, set, nf.sink(print), reg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch replay:", err)
 		return 1
@@ -183,14 +151,18 @@ scimwatch replay --rules rules/builtin day.ndjson`})
 		}
 		var ev *event.Event
 		if ev, err = merged.Next(); err == nil {
-			err = eng.Process(ev)
+			if perr := eng.Process(ev); perr != nil {
+				// The sink refused (alerting's store is down): the engine
+				// keeps the alerts and hands them over again.
+				logger.Warn("alerts not handed over yet; will retry", "err", perr)
+			}
 		}
 	}
 	if err != io.EOF {
 		fmt.Fprintln(errw, "scimwatch replay:", err)
 		return 1
 	}
-	if err := eng.Flush(); err != nil {
+	if err := flushWithRetry(ctx, eng); err != nil {
 		fmt.Fprintln(errw, "scimwatch replay:", err)
 		return 1
 	}
@@ -215,4 +187,25 @@ scimwatch replay --rules rules/builtin day.ndjson`})
 		return 1
 	}
 	return 0
+}
+
+// flushWithRetry flushes the engine, handing over what the sink refused
+// until it takes it (a minute at most).
+func flushWithRetry(ctx context.Context, eng *detect.Engine) error {
+	deadline := time.After(time.Minute)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		err := eng.Flush()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-deadline:
+			return err
+		case <-t.C:
+		}
+	}
 }

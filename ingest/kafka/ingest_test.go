@@ -20,9 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
 	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/ingest/synth"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
 // harness is one test's topic, dead-letter topic, group and database.

@@ -38,6 +38,7 @@ type Call struct {
 	Method  string
 	Channel string
 	TS      string
+	Text    string
 	At      time.Time
 	Status  int
 }
@@ -114,7 +115,7 @@ func (w *Workspace) Calls() []Call {
 func (w *Workspace) begin(rw http.ResponseWriter, r *http.Request, method string) (url.Values, bool) {
 	body, _ := io.ReadAll(r.Body)
 	v, _ := url.ParseQuery(string(body))
-	c := Call{Method: method, Channel: v.Get("channel"), TS: v.Get("ts"), At: time.Now()}
+	c := Call{Method: method, Channel: v.Get("channel"), TS: v.Get("ts"), Text: v.Get("text"), At: time.Now()}
 	w.mu.Lock()
 	var f *failure
 	if len(w.failures) > 0 {

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scimwatch/scimwatch/alerting"
+)
+
+// silenceStore opens alerting's store of the --config for the silence
+// commands: it must be the durable one, where the running detector reads
+// silences (every 10 s).
+func silenceStore(ctx context.Context, c *cmdIO, fs *flagSet, config string) (alerting.Store, func(), int) {
+	if config == "" {
+		return nil, nil, fs.fail("--config is required: the detection config whose clickhouse: keeps the silences")
+	}
+	cfg, err := loadDetectionConfig(config)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "scimwatch %s: --config: %v\n", fs.help.name, err)
+		return nil, nil, 1
+	}
+	if cfg.Alerting.Store != "clickhouse" {
+		fmt.Fprintf(c.stderr, "scimwatch %s: alerting.store is %s: silences need the clickhouse store, where the detector reads them\n", fs.help.name, cfg.Alerting.Store)
+		return nil, nil, 1
+	}
+	store, ch, err := openStore(ctx, &cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintf(c.stderr, "scimwatch %s: %v\n", fs.help.name, err)
+		return nil, nil, 1
+	}
+	return store, func() { ch.Close() }, 0
+}
+
+func silenceAddCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "silence add",
+		about: `Silences the alerts that match every matcher given, from --start for
+--duration (or until --end), with who and why. Matchers are shell patterns
+(svc-*@acme.com). The running detector picks the silence up within 10 s; an
+alert it silences is stored, with the silence's id, and not notified.`,
+		example: `scimwatch silence add --config detect.yaml --tenant acme --actor 'svc-migration@acme.com' --duration 4h --comment "CHG-1234 group migration"`})
+	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	m := alerting.Matchers{}
+	for _, l := range []string{"rule", "tenant", "actor", "target", "severity"} {
+		fs.Func(l, "silence alerts whose "+l+" matches this `PATTERN`", func(v string) error { m[l] = v; return nil })
+	}
+	start := fs.String("start", "", "`TIME` the silence starts, RFC 3339 (default now)")
+	end := fs.String("end", "", "`TIME` it ends, RFC 3339 (instead of --duration)")
+	dur := fs.Duration("duration", 2*time.Hour, "how long it lasts")
+	author := fs.String("author", currentUser(), "who silences")
+	comment := fs.String("comment", "", "why: the change or ticket (required)")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	now := time.Now().UTC()
+	from, to := now, time.Time{}
+	var err error
+	if *start != "" {
+		if from, err = time.Parse(time.RFC3339, *start); err != nil {
+			return fs.fail("--start: %v", err)
+		}
+	}
+	to = from.Add(*dur)
+	if *end != "" {
+		if to, err = time.Parse(time.RFC3339, *end); err != nil {
+			return fs.fail("--end: %v", err)
+		}
+	}
+	s, err := alerting.NewSilence(m, from, to, *author, *comment, now)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "scimwatch silence add: %v\n", err)
+		return 2
+	}
+	store, closeStore, code := silenceStore(ctx, c, fs, *config)
+	if store == nil {
+		return code
+	}
+	defer closeStore()
+	if err := store.SaveSilence(ctx, s); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch silence add:", err)
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "silence %s: %s, %s to %s, by %s: %s\n", s.ID, matchersText(s.Matchers), s.Start.Format(time.RFC3339),
+		s.End.Format(time.RFC3339), s.Author, s.Comment)
+	return 0
+}
+
+func silenceListCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "silence list",
+		about: `Lists the silences: active ones, and with --all those that ended in the last
+week, with their matchers, times, author and comment.`,
+		example: `scimwatch silence list --config detect.yaml`})
+	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	all := fs.Bool("all", false, "also the silences that ended in the last week, and those not started yet")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	store, closeStore, code := silenceStore(ctx, c, fs, *config)
+	if store == nil {
+		return code
+	}
+	defer closeStore()
+	ss, err := store.LoadSilences(ctx)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch silence list:", err)
+		return 1
+	}
+	now := time.Now()
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSTATE\tMATCHERS\tSTART\tEND\tAUTHOR\tCOMMENT")
+	for _, s := range ss {
+		state := "active"
+		switch {
+		case now.Before(s.Start):
+			state = "pending"
+		case !now.Before(s.End):
+			state = "ended"
+		}
+		if state != "active" && !*all {
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, state, matchersText(s.Matchers), s.Start.UTC().Format(time.RFC3339),
+			s.End.UTC().Format(time.RFC3339), s.Author, s.Comment)
+	}
+	_ = w.Flush()
+	return 0
+}
+
+func silenceExpireCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "silence expire", args: "ID...",
+		about:   `Ends silences now: alerts they matched are notified again from now on.`,
+		example: `scimwatch silence expire --config detect.yaml 3f9c2b1a7e5d4c08`})
+	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return fs.fail("name the silences to expire")
+	}
+	store, closeStore, code := silenceStore(ctx, c, fs, *config)
+	if store == nil {
+		return code
+	}
+	defer closeStore()
+	ss, err := store.LoadSilences(ctx)
+	if err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch silence expire:", err)
+		return 1
+	}
+	now := time.Now().UTC()
+	failed := false
+	for _, id := range fs.Args() {
+		i := -1
+		for j := range ss {
+			if ss[j].ID == id {
+				i = j
+			}
+		}
+		if i < 0 {
+			fmt.Fprintf(c.stderr, "scimwatch silence expire: no silence %s\n", id)
+			failed = true
+			continue
+		}
+		s := ss[i]
+		if !now.Before(s.End) {
+			fmt.Fprintf(c.stdout, "silence %s had ended at %s\n", id, s.End.Format(time.RFC3339))
+			continue
+		}
+		s.End, s.Version = now, uint64(now.UnixNano())
+		if err := store.SaveSilence(ctx, s); err != nil {
+			fmt.Fprintln(c.stderr, "scimwatch silence expire:", err)
+			return 1
+		}
+		fmt.Fprintf(c.stdout, "silence %s expired\n", id)
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func matchersText(m alerting.Matchers) string {
+	var parts []string
+	for _, l := range []string{"rule", "tenant", "actor", "target", "severity", "key"} {
+		if v, ok := m[l]; ok {
+			parts = append(parts, l+"="+v)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
