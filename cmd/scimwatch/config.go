@@ -120,4 +120,3 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 	}
 	return cfg, nil
 }
-
