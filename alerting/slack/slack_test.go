@@ -250,28 +250,32 @@ func TestRestartNeverPostsTwice(t *testing.T) {
 	}
 }
 
-// TestBlocksGolden pins the Block Kit of a firing notification and of its
-// resolved edit (go test ./alerting/slack/ -run TestBlocksGolden -args
-// -update rewrites them; the README's picture is rendered from them).
+// TestBlocksGolden pins the Block Kit of a notification as it fires and
+// as it is resolved (go test ./alerting/slack/ -run TestBlocksGolden -args
+// -update rewrites them; the README's pictures are rendered from them with
+// ./alerting/slack/preview).
 func TestBlocksGolden(t *testing.T) {
-	firing := &alerting.Notification{ID: "5f0c2a9e13b7d4e1", Version: 1}
-	a := alerting.Alert{}
-	d := grant("7a41c0e2f9d38b15", "acme", "critical", 1, detect.StatusFiring)
-	d.Targets = d.Targets[:2]
+	d := detect.Alert{ID: "7a41c0e2f9d38b15", Rule: "bulk-role-change", Severity: "high", Tenant: "acme", Key: "acme|00u1adm1nXYZ",
+		Count: 20, First: t0, Last: t0.Add(3*time.Minute + 40*time.Second), Events: []string{"evt-5a1c", "evt-5a1d", "evt-5a22", "evt-5a29", "evt-5a30"},
+		Title:       "mallory@acme.com made 20 role or group membership changes within 10 minutes",
+		Summary:     "mallory@acme.com made 20 role or group membership changes in tenant acme from 03:12:05 to 03:15:45 UTC.",
+		Description: "One actor makes at least 20 role grants or revokes, or group membership changes, within 10 minutes.",
+		Runbook:     "https://wiki.example.com/runbooks/bulk-role-change", Tags: []string{"T1098"},
+		Actor: "mallory@acme.com", Targets: []string{"user: eve@acme.com", "group: AWS-Prod-Admins"}}
+	var a alerting.Alert
 	must(t, fromDetect(&a, &d))
-	a.Status, a.StatusBy, a.StatusAt = alerting.StatusFiring, "detect", t0
-	firing.Alerts = []alerting.Alert{a}
-	resolved := &alerting.Notification{ID: firing.ID, Version: 3}
-	a.Status, a.StatusBy, a.StatusAt = alerting.StatusAcknowledged, "U024BE7LH alice", t0.Add(4*time.Minute)
-	b := a
-	b.Status, b.StatusBy, b.StatusAt = alerting.StatusFalsePositive, "U024BE7LH alice", t0.Add(9*time.Minute)
-	resolved.Alerts = []alerting.Alert{b}
+	a.Status, a.StatusBy, a.StatusAt = alerting.StatusFiring, "detect", t0.Add(3*time.Minute+40*time.Second)
+	firing := &alerting.Notification{ID: "5f0c2a9e13b7d4e1", Version: 1, Alerts: []alerting.Alert{a}}
+	a.Count, a.Last = 26, t0.Add(5*time.Minute+2*time.Second)
+	a.Title = "mallory@acme.com made 26 role or group membership changes within 10 minutes"
+	a.Summary = "mallory@acme.com made 26 role or group membership changes in tenant acme from 03:12:05 to 03:17:07 UTC."
+	a.Status, a.StatusAt, a.Resolved = alerting.StatusResolved, t0.Add(15*time.Minute), true
+	resolved := &alerting.Notification{ID: firing.ID, Version: 3, Alerts: []alerting.Alert{a}}
 	cfg := testConfig("http://x/")
-	recv := &Receiver{cfg: cfg}
-	dash, _ := New(cfg, nil)
-	recv.dashboard = dash.dashboard
-	for name, n := range map[string]*alerting.Notification{"firing": firing, "false-positive": resolved} {
-		msg := render(n, recv.dashboard, false)
+	dash, err := New(cfg, nil)
+	must(t, err)
+	for name, n := range map[string]*alerting.Notification{"firing": firing, "resolved": resolved} {
+		msg := render(n, dash.dashboard, false)
 		got, err := json.MarshalIndent(map[string]any{"text": msg.text, "blocks": msg.blocks}, "", "  ")
 		must(t, err)
 		path := "testdata/" + name + ".json"
