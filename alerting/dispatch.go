@@ -248,6 +248,18 @@ func (n *Notifier) deliver(ctx context.Context, r Receiver, snap *Notification, 
 		}
 	}
 	d, err := r.Notify(ctx, snap, last, record)
+	if err == nil {
+		d.Receiver, d.GroupID, d.Version, d.Sent, d.Pending = name, snap.ID, snap.Version, n.now(), time.Time{}
+		// What was sent is recorded even if shutdown began meanwhile: a lost
+		// record is what makes a restart look for the message again. It is
+		// written outside the lock: alerts keep being accepted meanwhile.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if serr := n.store.SaveDelivery(sctx, d); serr != nil {
+			n.metrics.storeErrors.Inc()
+			n.logger.Error("recording a delivery; it may be repeated after a restart", "receiver", name, "notification", snap.ID, "err", serr)
+		}
+		cancel()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	g := n.groups[snap.ID]
@@ -273,15 +285,6 @@ func (n *Notifier) deliver(ctx context.Context, r Receiver, snap *Notification, 
 		g.next[name] = n.now().Add(wait)
 		n.logger.Warn("notification failed; will retry", "receiver", name, "notification", snap.ID, "retry_in", wait.Round(time.Millisecond), "err", err)
 		return
-	}
-	d.Receiver, d.GroupID, d.Version, d.Sent, d.Pending = name, snap.ID, snap.Version, n.now(), time.Time{}
-	// What was sent is recorded even if shutdown began meanwhile: a lost
-	// record is what makes a restart look for the message again.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := n.store.SaveDelivery(sctx, d); err != nil {
-		n.metrics.storeErrors.Inc()
-		n.logger.Error("recording a delivery; it may be repeated after a restart", "receiver", name, "notification", snap.ID, "err", err)
 	}
 	n.metrics.notifications.WithLabelValues(name, "sent").Inc()
 	n.deliveries[name+"\x00"+snap.ID] = d

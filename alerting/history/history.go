@@ -1,6 +1,6 @@
 // Package history is alerting's durable store in ClickHouse: the alerts
-// table (each alert's latest state), alert_changes (every status change,
-// who and when), notifications (what each integration delivered, and
+// table (each alert's latest state), alert_changes (every state it went
+// through: status changes with who and when, new counts), notifications (what each integration delivered, and
 // where) and silences. The tables are created by the database's
 // migrations (ingest/clickhouse/migrations/0003_alerts.sql) and work on
 // ClickHouse 18.16.
@@ -19,7 +19,9 @@ import (
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 )
 
-// Store is the ClickHouse alerting.Store.
+// Store is the ClickHouse alerting.Store. Alerts and deliveries go through
+// Buffer tables, which gather their small inserts (see the migration), and
+// are read back through them: the latest version of each.
 type Store struct {
 	conn driver.Conn
 	db   string
@@ -53,11 +55,12 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-// SaveAlerts implements alerting.Store: one insert for the states, one for
-// the changes.
-func (s *Store) SaveAlerts(ctx context.Context, alerts []alerting.Alert, changes []alerting.Change) error {
+// SaveAlerts implements alerting.Store with one insert: the server writes
+// each state into alert_changes too (a materialized view), so that the
+// history has every status change, with who made it, and every new count.
+func (s *Store) SaveAlerts(ctx context.Context, alerts []alerting.Alert, _ []alerting.Change) error {
 	if len(alerts) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+`.alerts (tenant, id, rule, severity, key, group_id, status, status_by,
+		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+`.alerts_buffer (tenant, id, rule, severity, key, group_id, status, status_by,
 			status_comment, status_at_ms, first, first_ms, last_ms, count, events, title, summary, description, runbook, tags, actor,
 			targets, resolved, oneshot, false_positive, observed_ms, version)`)
 		if err != nil {
@@ -76,21 +79,6 @@ func (s *Store) SaveAlerts(ctx context.Context, alerts []alerting.Alert, changes
 			return fmt.Errorf("inserting %d alerts: %w", len(alerts), err)
 		}
 	}
-	if len(changes) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".alert_changes (tenant, id, rule, status, by, comment, at, at_ms, count)")
-		if err != nil {
-			return fmt.Errorf("preparing the changes insert: %w", err)
-		}
-		for _, c := range changes {
-			if err := b.Append(c.Tenant, c.AlertID, c.Rule, c.Status, c.By, c.Comment, c.At.UTC().Truncate(time.Second), ms(c.At), uint64(c.Count)); err != nil {
-				_ = b.Abort()
-				return err
-			}
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("inserting %d status changes: %w", len(changes), err)
-		}
-	}
 	return nil
 }
 
@@ -105,7 +93,7 @@ func nonNil(s []string) []string {
 func (s *Store) LoadAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error) {
 	rows, err := s.conn.Query(ctx, `SELECT tenant, id, rule, severity, key, group_id, status, status_by, status_comment, status_at_ms,
 		first_ms, last_ms, count, events, title, summary, description, runbook, tags, actor, targets, resolved, oneshot, observed_ms, version
-		FROM `+s.db+`.alerts FINAL WHERE last_ms >= ? OR status_at_ms >= ?`, ms(since), ms(since))
+		FROM `+s.db+`.alerts_buffer WHERE last_ms >= ? OR status_at_ms >= ? ORDER BY version DESC LIMIT 1 BY tenant, id`, ms(since), ms(since))
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
@@ -129,7 +117,7 @@ func (s *Store) LoadAlerts(ctx context.Context, since time.Time) ([]alerting.Ale
 
 // SaveDelivery implements alerting.Store.
 func (s *Store) SaveDelivery(ctx context.Context, d alerting.Delivery) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".notifications (receiver, group_id, version, ref, pending_ms, sent_ms, shown, updated_ns)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".notifications_buffer (receiver, group_id, version, ref, pending_ms, sent_ms, shown, updated_ns)")
 	if err != nil {
 		return fmt.Errorf("preparing the notification log insert: %w", err)
 	}
@@ -159,8 +147,8 @@ func (s *Store) stamp() uint64 {
 
 // LoadDeliveries implements alerting.Store.
 func (s *Store) LoadDeliveries(ctx context.Context, since time.Time) ([]alerting.Delivery, error) {
-	rows, err := s.conn.Query(ctx, `SELECT receiver, group_id, version, ref, pending_ms, sent_ms, shown FROM `+s.db+`.notifications FINAL
-		WHERE updated_ns >= ?`, uint64(since.UnixNano()))
+	rows, err := s.conn.Query(ctx, `SELECT receiver, group_id, version, ref, pending_ms, sent_ms, shown FROM `+s.db+`.notifications_buffer
+		WHERE updated_ns >= ? ORDER BY updated_ns DESC LIMIT 1 BY receiver, group_id`, uint64(since.UnixNano()))
 	if err != nil {
 		return nil, fmt.Errorf("reading the notification log: %w", err)
 	}
