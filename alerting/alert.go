@@ -35,6 +35,7 @@ type Alert struct {
 	Severity string
 	Tenant   string
 	Key      string // the detector's dedup key
+	GroupKey string // the labels it is grouped by: "rule=x,tenant=y"
 	GroupID  string // the notification it belongs to
 	Status   string
 	// Who changed the status last, when, and why (a person's name, "detect",

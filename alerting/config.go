@@ -91,10 +91,14 @@ func (m Matchers) validate(p string) []error {
 
 // DefaultConfig returns the defaults, in the spirit of Alertmanager's:
 // group by rule and tenant, wait 30 s (critical: none), update at most once a
-// minute, repeat every 4 hours.
+// minute, repeat every 4 hours; and the built-in rules' inhibition.
 func DefaultConfig() Config {
 	c := Config{GroupBy: []string{"rule", "tenant"}, GroupWait: 30 * time.Second, GroupInterval: time.Minute,
-		RepeatInterval: 4 * time.Hour, KeepFor: 7 * 24 * time.Hour, MaxOpen: 100000}
+		RepeatInterval: 4 * time.Hour, KeepFor: 7 * 24 * time.Hour, MaxOpen: 100000,
+		// While an actor's bulk role change is open, that actor's privileged
+		// grants are part of it, not news.
+		Inhibit: []InhibitRule{{Source: Matchers{"rule": "bulk-role-change"}, Target: Matchers{"rule": "privileged-role-grant"},
+			Equal: []string{"tenant", "actor"}}}}
 	c.HTTP.Listen = "127.0.0.1:9465"
 	return c
 }

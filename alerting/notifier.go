@@ -98,7 +98,7 @@ func (n *Notifier) Alert(d detect.Alert) error {
 		if g = n.current[key]; g == nil || !g.open() {
 			g = &group{id: groupID(key, a.ID), key: key, labels: labels, created: now}
 		}
-		a.GroupID = g.id
+		a.GroupID, a.GroupKey = g.id, g.key
 	case d.Status == detect.StatusResolved && a.Open():
 		changes = append(changes, a.change(StatusResolved, "detect", "", now))
 	default:

@@ -60,14 +60,14 @@ func b2u(b bool) uint8 {
 // history has every status change, with who made it, and every new count.
 func (s *Store) SaveAlerts(ctx context.Context, alerts []alerting.Alert, _ []alerting.Change) error {
 	if len(alerts) > 0 {
-		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+`.alerts_buffer (tenant, id, rule, severity, key, group_id, status, status_by,
+		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+`.alerts_buffer (tenant, id, rule, severity, key, group_key, group_id, status, status_by,
 			status_comment, status_at_ms, first, first_ms, last_ms, count, events, title, summary, description, runbook, tags, actor,
 			targets, resolved, oneshot, false_positive, observed_ms, version)`)
 		if err != nil {
 			return fmt.Errorf("preparing the alerts insert: %w", err)
 		}
 		for _, a := range alerts {
-			if err := b.Append(a.Tenant, a.ID, a.Rule, a.Severity, a.Key, a.GroupID, a.Status, a.StatusBy, a.StatusComment, ms(a.StatusAt),
+			if err := b.Append(a.Tenant, a.ID, a.Rule, a.Severity, a.Key, a.GroupKey, a.GroupID, a.Status, a.StatusBy, a.StatusComment, ms(a.StatusAt),
 				a.First.UTC().Truncate(time.Second), ms(a.First), ms(a.Last), uint64(a.Count), nonNil(a.Events), a.Title, a.Summary, a.Description,
 				a.Runbook, nonNil(a.Tags), a.Actor, nonNil(a.Targets), b2u(a.Resolved), b2u(a.OneShot), b2u(a.Status == alerting.StatusFalsePositive),
 				ms(a.Observed), a.Version); err != nil {
@@ -91,7 +91,7 @@ func nonNil(s []string) []string {
 
 // LoadAlerts implements alerting.Store.
 func (s *Store) LoadAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error) {
-	rows, err := s.conn.Query(ctx, `SELECT tenant, id, rule, severity, key, group_id, status, status_by, status_comment, status_at_ms,
+	rows, err := s.conn.Query(ctx, `SELECT tenant, id, rule, severity, key, group_key, group_id, status, status_by, status_comment, status_at_ms,
 		first_ms, last_ms, count, events, title, summary, description, runbook, tags, actor, targets, resolved, oneshot, observed_ms, version
 		FROM `+s.db+`.alerts_buffer WHERE last_ms >= ? OR status_at_ms >= ? ORDER BY version DESC LIMIT 1 BY tenant, id`, ms(since), ms(since))
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Store) LoadAlerts(ctx context.Context, since time.Time) ([]alerting.Ale
 		var a alerting.Alert
 		var statusAt, first, last, count, observed uint64
 		var resolved, oneshot uint8
-		if err := rows.Scan(&a.Tenant, &a.ID, &a.Rule, &a.Severity, &a.Key, &a.GroupID, &a.Status, &a.StatusBy, &a.StatusComment, &statusAt,
+		if err := rows.Scan(&a.Tenant, &a.ID, &a.Rule, &a.Severity, &a.Key, &a.GroupKey, &a.GroupID, &a.Status, &a.StatusBy, &a.StatusComment, &statusAt,
 			&first, &last, &count, &a.Events, &a.Title, &a.Summary, &a.Description, &a.Runbook, &a.Tags, &a.Actor, &a.Targets, &resolved,
 			&oneshot, &observed, &a.Version); err != nil {
 			return nil, err

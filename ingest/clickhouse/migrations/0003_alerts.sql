@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.alerts (
     rule String,
     severity String,
     key String,
+    group_key String,
     group_id String,
     status String,
     status_by String,
