@@ -54,12 +54,7 @@ YAML
   nohup prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/data" \
     --web.listen-address="127.0.0.1:$port" --cluster.listen-address= </dev/null >"$dir/alertmanager.log" 2>&1 &
   echo $! >"$pidfile"
-  for _ in $(seq 1 120); do
-    if answers; then return; fi
-    if ! running; then log "alertmanager exited:"; tail -n 20 "$dir/alertmanager.log" >&2; exit 1; fi
-    sleep 0.5
-  done
-  log "alertmanager did not answer in 60 s"; tail -n 20 "$dir/alertmanager.log" >&2; exit 1
+  await alertmanager "$dir/alertmanager.log"
 }
 
 case "${1:-}" in

@@ -52,12 +52,7 @@ YAML
   nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
     --web.listen-address="127.0.0.1:$port" </dev/null >"$dir/prometheus.log" 2>&1 &
   echo $! >"$pidfile"
-  for _ in $(seq 1 120); do
-    if answers; then return; fi
-    if ! running; then log "prometheus exited:"; tail -n 20 "$dir/prometheus.log" >&2; exit 1; fi
-    sleep 0.5
-  done
-  log "prometheus did not answer in 60 s"; tail -n 20 "$dir/prometheus.log" >&2; exit 1
+  await prometheus "$dir/prometheus.log"
 }
 
 case "${1:-}" in

@@ -3,6 +3,7 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"time"
@@ -78,7 +79,7 @@ var labels = []string{"rule", "severity", "tenant", "actor", "key", "target"}
 
 func (m Matchers) validate(p string) []error {
 	var errs []error
-	for _, l := range sortedKeys(m) {
+	for _, l := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(labels, l) {
 			errs = append(errs, fmt.Errorf("%s.%s: not a label (want one of %v)", p, l, labels))
 		}
@@ -137,13 +138,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

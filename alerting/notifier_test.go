@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimwatch/scimwatch/detect"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
 var t0 = time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
@@ -52,16 +53,9 @@ func (f *fakeReceiver) notifications() []*Notification {
 	return append([]*Notification(nil), f.got...)
 }
 
-// waitFor polls cond until it holds; the bound is a failure limit.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 20*time.Second, cond)
 }
 
 type harness struct {

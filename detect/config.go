@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -68,8 +69,8 @@ func (c *Config) Validate() error {
 	if c.MaxPendingAlerts <= 0 {
 		errs = append(errs, errors.New("max_pending_alerts: must be positive"))
 	}
-	for _, t := range sortedKeys(c.Overrides) {
-		for _, r := range sortedKeys(c.Overrides[t]) {
+	for _, t := range slices.Sorted(maps.Keys(c.Overrides)) {
+		for _, r := range slices.Sorted(maps.Keys(c.Overrides[t])) {
 			o := c.Overrides[t][r]
 			if o.Count < 0 || o.Window < 0 {
 				errs = append(errs, fmt.Errorf("overrides.%s.%s: count and window must not be negative", t, r))
@@ -91,8 +92,8 @@ func (c *Config) CheckRules(set *rules.Set) error {
 		kinds[r.ID] = r.Threshold != nil
 	}
 	var errs []error
-	for _, t := range sortedKeys(c.Overrides) {
-		for _, id := range sortedKeys(c.Overrides[t]) {
+	for _, t := range slices.Sorted(maps.Keys(c.Overrides)) {
+		for _, id := range slices.Sorted(maps.Keys(c.Overrides[t])) {
 			threshold, ok := kinds[id]
 			switch {
 			case !ok:
@@ -103,13 +104,4 @@ func (c *Config) CheckRules(set *rules.Set) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -9,6 +9,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -173,7 +174,7 @@ func (s *Store) SaveSilence(ctx context.Context, sl alerting.Silence) error {
 		return fmt.Errorf("preparing the silence insert: %w", err)
 	}
 	var labels, patterns []string
-	for _, l := range sortedKeys(sl.Matchers) {
+	for _, l := range slices.Sorted(maps.Keys(sl.Matchers)) {
 		labels, patterns = append(labels, l), append(patterns, sl.Matchers[l])
 	}
 	if err := b.Append(sl.ID, nonNil(labels), nonNil(patterns), ms(sl.Start), ms(sl.End), sl.Author, sl.Comment, ms(sl.Created), sl.Version); err != nil {
@@ -211,13 +212,4 @@ func (s *Store) LoadSilences(ctx context.Context) ([]alerting.Silence, error) {
 		out = append(out, sl)
 	}
 	return out, rows.Err()
-}
-
-func sortedKeys(m alerting.Matchers) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.json from the code")
@@ -79,13 +80,7 @@ func startRig(t *testing.T, ws *fakeslack.Workspace, store alerting.Store) *rig 
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, what, 30*time.Second, cond)
 }
 
 func posts(ws *fakeslack.Workspace, channel string) (top, replies []fakeslack.Message) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func need(t testing.TB, name, what string) string {
@@ -64,4 +65,18 @@ func Alertmanager(t testing.TB) string {
 // (.ci/prometheus.sh) and the file of targets it scrapes.
 func Prometheus(t testing.TB) (url, targets string) {
 	return need(t, "SCIMWATCH_TEST_PROMETHEUS", "Prometheus"), need(t, "SCIMWATCH_TEST_PROMETHEUS_TARGETS", "Prometheus's targets file")
+}
+
+// WaitFor polls cond until it holds, failing the test after bound: the
+// bound is a failure limit, not a measurement, and the condition is the one
+// the test asserts on.
+func WaitFor(t testing.TB, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
