@@ -88,11 +88,23 @@ func (r *Receiver) Resend() time.Duration { return r.cfg.ResendInterval }
 
 // Notify implements alerting.Receiver: every alert of n, firing with an end
 // four resend intervals away, or ended.
-func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification, _ alerting.Delivery, _ func(alerting.Delivery) error) (alerting.Delivery, error) {
+func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification, last alerting.Delivery, _ func(alerting.Delivery) error) (alerting.Delivery, error) {
 	now := r.now()
 	var alerts models.PostableAlerts
+	live := false
 	for _, a := range n.Alerts {
-		alerts = append(alerts, r.postable(&a, n.ID, now))
+		pa := r.postable(&a, n.ID, now)
+		live = live || time.Time(pa.EndsAt).After(now)
+		alerts = append(alerts, pa)
+	}
+	// Every alert ended, and Alertmanager was told so: nothing to resend
+	// (one-shot alerts nobody closed stay open here for keep_for).
+	if !live && last.Shown == "ended" && last.Version == n.Version {
+		return alerting.Delivery{Shown: "ended"}, nil
+	}
+	shown := n.Status()
+	if !live {
+		shown = "ended"
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
@@ -100,7 +112,7 @@ func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification, _ alert
 	if err != nil {
 		return alerting.Delivery{}, classify(err)
 	}
-	return alerting.Delivery{Shown: n.Status()}, nil
+	return alerting.Delivery{Shown: shown}, nil
 }
 
 func (r *Receiver) postable(a *alerting.Alert, notification string, now time.Time) *models.PostableAlert {

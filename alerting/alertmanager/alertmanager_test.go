@@ -2,9 +2,13 @@ package alertmanager
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +95,61 @@ func TestRealAlertmanager(t *testing.T) {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testenv.WaitFor(t, what, 30*time.Second, cond)
+}
+
+// TestEnds: open alerts end four resend intervals ahead, one-shot ones no
+// later than oneshot_for after they began, closed ones when they closed;
+// once everything ended and Alertmanager was told, nothing is resent.
+func TestEnds(t *testing.T) {
+	var mu sync.Mutex
+	var posts [][]map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		posts = append(posts, body)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.URL = srv.URL
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	n := &alerting.Notification{ID: "n", Version: 1, Alerts: []alerting.Alert{
+		{ID: "open", Status: alerting.StatusFiring, First: now.Add(-time.Minute)},
+		{ID: "oneshot", Status: alerting.StatusFiring, OneShot: true, First: now.Add(-59 * time.Minute)},
+		{ID: "closed", Status: alerting.StatusResolved, First: now.Add(-time.Hour), StatusAt: now.Add(-10 * time.Second)},
+	}}
+	d, err := r.Notify(context.Background(), n, alerting.Delivery{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[string]string{}
+	for _, a := range posts[0] {
+		ends[a["labels"].(map[string]any)["scimwatch_id"].(string)] = a["endsAt"].(string)
+	}
+	want := map[string]time.Time{"open": now.Add(4 * time.Minute), "oneshot": now.Add(time.Minute), "closed": now.Add(-10 * time.Second)}
+	for id, w := range want {
+		got, _ := time.Parse(time.RFC3339Nano, ends[id])
+		if !got.Equal(w) {
+			t.Errorf("%s ends %s, want %v", id, ends[id], w)
+		}
+	}
+	now = now.Add(2 * time.Hour) // the one-shot alert ended; close the open one
+	n.Alerts[0].Status, n.Alerts[0].StatusAt = alerting.StatusResolved, now.Add(-time.Hour)
+	d.Version = n.Version
+	if d, err = r.Notify(context.Background(), n, d, nil); err != nil || d.Shown != "ended" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	d.Version = n.Version
+	if _, err = r.Notify(context.Background(), n, d, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(posts) != 2 {
+		t.Errorf("%d posts, want 2: nothing is resent once everything ended and was sent", len(posts))
+	}
 }
