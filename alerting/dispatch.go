@@ -75,6 +75,7 @@ func (n *Notifier) load(ctx context.Context) error {
 			continue
 		}
 		n.alerts[a.Tenant+"\x00"+a.ID] = a
+		n.inhibit.update(a)
 		if a.GroupID == "" {
 			continue
 		}
@@ -131,6 +132,7 @@ func (n *Notifier) silenceLoop(ctx context.Context) {
 			}
 			n.mu.Lock()
 			n.silences = s
+			n.updateOpen()
 			n.mu.Unlock()
 		}
 	}

@@ -36,6 +36,7 @@ type Notifier struct {
 	groups     map[string]*group // by id
 	current    map[string]*group // the open group of each key
 	silences   []Silence
+	inhibit    *inhibitors
 	deliveries map[string]Delivery // by receiver and group id
 	wake       map[string]chan struct{}
 }
@@ -55,7 +56,7 @@ func New(cfg Config, store Store, receivers []Receiver, reg prometheus.Registere
 		now = time.Now
 	}
 	n := &Notifier{cfg: cfg, store: store, receivers: receivers, logger: logger, metrics: newMetrics(reg), now: now,
-		alerts: map[string]*Alert{}, groups: map[string]*group{}, current: map[string]*group{},
+		alerts: map[string]*Alert{}, groups: map[string]*group{}, current: map[string]*group{}, inhibit: newInhibitors(cfg.Inhibit),
 		deliveries: map[string]Delivery{}, wake: map[string]chan struct{}{}}
 	for _, r := range receivers {
 		n.wake[r.Name()] = make(chan struct{}, 1)
@@ -89,7 +90,7 @@ func (n *Notifier) Alert(d detect.Alert) error {
 			changes = append(changes, a.change(StatusSilenced, "silence "+s.ID, s.Comment, now))
 			break
 		}
-		if src := inhibitedBy(n.cfg.Inhibit, n.alerts, &a); src != nil {
+		if src := n.inhibit.inhibitedBy(&a); src != nil {
 			changes = append(changes, a.change(StatusSilenced, "inhibited by "+src.ID, src.Title, now))
 			break
 		}
@@ -113,6 +114,7 @@ func (n *Notifier) Alert(d detect.Alert) error {
 		n.alerts[k] = cur
 	}
 	*cur = a
+	n.inhibit.update(cur)
 	if g == nil && a.GroupID != "" {
 		g = n.groups[a.GroupID]
 	}
@@ -127,7 +129,6 @@ func (n *Notifier) Alert(d detect.Alert) error {
 		n.metrics.alerts.WithLabelValues(a.Rule, a.Severity, c.Status).Inc()
 	}
 	n.bound()
-	n.updateOpen()
 	return nil
 }
 
@@ -242,13 +243,13 @@ func (n *Notifier) Act(ctx context.Context, act Action) error {
 	for _, a := range updated {
 		cur := n.alerts[a.Tenant+"\x00"+a.ID]
 		*cur = a
+		n.inhibit.update(cur)
 		n.metrics.alerts.WithLabelValues(a.Rule, a.Severity, a.Status).Inc()
 		if act.Kind == ActFalsePositive {
 			n.metrics.falsePositives.WithLabelValues(a.Rule).Inc()
 		}
 	}
 	n.touch(g, true, now)
-	n.updateOpen()
 	n.logger.Info("notification updated by a person", "action", act.Kind, "notification", g.id, "by", act.By, "alerts", len(updated))
 	return nil
 }
@@ -264,7 +265,8 @@ func (n *Notifier) AddSilence(ctx context.Context, s Silence) error {
 	return nil
 }
 
-// updateOpen sets the open-alerts gauge.
+// updateOpen sets the open-alerts gauge (every 10 s, and at load: it
+// walks every alert).
 func (n *Notifier) updateOpen() {
 	counts := map[string]int{}
 	for _, a := range n.alerts {
@@ -278,25 +280,28 @@ func (n *Notifier) updateOpen() {
 }
 
 // bound drops the oldest notifications from memory past max_open_alerts
-// (they stay stored) and forgets alerts no notification holds.
+// (they stay stored) and forgets alerts no notification holds. It drops a
+// tenth of the bound at once, so that a flood pays the sort once per many
+// alerts, not once per alert.
 func (n *Notifier) bound() {
 	if len(n.alerts) <= n.cfg.MaxOpen {
 		return
 	}
+	target := n.cfg.MaxOpen - n.cfg.MaxOpen/10
 	var gs []*group
 	for _, g := range n.groups {
 		gs = append(gs, g)
 	}
 	slices.SortFunc(gs, func(a, b *group) int { return a.changed.Compare(b.changed) })
 	for _, g := range gs {
-		if len(n.alerts) <= n.cfg.MaxOpen {
+		if len(n.alerts) <= target {
 			break
 		}
 		n.forget(g)
 		n.metrics.dropped.Inc()
 	}
 	// Alerts in no group (silenced ones) go oldest first.
-	if len(n.alerts) > n.cfg.MaxOpen {
+	if len(n.alerts) > target {
 		var loose []string
 		for k, a := range n.alerts {
 			if a.GroupID == "" {
@@ -305,9 +310,10 @@ func (n *Notifier) bound() {
 		}
 		slices.SortFunc(loose, func(a, b string) int { return n.alerts[a].StatusAt.Compare(n.alerts[b].StatusAt) })
 		for _, k := range loose {
-			if len(n.alerts) <= n.cfg.MaxOpen {
+			if len(n.alerts) <= target {
 				break
 			}
+			n.inhibit.remove(n.alerts[k])
 			delete(n.alerts, k)
 		}
 	}
@@ -316,6 +322,7 @@ func (n *Notifier) bound() {
 // forget drops g and its alerts from memory.
 func (n *Notifier) forget(g *group) {
 	for _, a := range g.alerts {
+		n.inhibit.remove(a)
 		delete(n.alerts, a.Tenant+"\x00"+a.ID)
 	}
 	delete(n.groups, g.id)

@@ -312,3 +312,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestAlertFloodStaysBounded: a flood of distinct alerts (and of alerts an
+// inhibition mutes) keeps at most max_open_alerts in memory, and checking
+// inhibition does not walk every open alert.
+func TestAlertFloodStaysBounded(t *testing.T) {
+	cfg := fast()
+	cfg.MaxOpen = 1000
+	cfg.GroupWait = time.Hour // nothing is delivered: memory only
+	h := start(t, cfg, nil)
+	for i := 0; i < 5000; i++ {
+		actor := fmt.Sprint("actor-", i)
+		must(t, h.n.Alert(alert("b"+actor, "bulk-role-change", "high", actor, 20, detect.StatusFiring)))
+		must(t, h.n.Alert(alert("p"+actor, "privileged-role-grant", "high", actor, 1, detect.StatusFiring))) // inhibited
+	}
+	h.n.mu.Lock()
+	defer h.n.mu.Unlock()
+	if len(h.n.alerts) > 1000 || len(h.n.groups) > 1000 {
+		t.Errorf("%d alerts and %d notifications in memory, want at most 1000", len(h.n.alerts), len(h.n.groups))
+	}
+	indexed := 0
+	for _, m := range h.n.inhibit.by[0] {
+		indexed += len(m)
+	}
+	if indexed > 1000 {
+		t.Errorf("%d inhibiting alerts indexed, more than the alerts held", indexed)
+	}
+	if got := testutil.ToFloat64(h.n.metrics.dropped); got == 0 {
+		t.Error("no notification counted as dropped from memory")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,21 +62,70 @@ func silencedBy(silences []Silence, a *Alert, now time.Time) *Silence {
 	return nil
 }
 
-// inhibitedBy returns an open alert that inhibits a under rules, or nil.
-func inhibitedBy(rules []InhibitRule, open map[string]*Alert, a *Alert) *Alert {
-	for _, r := range rules {
+// inhibitors indexes, for each inhibit rule, the open alerts its source
+// matches by the values of its equal labels, so that checking a new alert
+// costs the number of rules, not the number of open alerts (a flood of
+// alerts must not make each one slower).
+type inhibitors struct {
+	rules []InhibitRule
+	by    []map[string]map[string]*Alert // rule -> equal-label values -> alert id -> alert
+}
+
+func newInhibitors(rules []InhibitRule) *inhibitors {
+	x := &inhibitors{rules: rules, by: make([]map[string]map[string]*Alert, len(rules))}
+	for i := range rules {
+		x.by[i] = map[string]map[string]*Alert{}
+	}
+	return x
+}
+
+func equalKey(labels []string, a *Alert) string {
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = a.Label(l)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// update files a (as it is now) under the rules whose source it can be.
+func (x *inhibitors) update(a *Alert) {
+	for i, r := range x.rules {
+		k := equalKey(r.Equal, a)
+		if a.Open() && !a.Resolved && r.Source.Matches(a) {
+			if x.by[i][k] == nil {
+				x.by[i][k] = map[string]*Alert{}
+			}
+			x.by[i][k][a.Tenant+"\x00"+a.ID] = a
+		} else if m := x.by[i][k]; m != nil {
+			delete(m, a.Tenant+"\x00"+a.ID)
+			if len(m) == 0 {
+				delete(x.by[i], k)
+			}
+		}
+	}
+}
+
+// remove forgets a.
+func (x *inhibitors) remove(a *Alert) {
+	for i, r := range x.rules {
+		k := equalKey(r.Equal, a)
+		if m := x.by[i][k]; m != nil {
+			delete(m, a.Tenant+"\x00"+a.ID)
+			if len(m) == 0 {
+				delete(x.by[i], k)
+			}
+		}
+	}
+}
+
+// inhibitedBy returns an open alert that inhibits a, or nil.
+func (x *inhibitors) inhibitedBy(a *Alert) *Alert {
+	for i, r := range x.rules {
 		if !r.Target.Matches(a) {
 			continue
 		}
-		for _, src := range open {
-			if src == a || !src.Open() || src.Resolved || !r.Source.Matches(src) {
-				continue
-			}
-			equal := true
-			for _, l := range r.Equal {
-				equal = equal && src.Label(l) == a.Label(l)
-			}
-			if equal {
+		for id, src := range x.by[i][equalKey(r.Equal, a)] {
+			if id != a.Tenant+"\x00"+a.ID {
 				return src
 			}
 		}
