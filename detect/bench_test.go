@@ -323,6 +323,9 @@ func TestHandWrittenMatchesRules(t *testing.T) {
 	var m rules.Matcher
 	checked := 0
 	for _, r := range set.Rules {
+		if r.Learns() != nil || r.Scheduled != nil {
+			continue // not in the comparison with other engines: they have no such rules
+		}
 		progs := map[string]*vm.Program{r.ID: r.When}
 		if r.Sequence != nil {
 			progs = map[string]*vm.Program{}

@@ -23,7 +23,8 @@ func TestBuiltinRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"bulk-role-change", "mass-deprovision", "off-hours-user-create", "privileged-role-grant",
-		"self-privilege-grant", "create-then-privilege", "reactivate-after-deactivate", "credential-created", "provisioning-failures"}
+		"self-privilege-grant", "create-then-privilege", "reactivate-after-deactivate", "credential-created", "provisioning-failures",
+		"stale-account", "dormant-admin", "never-activated", "role-change-rate-anomaly", "off-hours-for-actor", "new-provisioning-source"}
 	var ids []string
 	for _, r := range set.Rules {
 		ids = append(ids, r.ID)
@@ -82,8 +83,29 @@ func TestBuiltinTitlesSayWhoDidWhat(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	var titles []Alert
-	eval := func(r *rules.Rule, events []event.Event) (int, []string, error) {
-		e, err := New(Config{AllowedLateness: 0, MaxKeys: 100, MaxEventIDs: 20, MaxPendingAlerts: 100}, &rules.Set{Rules: []*rules.Rule{r}},
+	eval := func(r *rules.Rule, tc *rules.TestCase, events []event.Event) (int, []string, error) {
+		if r.Scheduled != nil {
+			// A row's alert names the account it is about.
+			var m rules.Matcher
+			n := 0
+			for _, row := range tc.Rows {
+				a, ok, err := rowAlert(&m, r, &rules.RowEnv{Row: row, Tenant: tc.Tenant, Now: tc.Now, Params: r.Scheduled.Params}, 20)
+				if err != nil || !ok {
+					continue
+				}
+				n++
+				seen[r.ID] = true
+				email, _ := row["email"].(string)
+				if email == "" || !strings.Contains(a.Title, email) || !slices.Contains(a.Targets, "user: "+email) ||
+					strings.Contains(a.Title+a.Summary, "<no value>") || strings.Contains(a.Summary, "  ") {
+					t.Errorf("%s: title %q, summary %q, targets %q: want the account %q named", r.ID, a.Title, a.Summary, a.Targets, email)
+				}
+			}
+			return n, nil, nil
+		}
+		cfg := DefaultConfig()
+		cfg.AllowedLateness, cfg.MaxFutureSkew = 0, 0
+		e, err := New(cfg, r.Alone(),
 			SinkFunc(func(a Alert) error {
 				if a.Final {
 					titles = append(titles, a)

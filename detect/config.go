@@ -27,6 +27,13 @@ type Config struct {
 	// MaxKeys bounds the window, sequence and dedup state of each rule;
 	// past it the least recently updated keys are evicted and counted.
 	MaxKeys int `yaml:"max_keys"`
+	// MaxTerms bounds the terms each new_term rule remembers; past it the
+	// tenth seen longest ago are forgotten at once, and counted.
+	MaxTerms int `yaml:"max_terms"`
+	// MaxBaselineHours bounds the hours with events each baseline rule
+	// keeps over all its keys (8 bytes each); past it the tenth of the keys
+	// active longest ago are forgotten at once, and counted.
+	MaxBaselineHours int `yaml:"max_baseline_hours"`
 	// MaxEventIDs bounds the event ids an alert carries.
 	MaxEventIDs int `yaml:"max_event_ids"`
 	// MaxPendingAlerts bounds the alerts kept while the sink refuses them;
@@ -40,15 +47,18 @@ type Config struct {
 	Now func() time.Time `yaml:"-"`
 }
 
-// Override is a per-tenant threshold.
+// Override is a per-tenant threshold, or per-tenant params of a scheduled
+// rule.
 type Override struct {
-	Count  int           `yaml:"count"`
-	Window time.Duration `yaml:"window"`
+	Count  int            `yaml:"count"`
+	Window time.Duration  `yaml:"window"`
+	Params map[string]any `yaml:"params"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{AllowedLateness: time.Minute, MaxFutureSkew: 5 * time.Minute, MaxKeys: 100000, MaxEventIDs: 20, MaxPendingAlerts: 10000}
+	return Config{AllowedLateness: time.Minute, MaxFutureSkew: 5 * time.Minute, MaxKeys: 100000, MaxTerms: 1000000,
+		MaxBaselineHours: 4000000, MaxEventIDs: 20, MaxPendingAlerts: 10000}
 }
 
 // Validate reports every problem.
@@ -62,6 +72,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxKeys <= 0 {
 		errs = append(errs, errors.New("max_keys: must be positive"))
+	}
+	if c.MaxTerms <= 0 {
+		errs = append(errs, errors.New("max_terms: must be positive"))
+	}
+	if c.MaxBaselineHours <= 0 {
+		errs = append(errs, errors.New("max_baseline_hours: must be positive"))
 	}
 	if c.MaxEventIDs <= 0 {
 		errs = append(errs, errors.New("max_event_ids: must be positive"))
@@ -87,19 +103,30 @@ func (c *Config) Validate() error {
 // in a rule id would otherwise leave the tenant on the default threshold
 // without a word.
 func (c *Config) CheckRules(set *rules.Set) error {
-	kinds := map[string]bool{}
+	byID := map[string]*rules.Rule{}
 	for _, r := range set.Rules {
-		kinds[r.ID] = r.Threshold != nil
+		byID[r.ID] = r
 	}
 	var errs []error
 	for _, t := range slices.Sorted(maps.Keys(c.Overrides)) {
 		for _, id := range slices.Sorted(maps.Keys(c.Overrides[t])) {
-			threshold, ok := kinds[id]
+			r, o := byID[id], c.Overrides[t][id]
 			switch {
-			case !ok:
+			case r == nil:
 				errs = append(errs, fmt.Errorf("overrides.%s.%s: no rule has the id %q", t, id, id))
-			case !threshold:
+			case r.Scheduled != nil:
+				if o.Count != 0 || o.Window != 0 {
+					errs = append(errs, fmt.Errorf("overrides.%s.%s: rule %q is scheduled: override its params, not count or window", t, id, id))
+				}
+				for _, p := range slices.Sorted(maps.Keys(o.Params)) {
+					if _, ok := r.Scheduled.Params[p]; !ok {
+						errs = append(errs, fmt.Errorf("overrides.%s.%s.params.%s: rule %q has no param %q", t, id, p, id, p))
+					}
+				}
+			case r.Threshold == nil:
 				errs = append(errs, fmt.Errorf("overrides.%s.%s: rule %q has no threshold to override", t, id, id))
+			case len(o.Params) > 0:
+				errs = append(errs, fmt.Errorf("overrides.%s.%s: rule %q is not scheduled and has no params", t, id, id))
 			}
 		}
 	}

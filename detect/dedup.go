@@ -17,11 +17,29 @@ type openAlert struct {
 	rs    *ruleState
 	index int         // in the closing heap
 	ev    event.Event // the event that opened it, without raw: the texts are rendered again, final, when it resolves
+	extra *alertExtra
+}
+
+// alertExtra is what a history rule's texts say besides the event: the new
+// term, or the baseline's figures.
+type alertExtra struct {
+	term  string
+	stats *rules.Stats
+}
+
+// data is the template data of an alert of rule r opened by ev.
+func (x *alertExtra) data(r *rules.Rule, ev *event.Event, count int, key string, first, last time.Time) rules.AlertData {
+	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: key, First: first, Last: last}
+	if x != nil {
+		d.Term, d.Stats = x.term, x.stats
+	}
+	return d
 }
 
 // fireKey raises an alert for key, or counts it into the open alert of its
-// dedup key. defaultPeriod is the dedup period when the rule sets none.
-func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, first time.Time, ids []string, defaultPeriod time.Duration) error {
+// dedup key. defaultPeriod is the dedup period when the rule sets none; x
+// is what a history rule adds to the texts (nil: nothing).
+func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, first time.Time, ids []string, defaultPeriod time.Duration, x *alertExtra) error {
 	r := rs.rule
 	dk, period := key, r.Dedup.Period
 	if period == 0 {
@@ -33,7 +51,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 			return err
 		}
 		dk = groupKey(ev.Tenant, v)
-	} else if r.Dedup.Period > 0 && r.Threshold == nil && r.Sequence == nil {
+	} else if r.Dedup.Period > 0 && r.Kind() == rules.KindSimple {
 		dk = ev.Tenant // a simple rule with a period and no key: one alert per tenant
 	}
 	if a, ok := rs.open.get(dk); ok && e.merge(a, ev, count, ids...) {
@@ -44,7 +62,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 		Status: StatusFiring, Count: count, First: first, Last: ev.Time, Events: ids, Tags: r.Tags,
 		Actor: who(&ev.Actor), Targets: targetNames(ev), Description: r.Description, Runbook: r.Runbook, Observed: e.now(),
 	}
-	d := rules.AlertData{Rule: r, Event: ev, Count: count, Key: dk, First: first, Last: ev.Time}
+	d := x.data(r, ev, count, dk, first, ev.Time)
 	al.Title, al.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
 	e.metrics.alerts.WithLabelValues(r.ID).Inc()
 	e.stats.Alerts++
@@ -53,7 +71,7 @@ func (e *Engine) fireKey(rs *ruleState, ev *event.Event, key string, count int, 
 		e.emit(&al)
 		return nil
 	}
-	a := &openAlert{Alert: al, rs: rs, until: first.Add(period), ev: *ev}
+	a := &openAlert{Alert: al, rs: rs, until: first.Add(period), ev: *ev, extra: x}
 	// ev may be the engine's scratch event: keep copies of what it points to.
 	a.ev.Raw, a.ev.Targets, a.ev.Changes = nil, slices.Clone(ev.Targets), slices.Clone(ev.Changes)
 	if old, evicted := rs.open.put(dk, a); evicted {
@@ -102,7 +120,7 @@ func (e *Engine) closeUntil(t time.Time) {
 func (e *Engine) resolve(a *openAlert) {
 	a.Status, a.Final = StatusResolved, true
 	r := a.rs.rule
-	d := rules.AlertData{Rule: r, Event: &a.ev, Count: a.Count, Key: a.Key, First: a.First, Last: a.Last}
+	d := a.extra.data(r, &a.ev, a.Count, a.Key, a.First, a.Last)
 	a.Title, a.Summary = r.TitleText.Render(d), r.SummaryText.Render(d)
 	a.Observed = e.now()
 	e.emit(&a.Alert)

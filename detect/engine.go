@@ -26,11 +26,14 @@ type Engine struct {
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	hash    hasher
 
 	mu        sync.Mutex
 	immediate ruleIndex // simple rules: at arrival
 	ordered   ruleIndex // thresholds and sequences: in event-time order
 	states    map[string]*ruleState
+	set       *rules.Set
+	scheduled []*rules.Rule
 	matcher   rules.Matcher
 	clock     clock
 	pending   eventQueue  // held for lateness
@@ -63,6 +66,7 @@ type ruleState struct {
 	windows *keyed[*window]
 	seqs    *keyed[*seqState]
 	open    *keyed[*openAlert]
+	learned *learned // new_term and baseline
 }
 
 // ruleIndex finds the rules an event's action can match.
@@ -94,7 +98,7 @@ func New(cfg Config, set *rules.Set, sink Sink, reg prometheus.Registerer, logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, sink: sink, logger: logger, metrics: newMetrics(reg), states: map[string]*ruleState{}, now: cfg.Now}
+	e := &Engine{cfg: cfg, sink: sink, logger: logger, metrics: newMetrics(reg), states: map[string]*ruleState{}, now: cfg.Now, hash: newHasher()}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -120,20 +124,32 @@ func (e *Engine) setRules(set *rules.Set) error {
 	e.immediate = ruleIndex{byAction: map[string][]*ruleState{}}
 	e.ordered = ruleIndex{byAction: map[string][]*ruleState{}}
 	keep := map[string]*ruleState{}
+	e.scheduled = nil
 	for _, r := range set.Rules {
+		if r.Scheduled != nil {
+			// Run by a Scheduler on ClickHouse, not on events.
+			e.scheduled = append(e.scheduled, r)
+			continue
+		}
 		rs := e.states[r.ID]
-		if rs == nil || (rs.rule.Threshold == nil) != (r.Threshold == nil) || (rs.rule.Sequence == nil) != (r.Sequence == nil) {
+		if rs == nil || rs.rule.Kind() != r.Kind() || r.Learns() != nil && rs.learned.fingerprint != r.Learns().Fingerprint {
+			// New, or its state means something else now: start afresh
+			// (a history rule learns again, from Warm or the stream).
 			rs = &ruleState{windows: newKeyed[*window](e.cfg.MaxKeys), seqs: newKeyed[*seqState](e.cfg.MaxKeys), open: newKeyed[*openAlert](e.cfg.MaxKeys)}
+			if r.Learns() != nil {
+				rs.learned = e.newLearned(r)
+			}
 		}
 		rs.rule = r
 		keep[r.ID] = rs
-		if r.Threshold != nil || r.Sequence != nil {
-			e.ordered.add(rs)
-		} else {
+		if r.Kind() == rules.KindSimple {
 			e.immediate.add(rs)
+		} else {
+			e.ordered.add(rs)
 		}
 	}
 	e.states = keep
+	e.set = set
 	e.metrics.rules.Set(float64(len(set.Rules)))
 	return nil
 }
@@ -260,6 +276,9 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	if r.Sequence != nil {
 		return e.sequence(rs, ev)
 	}
+	if rs.learned != nil {
+		return e.learnOrFire(rs, ev, true)
+	}
 	hit, err := e.matcher.Match(r, ev)
 	if err != nil || !hit {
 		return err
@@ -267,7 +286,7 @@ func (e *Engine) evalRule(rs *ruleState, ev *event.Event) error {
 	if r.Threshold != nil {
 		return e.threshold(rs, ev)
 	}
-	return e.fireKey(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID}, 0)
+	return e.fireKey(rs, ev, ev.ID, 1, ev.Time, []string{ev.ID}, 0, nil)
 }
 
 // sweep drops windows and sequences that can no longer fire: a window whose
@@ -288,6 +307,7 @@ func (e *Engine) sweep(now time.Time) {
 		if sq := rs.rule.Sequence; sq != nil {
 			rs.seqs.sweep(func(s *seqState) bool { return s.idle(now, sq.Within) })
 		}
+		e.sweepLearned(rs, now)
 		e.metrics.keys.WithLabelValues(rs.rule.ID, "window").Set(float64(rs.windows.len()))
 		e.metrics.keys.WithLabelValues(rs.rule.ID, "sequence").Set(float64(rs.seqs.len()))
 		e.metrics.keys.WithLabelValues(rs.rule.ID, "dedup").Set(float64(rs.open.len()))

@@ -16,6 +16,7 @@ type metrics struct {
 	sinkErrors prometheus.Counter
 	dropped    prometheus.Counter
 	rules      prometheus.Gauge
+	warm       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,13 +33,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		evalErrors: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "evaluation_errors_total",
 			Help: "Rule expressions that failed at run time, by rule."}, []string{"rule"}),
 		evictions: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "state_evictions_total",
-			Help: "Keys evicted past max_keys, by rule and kind: window, sequence, dedup."}, []string{"rule", "kind"}),
+			Help: "State evicted past its bound, by rule and kind: window, sequence, dedup (max_keys), term (max_terms), key (max_keys), series (max_keys or max_baseline_hours)."}, []string{"rule", "kind"}),
 		keys: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "state_keys",
-			Help: "Keys held, by rule and kind: window, sequence, dedup (updated each minute of event time)."}, []string{"rule", "kind"}),
+			Help: "State held, by rule and kind: window, sequence, dedup, term, key, series, hour (updated each minute of event time)."}, []string{"rule", "kind"}),
 		sinkErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sink_errors_total",
 			Help: "Times the sink refused an alert; the alert was kept and handed over again."}),
 		dropped: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alerts_dropped_total",
 			Help: "Alerts dropped because the sink refused alerts past max_pending_alerts."}),
 		rules: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "rules", Help: "Rules loaded."}),
+		warm: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "history_warm",
+			Help: "1 when a rule that learns from history (new_term, baseline) has learned from ClickHouse; 0 while it learns from the stream alone."}, []string{"rule"}),
 	}
 }

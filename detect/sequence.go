@@ -87,7 +87,7 @@ func (e *Engine) sequence(rs *ruleState, ev *event.Event) error {
 		}
 		if i == len(sq.Steps)-1 {
 			rs.seqs.remove(key)
-			return e.fireKey(rs, ev, key, len(sq.Steps), next.start, next.ids, 0)
+			return e.fireKey(rs, ev, key, len(sq.Steps), next.start, next.ids, 0, nil)
 		}
 		if cur := st.partial[i]; cur.ids == nil || !next.start.Before(cur.start) {
 			st.partial[i] = next

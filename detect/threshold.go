@@ -96,7 +96,7 @@ func (e *Engine) threshold(rs *ruleState, ev *event.Event) error {
 	}
 	first, ids := w.fired(e.cfg.MaxEventIDs)
 	rs.windows.remove(key)
-	return e.fireKey(rs, ev, key, n, first, ids, span)
+	return e.fireKey(rs, ev, key, n, first, ids, span, nil)
 }
 
 // insert adds en in time order: at the end, unless it is late.

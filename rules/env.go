@@ -130,6 +130,26 @@ var weekdays = func() map[string]time.Weekday {
 	return m
 }()
 
+// Offset is the tenant's UTC offset at t, in seconds.
+func (s *Set) Offset(t time.Time, tenant string) int {
+	loc := s.calendar.Default.loc
+	if h, ok := s.calendar.Tenants[tenant]; ok {
+		loc = h.loc
+	}
+	if loc == nil || loc == time.UTC {
+		return 0
+	}
+	_, off := t.In(loc).Zone()
+	return off
+}
+
+// Subset is a set of some of s's rules, with s's calendar and lists.
+func (s *Set) Subset(rules ...*Rule) *Set {
+	sub := *s
+	sub.Rules = rules
+	return &sub
+}
+
 func (c *Calendar) hours(tenant string) *Hours {
 	if h, ok := c.Tenants[tenant]; ok {
 		return &h

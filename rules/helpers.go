@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -17,7 +19,8 @@ import (
 //	email_domain(email) string          the lower-cased part after the @
 //	glob(s, "pattern") bool             shell-style match (path.Match)
 //	regex(s, "pattern") bool            regular expression match (RE2), compiled once
-var helperNames = []string{"local_hour", "local_weekday", "business_hours", "in_list", "email_domain", "glob", "regex"}
+//	ip_prefix(ip) string                the network of an address: /24 for IPv4, /48 for IPv6 ("" if not one)
+var helperNames = []string{"local_hour", "local_weekday", "business_hours", "in_list", "email_domain", "glob", "regex", "ip_prefix"}
 
 // helpers returns the expr options of the helper functions.
 func (s *Set) helpers() []expr.Option {
@@ -41,6 +44,9 @@ func (s *Set) helpers() []expr.Option {
 		expr.Function("glob", func(p ...any) (any, error) {
 			return globMatch(p[1].(string), p[0].(string))
 		}, new(func(string, string) bool)),
+		expr.Function("ip_prefix", func(p ...any) (any, error) {
+			return ipPrefix(p[0].(string)), nil
+		}, new(func(string) string)),
 		expr.Function("regex", func(p ...any) (any, error) {
 			re, err := s.patterns.regexp(p[1].(string))
 			if err != nil {
@@ -102,3 +108,23 @@ func (c *checker) Visit(n *ast.Node) {
 }
 
 func quote(s string) string { return `"` + s + `"` }
+
+// ipPrefix is the /24 of an IPv4 address or the /48 of an IPv6 one (a
+// provider's egress addresses change within those), "" if ip is not an
+// address.
+func ipPrefix(ip string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap()
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}

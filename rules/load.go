@@ -353,7 +353,7 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 	if !slices.Contains(Severities, rs.Severity.Value) {
 		badAt(rs.at(&rs.Severity), "severity %q is not one of %s", rs.Severity.Value, strings.Join(Severities, ", "))
 	}
-	r := &Rule{ID: id, Title: rs.Title.Value, Description: rs.Description, Runbook: rs.Runbook, Severity: rs.Severity.Value, Tags: rs.Tags, Origin: origin}
+	r := &Rule{ID: id, Title: rs.Title.Value, Description: rs.Description, Runbook: rs.Runbook, Severity: rs.Severity.Value, Tags: rs.Tags, Origin: origin, set: l.s}
 	nm := len(l.s.macros)
 	compileBool := func(n *yaml.Node) *vm.Program {
 		prog, cok := l.compile(p, n, true, nm)
@@ -365,26 +365,63 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 		ok = ok && cok
 		return prog
 	}
+	var kinds []string
+	for k, on := range map[string]bool{"threshold": rs.Threshold != nil, "sequence": rs.Sequence != nil,
+		"new_term": rs.NewTerm != nil, "baseline": rs.Baseline != nil, "scheduled": rs.Scheduled != nil} {
+		if on {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.Sort(kinds)
 	switch {
+	case len(kinds) > 1:
+		bad("has %s: a rule is of one kind at most", strings.Join(kinds, " and "))
 	case rs.Sequence != nil && rs.When.Value != "":
 		bad("has both when and sequence: a sequence's steps are its conditions")
-	case rs.Sequence != nil && rs.Threshold != nil:
-		bad("has both threshold and sequence")
 	case rs.Sequence == nil && rs.When.Value == "":
 		bad("when is required")
 	}
-	if rs.When.Value != "" {
+	if rs.MaxAlertsPerDay < 0 {
+		bad("max_alerts_per_day must not be negative")
+	}
+	r.MaxAlertsPerDay = rs.MaxAlertsPerDay
+	switch {
+	case rs.Scheduled != nil:
+		// A scheduled rule's expressions see the rows of its query.
+		if rs.When.Value != "" {
+			var cok bool
+			r.When, cok = l.compileRow(p, &rs.When, true)
+			ok = ok && cok
+		}
+		for j := range rs.Exceptions {
+			prog, cok := l.compileRow(p, &rs.Exceptions[j], true)
+			ok = ok && cok
+			r.Exceptions = append(r.Exceptions, prog)
+			r.ExceptionGuards = append(r.ExceptionGuards, nil)
+		}
+	case rs.When.Value != "":
 		r.When = compileBool(&rs.When)
 		r.Actions = l.actionsOf(rs.When.Value, nm)
 		r.Guard, r.Exact = l.guardOf(rs.When.Value, nm)
 	}
-	for j := range rs.Exceptions {
-		r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
-		g, exact := l.guardOf(rs.Exceptions[j].Value, nm)
-		if !exact {
-			g = nil
+	if rs.Scheduled == nil {
+		for j := range rs.Exceptions {
+			r.Exceptions = append(r.Exceptions, compileBool(&rs.Exceptions[j]))
+			g, exact := l.guardOf(rs.Exceptions[j].Value, nm)
+			if !exact {
+				g = nil
+			}
+			r.ExceptionGuards = append(r.ExceptionGuards, g)
 		}
-		r.ExceptionGuards = append(r.ExceptionGuards, g)
+	}
+	l.loadHistory(p, rs, r, nm, bad, compileAny)
+	if lg := r.Learns(); lg != nil && lg.Learn != nil && r.Actions != nil {
+		// The rule sees the events it learns from too.
+		if la := l.actionsOf(rs.learnNode().Value, nm); la != nil {
+			r.Actions = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(r.Actions), la...))))
+		} else {
+			r.Actions = nil
+		}
 	}
 	if th := rs.Threshold; th != nil {
 		t := &Threshold{Count: th.Count}
@@ -442,16 +479,31 @@ func (l *loader) loadRule(p *parsed, rs *ruleSpec, ids map[string]string) {
 		}
 	}
 	var terr error
-	if r.TitleText, terr = parseText(rs.Title.Value); terr != nil {
+	rows := rs.Scheduled != nil
+	if r.TitleText, terr = parseText(rs.Title.Value, rows); terr != nil {
 		badAt(rs.at(&rs.Title), "title: %v", terr)
 	}
 	r.SummaryText = r.TitleText // a rule without a summary shows its title
 	if rs.Summary.Value != "" {
-		if r.SummaryText, terr = parseText(rs.Summary.Value); terr != nil {
+		if r.SummaryText, terr = parseText(rs.Summary.Value, rows); terr != nil {
 			badAt(rs.at(&rs.Summary), "summary: %v", terr)
 		}
 	}
 	for _, ts := range rs.Tests {
+		if rows != (ts.Rows != nil) {
+			badAt(rs.line(), "test %q: a scheduled rule's tests give rows:, other rules' tests give events:", ts.Name)
+			continue
+		}
+		if rows {
+			tc, err := rowCase(p.name, rs.line(), ts)
+			if err != nil {
+				l.errs = append(l.errs, err)
+				ok = false
+				continue
+			}
+			r.tests = append(r.tests, tc)
+			continue
+		}
 		tc, err := testCase(p.name, ts)
 		if err != nil {
 			l.errs = append(l.errs, err)
@@ -503,6 +555,86 @@ func testCase(name string, ts testSpec) (TestCase, error) {
 	return tc, nil
 }
 
+// rowCase reads a scheduled rule's test case: rows as its query would
+// return them, for tenant (a row's own tenant column wins) at now.
+func rowCase(name string, line int, ts testSpec) (TestCase, error) {
+	tc := TestCase{Name: ts.Name, Origin: fmt.Sprintf("%s:%d", name, line), Tenant: ts.Tenant, Alerts: ts.Alerts}
+	if ts.Events != nil {
+		return tc, &Error{File: name, Line: line, Msg: fmt.Sprintf("test %q: a scheduled rule's test gives rows, not events", ts.Name)}
+	}
+	if ts.Now == "" {
+		return tc, &Error{File: name, Line: line, Msg: fmt.Sprintf("test %q: now: is required (the time the query runs at, RFC 3339)", ts.Name)}
+	}
+	var err error
+	if tc.Now, err = time.Parse(time.RFC3339Nano, ts.Now); err != nil {
+		return tc, &Error{File: name, Line: line, Msg: fmt.Sprintf("test %q: now: %v", ts.Name, err)}
+	}
+	for _, r := range ts.Rows {
+		row := make(map[string]any, len(r))
+		for k, v := range r {
+			row[k] = RowValue(v)
+		}
+		tc.Rows = append(tc.Rows, row)
+	}
+	return tc, nil
+}
+
+// RowValue gives a value of a row (from ClickHouse, or a test) the type
+// rule expressions compare it as: integers of every width as int (an
+// unsigned one past the int range as float64), floats as float64, times in
+// UTC, arrays of strings as []string, other arrays as []any.
+func RowValue(v any) any {
+	switch x := v.(type) {
+	case int8:
+		return int(x)
+	case int16:
+		return int(x)
+	case int32:
+		return int(x)
+	case int64:
+		return int(x)
+	case uint8:
+		return int(x)
+	case uint16:
+		return int(x)
+	case uint32:
+		return int(x)
+	case uint64:
+		if x > 1<<62 {
+			return float64(x)
+		}
+		return int(x)
+	case uint:
+		return RowValue(uint64(x))
+	case float32:
+		return float64(x)
+	case time.Time:
+		return x.UTC()
+	case *string:
+		if x == nil {
+			return ""
+		}
+		return *x
+	case []string:
+		return x
+	case []any:
+		ss := make([]string, 0, len(x))
+		for _, it := range x {
+			s, ok := it.(string)
+			if !ok {
+				out := make([]any, len(x))
+				for i, it := range x {
+					out[i] = RowValue(it)
+				}
+				return out
+			}
+			ss = append(ss, s)
+		}
+		return ss
+	}
+	return v
+}
+
 // repeat reads the test-only keys of a canonical event: `repeat: N` makes
 // N copies, `every: 10s` apart (1s by default), ids suffixed -1, -2, ….
 func repeat(v map[string]any) (copies int, every time.Duration, baseID, baseTime string, err error) {
@@ -548,6 +680,16 @@ func isIdent(s string) bool { return identRE.MatchString(s) }
 // inlined where it names them, and reports errors at their place in the
 // file.
 func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (*vm.Program, bool) {
+	return l.compileIn(p, node, asBool, nMacros, Env{})
+}
+
+// compileRow compiles an expression of a scheduled rule, which sees a row
+// (RowEnv) rather than an event, and no macros (they are about events).
+func (l *loader) compileRow(p *parsed, node *yaml.Node, asBool bool) (*vm.Program, bool) {
+	return l.compileIn(p, node, asBool, 0, RowEnv{})
+}
+
+func (l *loader) compileIn(p *parsed, node *yaml.Node, asBool bool, nMacros int, env any) (*vm.Program, bool) {
 	src := node.Value
 	if err := checkBounds(src); err != nil {
 		l.errorf(p.name, node.Line, node.Column, "%v", err)
@@ -561,7 +703,7 @@ func (l *loader) compile(p *parsed, node *yaml.Node, asBool bool, nMacros int) (
 	}
 	chk := &checker{s: l.s}
 	in := &inliner{l: l, n: nMacros, budget: maxNodes}
-	opts := append([]expr.Option{expr.Env(Env{}), expr.Patch(in), expr.Patch(chk)}, l.s.helpers()...)
+	opts := append([]expr.Option{expr.Env(env), expr.Patch(in), expr.Patch(chk)}, l.s.helpers()...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}

@@ -66,3 +66,30 @@ func (m *Matcher) Excepted(r *Rule, e *event.Event) (bool, error) {
 	}
 	return false, nil
 }
+
+// MatchRow reports whether a scheduled rule's condition holds for a row:
+// its when is true and none of its exceptions is.
+func (m *Matcher) MatchRow(r *Rule, env *RowEnv) (bool, error) {
+	out, err := m.vm.Run(r.When, env)
+	if err != nil {
+		return false, fmt.Errorf("rule %s: when: %w", r.ID, err)
+	}
+	if hit, _ := out.(bool); !hit {
+		return false, nil
+	}
+	for i, ex := range r.Exceptions {
+		out, err := m.vm.Run(ex, env)
+		if err != nil {
+			return false, fmt.Errorf("rule %s: exception %d: %w", r.ID, i+1, err)
+		}
+		if hit, _ := out.(bool); hit {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// EvalRow runs an expression of a scheduled rule on a row.
+func (m *Matcher) EvalRow(p *vm.Program, env *RowEnv) (any, error) {
+	return m.vm.Run(p, env)
+}

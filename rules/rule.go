@@ -60,12 +60,16 @@ type ruleSpec struct {
 			When yaml.Node `yaml:"when"`
 		} `yaml:"steps"`
 	} `yaml:"sequence"`
-	Dedup *struct {
+	NewTerm   *newTermSpec   `yaml:"new_term"`
+	Baseline  *baselineSpec  `yaml:"baseline"`
+	Scheduled *scheduledSpec `yaml:"scheduled"`
+	Dedup     *struct {
 		Key    yaml.Node `yaml:"key"`
 		Period string    `yaml:"period"`
 	} `yaml:"dedup"`
-	Summary yaml.Node  `yaml:"summary"`
-	Tests   []testSpec `yaml:"tests"`
+	MaxAlertsPerDay int        `yaml:"max_alerts_per_day"`
+	Summary         yaml.Node  `yaml:"summary"`
+	Tests           []testSpec `yaml:"tests"`
 }
 
 // line is the rule's line in its file: its id's, or else the first of its
@@ -91,11 +95,16 @@ func (rs *ruleSpec) at(n *yaml.Node) int {
 }
 
 // testSpec is an inline test case: events, each canonical or raw
-// ({raw: {...}, source: okta}), and how many alerts the rule must raise.
+// ({raw: {...}, source: okta}), and how many alerts the rule must raise. A
+// scheduled rule's case gives rows instead, as its query would return
+// them for tenant at now.
 type testSpec struct {
-	Name   string      `yaml:"name"`
-	Events []yaml.Node `yaml:"events"`
-	Alerts int         `yaml:"alerts"`
+	Name   string           `yaml:"name"`
+	Events []yaml.Node      `yaml:"events"`
+	Rows   []map[string]any `yaml:"rows"`
+	Tenant string           `yaml:"tenant"`
+	Now    string           `yaml:"now"`
+	Alerts int              `yaml:"alerts"`
 }
 
 // Rule is a loaded, compiled rule.
@@ -125,11 +134,27 @@ type Rule struct {
 
 	Threshold *Threshold
 	Sequence  *Sequence
+	NewTerm   *NewTerm
+	Baseline  *Baseline
+	Scheduled *Scheduled
 	Dedup     Dedup
+	// MaxAlertsPerDay is the rule's noise budget, which backtest reports
+	// against (0: none).
+	MaxAlertsPerDay int
 	// TitleText and SummaryText render the alert text from AlertData.
 	TitleText, SummaryText *Text
 
 	tests []TestCase
+	set   *Set // the set the rule was loaded in
+}
+
+// Alone is a set of this rule alone, with the calendar and lists of the
+// set it was loaded in.
+func (r *Rule) Alone() *Set {
+	if r.set == nil {
+		return &Set{Rules: []*Rule{r}}
+	}
+	return r.set.Subset(r)
 }
 
 // MaxThresholdCount bounds threshold.count: a window holds fewer than count
@@ -171,6 +196,10 @@ type TestCase struct {
 	Name   string
 	Origin string // FILE:LINE
 	Events []TestEvent
+	// Rows, Tenant and Now: a scheduled rule's case.
+	Rows   []map[string]any
+	Tenant string
+	Now    time.Time
 	Alerts int
 }
 
@@ -181,4 +210,54 @@ type TestEvent struct {
 	JSON   []byte
 	Raw    bool
 	Source string
+}
+
+// learnNode is the learn expression of a new_term or baseline rule.
+func (rs *ruleSpec) learnNode() *yaml.Node {
+	switch {
+	case rs.NewTerm != nil:
+		return &rs.NewTerm.Learn
+	case rs.Baseline != nil:
+		return &rs.Baseline.Learn
+	}
+	return &yaml.Node{}
+}
+
+// Rule kinds.
+const (
+	KindSimple    = "simple"
+	KindThreshold = "threshold"
+	KindSequence  = "sequence"
+	KindNewTerm   = "new_term"
+	KindBaseline  = "baseline"
+	KindScheduled = "scheduled"
+)
+
+// Kind is the rule's kind.
+func (r *Rule) Kind() string {
+	switch {
+	case r.Threshold != nil:
+		return KindThreshold
+	case r.Sequence != nil:
+		return KindSequence
+	case r.NewTerm != nil:
+		return KindNewTerm
+	case r.Baseline != nil:
+		return KindBaseline
+	case r.Scheduled != nil:
+		return KindScheduled
+	}
+	return KindSimple
+}
+
+// Learns returns what a new_term or baseline rule learns from; nil for the
+// other kinds.
+func (r *Rule) Learns() *Learning {
+	switch {
+	case r.NewTerm != nil:
+		return &r.NewTerm.Learning
+	case r.Baseline != nil:
+		return &r.Baseline.Learning
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/template"
@@ -20,6 +21,35 @@ type AlertData struct {
 	Count       int
 	Key         string
 	First, Last time.Time
+	// Row is the row of a scheduled rule's query that raised the alert:
+	// {{.Row.email}}.
+	Row map[string]any
+	// Term is the combination a new_term rule had not seen, its fields'
+	// values joined by " / ".
+	Term string
+	// Stats is what a baseline rule compared.
+	Stats *Stats
+}
+
+// Stats is what a baseline rule compared, for its alert's text.
+type Stats struct {
+	// Observed is, for a rate, the key's events in the hour; for hours, the
+	// key's (or tenant's) learned events in this hour of the week ±1 hour.
+	Observed int
+	// Median, Low and High: a rate's expected count and range; High is
+	// the most that does not fire (at least the rule's min_count − 1).
+	Median, Low, High float64
+	// Total and Share: for hours, the learned events and the share of them
+	// in this hour of the week.
+	Total int
+	Share float64
+	// History is how much history the key (or tenant) has.
+	History time.Duration
+	// Basis is what was compared: the key's own history, or "tenant" when a
+	// key with too little history was judged by its tenant's.
+	Basis string
+	// Hour is the hour in the tenant's time zone: "Sun 03:00".
+	Hour string
 }
 
 var templateFuncs = template.FuncMap{
@@ -36,6 +66,44 @@ var templateFuncs = template.FuncMap{
 	},
 	// who renders the actor: email, else name, else id.
 	"who": func(a event.Actor) string { return firstNonEmpty(a.Email, a.Name, a.ID, "unknown actor") },
+	// span renders a duration in days or weeks: "3 days", "6 weeks".
+	"span": Span,
+	// pct renders a share as a percentage: "0.4%".
+	"pct": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
+	// num renders a number without trailing zeros: 2, 2.5.
+	"num": func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
+	// date renders a row's time (or milliseconds since the epoch) as a UTC
+	// date, "2026-08-01"; zero or absent as "never".
+	"date": func(v any) string {
+		switch t := v.(type) {
+		case time.Time:
+			if !t.IsZero() && t.Unix() > 0 {
+				return t.UTC().Format("2006-01-02")
+			}
+		case int:
+			if t > 0 {
+				return time.UnixMilli(int64(t)).UTC().Format("2006-01-02")
+			}
+		}
+		return "never"
+	},
+}
+
+// Span renders a duration in whole hours, days or weeks.
+func Span(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.Itoa(n) + " " + unit + "s"
+	}
+	switch {
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	case d < 4*7*24*time.Hour:
+		return plural(int(d/(24*time.Hour)), "day")
+	}
+	return plural(int(d/(7*24*time.Hour)), "week")
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -55,8 +123,9 @@ type Text struct {
 }
 
 // parseText parses a title or summary and executes it once on empty data,
-// so that a misspelt field fails at load.
-func parseText(text string) (*Text, error) {
+// so that a misspelt field fails at load. A scheduled rule's text (rows)
+// may name any column of .Row: its tests render it.
+func parseText(text string, rows bool) (*Text, error) {
 	if !strings.Contains(text, "{{") {
 		return &Text{plain: text}, nil
 	}
@@ -64,11 +133,25 @@ func parseText(text string) (*Text, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rows {
+		// A row's columns are known once the query runs: the rule's tests
+		// render its texts (Check).
+		return &Text{tmpl: t}, nil
+	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, AlertData{Rule: &Rule{}, Event: &event.Event{}}); err != nil {
+	if err := t.Execute(&buf, AlertData{Rule: &Rule{}, Event: &event.Event{}, Stats: &Stats{}}); err != nil {
 		return nil, err
 	}
 	return &Text{tmpl: t}, nil
+}
+
+// Check renders the text from d and returns the error a template hits (a
+// column a row lacks), which Render would show in the text.
+func (t *Text) Check(d AlertData) error {
+	if t == nil || t.tmpl == nil {
+		return nil
+	}
+	return t.tmpl.Execute(io.Discard, d)
 }
 
 // Render fills the text from d.
@@ -86,17 +169,20 @@ func (t *Text) Render(d AlertData) string {
 	return buf.String()
 }
 
-// parseDuration reads durations with a day unit too: "10m", "1h", "7d".
+// parseDuration reads durations with day and week units too: "10m",
+// "1h", "7d", "8w".
 func parseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("required")
 	}
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("%q is not a duration", s)
+	for unit, size := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if d, ok := strings.CutSuffix(s, unit); ok {
+			n, err := strconv.Atoi(d)
+			if err != nil || n <= 0 || n > 100000 {
+				return 0, fmt.Errorf("%q is not a duration", s)
+			}
+			return time.Duration(n) * size, nil
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {

@@ -25,9 +25,10 @@ type TestResult struct {
 // Passed reports whether the case passed.
 func (t *TestResult) Passed() bool { return t.Err == nil && t.Got == t.Case.Alerts }
 
-// Evaluator runs one rule over a test case's events, in time order, and
-// returns the alerts it raised and the ids of the events in them.
-type Evaluator func(r *Rule, events []event.Event) (alerts int, fired []string, err error)
+// Evaluator runs one rule over a test case's events, in time order (or,
+// for a scheduled rule, its rows), and returns the alerts it raised and
+// the ids of the events (or the keys of the rows) in them.
+type Evaluator func(r *Rule, tc *TestCase, events []event.Event) (alerts int, fired []string, err error)
 
 // RunTests runs every rule's inline tests with eval (detect.TestEvaluator
 // is the engine's).
@@ -38,7 +39,7 @@ func (s *Set) RunTests(eval Evaluator) []TestResult {
 			res := TestResult{Rule: r, Case: tc}
 			res.Events, res.Err = tc.events()
 			if res.Err == nil {
-				res.Got, res.Fired, res.Err = eval(r, res.Events)
+				res.Got, res.Fired, res.Err = eval(r, &tc, res.Events)
 			}
 			out = append(out, res)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -20,6 +21,9 @@ type Store struct {
 	conn     driver.Conn
 	logger   *slog.Logger
 	migrated atomic.Bool
+
+	qmu   sync.Mutex
+	qconn driver.Conn // QueryConn's
 }
 
 // Open connects to ClickHouse. It does not check that the server answers:
@@ -61,6 +65,12 @@ func (s *Store) Close() error {
 	if s == nil {
 		return nil
 	}
+	s.qmu.Lock()
+	if s.qconn != nil {
+		_ = s.qconn.Close()
+		s.qconn = nil
+	}
+	s.qmu.Unlock()
 	return s.conn.Close()
 }
 
