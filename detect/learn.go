@@ -18,8 +18,8 @@ import (
 // not while it is warming from history.
 type learned struct {
 	fingerprint string
-	warming     bool // learning from history: no alerts
-	warm        bool // learned from history
+	warming     bool      // learning from history: no alerts
+	warm        bool      // learned from history
 	since       time.Time // the earliest event learned
 
 	// new_term: terms by hash of tenant, key and term, and keys by hash
