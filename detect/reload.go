@@ -31,6 +31,10 @@ type Reloader struct {
 	loaded   prometheus.Gauge
 
 	fingerprint string
+
+	// Loaded, when set, is called after a rule set is swapped in: a rule
+	// new to the engine that learns from history is warmed there.
+	Loaded func()
 }
 
 // NewReloader watches paths (polling every interval) for engine.
@@ -101,6 +105,9 @@ func (r *Reloader) Reload() error {
 	r.success.Set(1)
 	r.loaded.SetToCurrentTime()
 	r.logger.Info("rules reloaded", "rules", len(set.Rules))
+	if r.Loaded != nil {
+		r.Loaded()
+	}
 	return nil
 }
 

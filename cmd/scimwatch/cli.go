@@ -25,12 +25,15 @@ type cmdIO struct {
 
 var commands = []command{
 	{"normalize", "turn raw audit records (Okta, Entra ID, SCIM) into canonical events", normalizeCmd},
+	{"generate history", "write weeks of simulated audit history, one file per tenant and source", generateHistoryCmd},
 	{"generate", "write simulated raw Okta and Entra ID records", generateCmd},
 	{"ingest", "stream audit records from Kafka into ClickHouse", ingestCmd},
+	{"import", "load exported audit records (history) into ClickHouse", importCmd},
 	{"migrate", "apply the ClickHouse schema migrations", migrateCmd},
 	{"bench ingest", "measure the ingest path against a real Kafka broker and ClickHouse", benchCmd},
 	{"rules lint", "load and check rules files, reporting every error at once", rulesLintCmd},
 	{"rules test", "run the rules' inline tests", rulesTestCmd},
+	{"rules backtest", "run rules over the history in ClickHouse, as if live, and count their alerts", rulesBacktestCmd},
 	{"replay", "evaluate rules on files of events, offline, in event-time order", replayCmd},
 	{"detect", "evaluate rules on a live stream of records from stdin", detectCmd},
 	{"silence add", "silence alerts by rule, tenant, actor or target, for a time", silenceAddCmd},

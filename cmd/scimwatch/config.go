@@ -25,6 +25,7 @@ import (
 type detectionConfig struct {
 	Calendar   *rules.Calendar   `yaml:"calendar"`
 	Detect     detect.Config     `yaml:"detect"`
+	History    historyConfig     `yaml:"history"`
 	Alerting   alertingConfig    `yaml:"alerting"`
 	ClickHouse clickhouse.Config `yaml:"clickhouse"`
 }
@@ -78,7 +79,7 @@ func (c *alertingConfig) validate(ch *clickhouse.Config) []error {
 }
 
 func defaultDetectionConfig() detectionConfig {
-	return detectionConfig{Detect: detect.DefaultConfig(), ClickHouse: clickhouse.DefaultConfig(),
+	return detectionConfig{Detect: detect.DefaultConfig(), ClickHouse: clickhouse.DefaultConfig(), History: defaultHistoryConfig(),
 		Alerting: alertingConfig{Config: alerting.DefaultConfig(), Store: "clickhouse", Slack: slack.DefaultConfig(), Alertmanager: alertmanager.DefaultConfig()}}
 }
 
@@ -115,6 +116,7 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 		}
 	}
 	errs = append(errs, cfg.Alerting.validate(&cfg.ClickHouse)...)
+	errs = append(errs, cfg.History.validate(&cfg.ClickHouse)...)
 	if len(errs) > 0 {
 		return cfg, fmt.Errorf("%s: %w", path, errors.Join(errs...))
 	}

@@ -34,7 +34,7 @@ event time or, on a quiet stream, of wall-clock time. SIGHUP or a changed rules
 file reloads the rules; a rule set that does not load keeps the last good one.`,
 		example: `tail -F /var/log/scim/requests.ndjson | scimwatch detect --rules rules/builtin --config detect.yaml`})
 	var df detectionFlags
-	df.register(fs.FlagSet)
+	df.register(fs.FlagSet, recordsTenant)
 	level := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	poll := fs.Duration("watch", 2*time.Second, "how often to look for changed rules files")
 	if code, ok := fs.parse(args); !ok {
@@ -77,12 +77,17 @@ file reloads the rules; a rule set that does not load keeps the last good one.`,
 		fmt.Fprintln(stderr, "scimwatch detect:", err)
 		return 1
 	}
+	// Rules that learn warm from ClickHouse, scheduled rules run there.
+	hist := startHistory(ctx, &cfg, set, eng, reg, logger)
+	defer hist.stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go detect.NewReloader(df.dirs, opts, eng, *poll, reg, logger).Run(rctx, hup)
+	rl := detect.NewReloader(df.dirs, opts, eng, *poll, reg, logger)
+	rl.Loaded = hist.reloaded
+	go rl.Run(rctx, hup)
 
 	type result struct {
 		rejected int

@@ -27,11 +27,15 @@ type detectionFlags struct {
 	tenant *string
 }
 
-func (d *detectionFlags) register(fs *flag.FlagSet) {
+// register registers the flags; tenantHelp is what --tenant means to the
+// command.
+func (d *detectionFlags) register(fs *flag.FlagSet, tenantHelp string) {
 	fs.Func("rules", "rules `DIR` or file (repeatable; required)", func(s string) error { d.dirs = append(d.dirs, s); return nil })
 	d.config = fs.String("config", "", "detection config `FILE`: calendar: and detect: (thresholds per tenant, lateness)")
-	d.tenant = fs.String("tenant", "", "`TENANT` for records that name none")
+	d.tenant = fs.String("tenant", "", tenantHelp)
 }
+
+const recordsTenant = "`TENANT` for records that name none"
 
 // load reads the detection config and the rules.
 func (d *detectionFlags) load() (detectionConfig, rules.Options, *rules.Set, error) {
@@ -74,7 +78,7 @@ through the config's alerting: integrations, as production would send them.`,
 		example: `scimwatch generate --count 50000 --step 2s > day.ndjson
 scimwatch replay --rules rules/builtin day.ndjson`})
 	var df detectionFlags
-	df.register(fs.FlagSet)
+	df.register(fs.FlagSet, recordsTenant)
 	level := fs.String("log-level", "warn", "`LEVEL`: debug, info, warn or error")
 	notify := fs.Bool("notify", false, "also deliver the alerts through the --config's alerting: integrations (Slack, Alertmanager), as production would")
 	if code, ok := fs.parse(args); !ok {

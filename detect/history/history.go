@@ -75,10 +75,12 @@ func (s *Store) Query(ctx context.Context, q detect.Query, fn func(row map[strin
 	ctx, cancel := context.WithTimeout(ctx, q.Timeout+5*time.Second)
 	defer cancel()
 	ctx = ch.Context(ctx,
+		// Integers only: 18.16 takes no string settings on the native
+		// protocol. Past a limit the query fails (overflow mode throw,
+		// the default).
 		ch.WithSettings(ch.Settings{
 			"max_execution_time": int(max(1, q.Timeout/time.Second)),
-			"max_rows_to_read":   q.MaxRowsToRead,
-			"read_overflow_mode": "throw",
+			"max_rows_to_read":   int(q.MaxRowsToRead),
 			"readonly":           2,
 		}),
 		ch.WithProgress(func(p *ch.Progress) {
@@ -183,6 +185,13 @@ func (s *Store) Checkpoint(ctx context.Context, name string) (t time.Time, ok bo
 
 // SaveCheckpoint records where the detector name's stream has got to.
 func (s *Store) SaveCheckpoint(ctx context.Context, name string, progress time.Time) error {
-	return s.ch.Conn().Exec(ctx, `INSERT INTO `+s.db+`.detect_checkpoints (name, progress_ms, updated_ns) VALUES (?, ?, ?)`,
-		name, uint64(progress.UnixMilli()), uint64(time.Now().UnixNano()))
+	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO "+s.db+".detect_checkpoints (name, progress_ms, updated_ns)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(name, uint64(progress.UnixMilli()), uint64(time.Now().UnixNano())); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
 }
