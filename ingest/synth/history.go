@@ -308,7 +308,9 @@ func (h *tenantHistory) appUA(app int) string {
 	return "Okta SCIM Client " + strconv.Itoa(1+app) + ".0"
 }
 
-func (h *tenantHistory) clientID(app int) string { return h.Name + "-" + h.Source + "-scim-" + strconv.Itoa(app) }
+func (h *tenantHistory) clientID(app int) string {
+	return h.Name + "-" + h.Source + "-scim-" + strconv.Itoa(app)
+}
 
 // plantBefore plants what happened long before the history's window: an
 // account used for a month and not since (stale-account), and an admin
