@@ -69,6 +69,20 @@ func (c *Calendar) compile() error {
 		errs = append(errs, "default: "+err.Error())
 	}
 	for t, h := range c.Tenants {
+		// What a tenant does not say is the default's: {timezone: Asia/Tokyo}
+		// works the default hours there. An empty list (weekend: []) is said.
+		if h.Start == "" {
+			h.Start = c.Default.Start
+		}
+		if h.End == "" {
+			h.End = c.Default.End
+		}
+		if h.Weekend == nil {
+			h.Weekend = c.Default.Weekend
+		}
+		if h.Holidays == nil {
+			h.Holidays = c.Default.Holidays
+		}
 		if err := h.compile(); err != nil {
 			errs = append(errs, fmt.Sprintf("tenants.%s: %v", t, err))
 		}

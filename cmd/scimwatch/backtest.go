@@ -202,15 +202,15 @@ func (bt *backtest) summary(w io.Writer, set *rules.Set, st detect.BacktestStats
 		if t == nil {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s\n  per day:", r.ID)
+		var days []string
 		for _, d := range slices.Sorted(maps.Keys(t.byDay)) {
 			mark := ""
 			if r.MaxAlertsPerDay > 0 && t.byDay[d] > r.MaxAlertsPerDay {
 				mark = " (over budget)"
 			}
-			fmt.Fprintf(w, " %s %d%s,", d, t.byDay[d], mark)
+			days = append(days, fmt.Sprintf("%s: %d%s", d, t.byDay[d], mark))
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\n%s\n  per day: %s\n", r.ID, strings.Join(days, ", "))
 		for i, a := range t.examples {
 			if i >= examples {
 				break

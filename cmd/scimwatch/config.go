@@ -89,12 +89,18 @@ var goType = regexp.MustCompile(` in type [\w.*\[\]]+`)
 func loadDetectionConfig(path string) (detectionConfig, error) {
 	cfg := defaultDetectionConfig()
 	if path == "" {
+		// Nothing says where ClickHouse is: rules that learn start cold.
+		cfg.History.Store = "none"
 		return cfg, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, err
 	}
+	// A calendar: section fills in the default calendar: what it does not
+	// say stays the default's.
+	def := rules.DefaultCalendar()
+	cfg.Calendar = &def
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var errs []error

@@ -325,10 +325,11 @@ func (h *tenantHistory) plantBefore(cfg HistoryConfig, idx int, endDay time.Time
 		h.people = append(h.people, p)
 		h.people[n].left = true // no more activity from the generator
 		d := endDay.AddDate(0, 0, -125)
-		if err := h.change(h.office(d), 0, "create", n, ""); err != nil {
+		t := h.office(d)
+		if err := h.change(t, 0, "create", n, ""); err != nil {
 			return nil, err
 		}
-		if err := h.change(h.office(d).Add(time.Hour), 0, "activate", n, ""); err != nil {
+		if err := h.change(t.Add(time.Minute), 0, "activate", n, ""); err != nil {
 			return nil, err
 		}
 		for k := 2; k <= 30; k += 4 {
@@ -344,10 +345,11 @@ func (h *tenantHistory) plantBefore(cfg HistoryConfig, idx int, endDay time.Time
 		h.people = append(h.people, p)
 		h.people[n].left = true
 		d := endDay.AddDate(0, 0, -90)
-		if err := h.change(h.office(d), 0, "create", n, ""); err != nil {
+		t := h.office(d)
+		if err := h.change(t, 0, "create", n, ""); err != nil {
 			return nil, err
 		}
-		if err := h.change(h.office(d).Add(time.Hour), 0, "activate", n, ""); err != nil {
+		if err := h.change(t.Add(time.Minute), 0, "activate", n, ""); err != nil {
 			return nil, err
 		}
 		if err := h.role(h.office(d.AddDate(0, 0, 10)), 0, n, "Super administrator", true); err != nil {

@@ -7,7 +7,9 @@
 -- query merges the days up to a date to get the state as of that date,
 -- which is what lets backtest ask "which accounts were stale on 1 March".
 -- Every aggregate is a min, a max or an argMax, so an event delivered (or
--- imported) twice changes nothing. Times are milliseconds since the epoch;
+-- imported) twice changes nothing; ties (two events of one millisecond)
+-- are broken by value (status: by lifecycle order), so the result does not
+-- depend on the order parts merge in. Times are milliseconds since the epoch;
 -- 0 is "never" for maxima and 18446744073709551615 for minima (a min over
 -- no event). Accounts are the identity provider's: SCIM request logs show
 -- an app's copies under the app's ids, whose use scimwatch does not see.
@@ -16,9 +18,9 @@
 
 -- The selects of the views, also run once over the events already stored.
 {{define "actor_days"}}SELECT tenant, actor_id AS user_id, toDate(time) AS day,
-    argMaxState(actor_email, if(actor_email != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS email,
-    argMaxState(actor_name, if(actor_name != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS name,
-    argMaxState('', toUInt64(0)) AS status,
+    argMaxState(actor_email, (if(actor_email != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), actor_email)) AS email,
+    argMaxState(actor_name, (if(actor_name != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), actor_name)) AS name,
+    argMaxState('', (toUInt64(0), toUInt8(0))) AS status,
     maxState(toUInt64(0)) AS status_changed,
     minState(toUInt64(18446744073709551615)) AS created,
     minState(toUInt64(time) * 1000 + time_ms) AS activated,
@@ -28,14 +30,14 @@ FROM {{.Database}}.events
 WHERE actor_type = 'user' AND actor_id != '' AND outcome = 'success' AND source != 'scim'
 GROUP BY tenant, user_id, day{{end}}
 {{define "target_days"}}SELECT tenant, tid AS user_id, toDate(time) AS day,
-    argMaxState(temail, if(temail != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS email,
-    argMaxState(tname, if(tname != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS name,
+    argMaxState(temail, (if(temail != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), temail)) AS email,
+    argMaxState(tname, (if(tname != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), tname)) AS name,
     argMaxState(multiIf(action = 'user.create', 'created',
                         action IN ('user.activate', 'user.reactivate', 'user.unsuspend'), 'active',
-                        action = 'user.deactivate', 'deactivated',
                         action = 'user.suspend', 'suspended',
+                        action = 'user.deactivate', 'deactivated',
                         action = 'user.delete', 'deleted', '') AS st,
-        if(st != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS status,
+        (if(st != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), toUInt8(indexOf(['created', 'active', 'suspended', 'deactivated', 'deleted'], st)))) AS status,
     maxState(if(st != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS status_changed,
     minState(if(action = 'user.create', toUInt64(time) * 1000 + time_ms, toUInt64(18446744073709551615))) AS created,
     minState(if(action IN ('user.activate', 'user.reactivate'), toUInt64(time) * 1000 + time_ms, toUInt64(18446744073709551615))) AS activated,
@@ -51,7 +53,7 @@ GROUP BY tenant, user_id, day{{end}}
         arrayMap((n, i, t) -> (if(n != '', n, i), t), target_names, target_ids, target_types))) AS r, 1) AS role,
     tupleElement(r, 2) AS kind,
     toDate(time) AS day,
-    argMaxState(toUInt8(action IN ('role.grant', 'group.member.add')), toUInt64(time) * 1000 + time_ms) AS held,
+    argMaxState(toUInt8(action IN ('role.grant', 'group.member.add')) AS h, (toUInt64(time) * 1000 + time_ms, h)) AS held,
     maxState(toUInt64(time) * 1000 + time_ms) AS changed
 FROM {{.Database}}.events
 WHERE action IN ('role.grant', 'role.revoke', 'group.member.add', 'group.member.remove') AND outcome = 'success' AND source != 'scim'
@@ -64,9 +66,9 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.account_days (
     tenant String,
     user_id String,
     day Date,
-    email AggregateFunction(argMax, String, UInt64),
-    name AggregateFunction(argMax, String, UInt64),
-    status AggregateFunction(argMax, String, UInt64),
+    email AggregateFunction(argMax, String, Tuple(UInt64, String)),
+    name AggregateFunction(argMax, String, Tuple(UInt64, String)),
+    status AggregateFunction(argMax, String, Tuple(UInt64, UInt8)),
     status_changed AggregateFunction(max, UInt64),
     created AggregateFunction(min, UInt64),
     activated AggregateFunction(min, UInt64),
@@ -95,7 +97,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.account_roles (
     role String,
     kind String,
     day Date,
-    held AggregateFunction(argMax, UInt8, UInt64),
+    held AggregateFunction(argMax, UInt8, Tuple(UInt64, UInt8)),
     changed AggregateFunction(max, UInt64)
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(day)
