@@ -333,13 +333,17 @@ func (e *Engine) hours(rs *ruleState, ev *event.Event, key string, fire, learn b
 			if s == nil {
 				continue
 			}
-			near, total := s.nearHour(h)
+			wk := e.set.Weekend(ev.Tenant)
+			near, total := s.nearHour(h, wk)
 			hist := time.Duration(h-s.first) * time.Hour
 			if total < hc.MinEvents || hist < b.MinHistory {
 				continue
 			}
 			if share := float64(near) / float64(total); share < hc.MaxShare {
-				x := &alertExtra{stats: &rules.Stats{Observed: near, Total: total, Share: share, History: hist, Basis: basis, Hour: localHour(ev.Time, off)}}
+				x := &alertExtra{stats: &rules.Stats{Observed: near, Total: total, Share: share, History: hist, Basis: basis, Hour: localHour(ev.Time, off), Days: "workdays"}}
+				if wk&(1<<wallWeekday(h)) != 0 {
+					x.stats.Days = "weekend days"
+				}
 				if err := e.fireKey(rs, ev, key, 1, ev.Time, []string{ev.ID}, time.Hour, x); err != nil {
 					return err
 				}

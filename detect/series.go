@@ -85,19 +85,33 @@ func (s *series) last() uint32 {
 	return s.hours[len(s.hours)-1].hour
 }
 
-// nearHour counts the events of past weeks in the hour of the week of h,
-// ±1 hour, before the current week's (hours from h-1 on are not counted),
-// and the total of events before h-1.
-func (s *series) nearHour(h uint32) (near, total int) {
+// nearHour counts the past events at the hour of the day of h, ±1 hour,
+// on days of the same kind as h's (workdays, or the days of weekend, a
+// bitmask of weekdays with Sunday as bit 0), and the total of events
+// before h-1 (hours from h-1 on are the current ones, not history). Days
+// of one kind are pooled rather than each weekday kept apart: an actor
+// who works a few hours a week leaves most hours of the week empty by
+// chance, and "Wednesday 17:00 is off hours" is not what that means.
+func (s *series) nearHour(h uint32, weekend uint8) (near, total int) {
+	off := weekend&(1<<wallWeekday(h)) != 0
 	for _, hc := range s.hours {
 		if hc.hour+1 >= h {
 			break
 		}
 		total += int(hc.n)
-		switch (h - hc.hour) % 168 {
-		case 0, 1, 167:
+		if weekend&(1<<wallWeekday(hc.hour)) != 0 != off {
+			continue
+		}
+		switch (h - hc.hour) % 24 {
+		case 0, 1, 23:
 			near += int(hc.n)
 		}
 	}
 	return near, total
+}
+
+// wallWeekday is the day of the week of wall hour h (hours since the
+// epoch on a local clock), Sunday being 0: 1 January 1970 was a Thursday.
+func wallWeekday(h uint32) uint {
+	return uint((h/24 + 4) % 7)
 }

@@ -157,6 +157,15 @@ func (s *Set) Offset(t time.Time, tenant string) int {
 	return off
 }
 
+// Weekend is the tenant's weekend days as a bitmask, Sunday being bit 0.
+func (s *Set) Weekend(tenant string) uint8 {
+	var m uint8
+	for d := range s.calendar.hours(tenant).weekend {
+		m |= 1 << uint(d)
+	}
+	return m
+}
+
 // Subset is a set of some of s's rules, with s's calendar and lists.
 func (s *Set) Subset(rules ...*Rule) *Set {
 	sub := *s

@@ -84,8 +84,8 @@ type NewTerm struct {
 
 // Baseline compares a key's activity with its own history: Rate counts
 // events per hour against the same hour in past weeks (or days); Hours
-// fires on an event in an hour of the week in which the key has
-// essentially never been active.
+// fires on an event at an hour of the day (on a workday, or on a weekend
+// day) at which the key has essentially never been active.
 type Baseline struct {
 	Learning
 	Rate  *Rate
@@ -108,9 +108,10 @@ type Rate struct {
 	Deviations  float64
 }
 
-// ActivityHours fires on an event in an hour of the week (±1 hour, in the
-// tenant's time zone) that holds less than MaxShare of the key's learned
-// events. A key with fewer than MinEvents learned events, or less than
+// ActivityHours fires on an event at an hour of the day (±1 hour, in the
+// tenant's time zone, on days of the same kind: workdays, or the tenant
+// calendar's weekend days) that holds less than MaxShare of the key's
+// learned events. A key with fewer than MinEvents learned events, or less than
 // MinHistory of them, is judged by its tenant's hours when Fallback is
 // "tenant", and not at all when it is "none".
 type ActivityHours struct {

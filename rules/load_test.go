@@ -72,7 +72,10 @@ func TestBusinessHours(t *testing.T) {
 			"pune":  {Timezone: "Asia/Kolkata", Start: "09:30", End: "18:30", Weekend: []string{"Sunday"}},
 			// A night shift, 22:00 to 06:00, Sunday night to Friday night.
 			"night": {Timezone: "Europe/Paris", Start: "22:00", End: "06:00", Weekend: []string{"Saturday", "Sunday"}, Holidays: []string{"2026-12-24"}},
-			"24x7":  {Start: "00:00", End: "24:00"},
+			"24x7":  {Start: "00:00", End: "24:00", Weekend: []string{}},
+			// What a tenant does not say is the default's: 08:00 to 19:00,
+			// weekends off.
+			"tokyo": {Timezone: "Asia/Tokyo"},
 		},
 	}
 	if err := cal.compile(); err != nil {
@@ -84,6 +87,9 @@ func TestBusinessHours(t *testing.T) {
 		want   bool
 	}{
 		{"acme", "2026-11-23T08:00:00Z", true},   // Monday 08:00 UTC
+		{"tokyo", "2026-11-23T00:30:00Z", true},  // Monday 09:30 in Tokyo
+		{"tokyo", "2026-11-23T10:30:00Z", false}, // Monday 19:30 in Tokyo
+		{"tokyo", "2026-11-22T01:00:00Z", false}, // Sunday 10:00 in Tokyo
 		{"acme", "2026-11-23T19:00:00Z", false},  // end is exclusive
 		{"acme", "2026-11-22T12:00:00Z", false},  // Sunday
 		{"paris", "2026-11-23T08:30:00Z", true},  // 09:30 in Paris (UTC+1)

@@ -34,13 +34,14 @@ type AlertData struct {
 // Stats is what a baseline rule compared, for its alert's text.
 type Stats struct {
 	// Observed is, for a rate, the key's events in the hour; for hours, the
-	// key's (or tenant's) learned events in this hour of the week ±1 hour.
+	// key's (or tenant's) learned events at this hour ±1 on days of this
+	// kind (workdays or weekend days).
 	Observed int
 	// Median, Low and High: a rate's expected count and range; High is
 	// the most that does not fire (at least the rule's min_count − 1).
 	Median, Low, High float64
 	// Total and Share: for hours, the learned events and the share of them
-	// in this hour of the week.
+	// at this hour on days of this kind.
 	Total int
 	Share float64
 	// History is how much history the key (or tenant) has.
@@ -50,6 +51,8 @@ type Stats struct {
 	Basis string
 	// Hour is the hour in the tenant's time zone: "Sun 03:00".
 	Hour string
+	// Days is the kind of day hours compared: "workdays" or "weekend days".
+	Days string
 }
 
 var templateFuncs = template.FuncMap{
