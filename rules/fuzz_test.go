@@ -8,7 +8,7 @@ import (
 
 // FuzzLoad: no rules file makes Load panic; it loads or it reports errors.
 func FuzzLoad(f *testing.F) {
-	for _, p := range []string{"testdata/good/rules.yaml", "testdata/good/shared.yaml", "testdata/bad/errors.yaml", "builtin/windowed.yaml", "builtin/builtin.yaml"} {
+	for _, p := range []string{"testdata/good/rules.yaml", "testdata/good/shared.yaml", "testdata/bad/errors.yaml", "builtin/windowed.yaml", "builtin/builtin.yaml", "builtin/history.yaml", "testdata/bad/history.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -25,6 +25,13 @@ var probeEvents = []event.Event{
 		Targets: make([]event.Target, 3)},
 }
 
+// probeRows are the rows scheduled rules are run on.
+var probeRows = []map[string]any{
+	{"key": "u1", "idle_days": uint64(120), "last_used": uint64(1763607600000), "n": int64(4), "targets": []any{"user: u1"}},
+	{},
+	{"key": nil, "idle_days": "x", "last_used": uint64(18446744073709551615), "n": -1.5},
+}
+
 // checkNoPanic loads src and runs every compiled expression and text of
 // every rule it loads on the probe events. Load must return rules or
 // errors, never panic; evaluation may fail, never panic.
@@ -66,7 +73,30 @@ func checkNoPanic(t *testing.T, src []byte) {
 			if r.Dedup.Key != nil {
 				_, _ = m.Eval(r.Dedup.Key, e)
 			}
-			d := rules.AlertData{Rule: r, Event: e, Count: 3, Key: "k", First: e.Time, Last: e.Time}
+			if lg := r.Learns(); lg != nil {
+				_, _ = m.Eval(lg.By, e)
+				if lg.Learn != nil {
+					_, _ = m.True(lg.Learn, e)
+				}
+			}
+			if nt := r.NewTerm; nt != nil {
+				for _, p := range nt.Fields {
+					if p != nil {
+						_, _ = m.Eval(p, e)
+					}
+				}
+			}
+			if r.Scheduled != nil {
+				for _, row := range probeRows {
+					env := &rules.RowEnv{Row: row, Tenant: e.Tenant, Now: e.Time, Params: r.Scheduled.Params}
+					_, _ = m.MatchRow(r, env)
+					if r.Scheduled.Key != nil {
+						_, _ = m.EvalRow(r.Scheduled.Key, env)
+					}
+				}
+			}
+			d := rules.AlertData{Rule: r, Event: e, Count: 3, Key: "k", First: e.Time, Last: e.Time, Term: "10.0.0.1 / curl",
+				Stats: &rules.Stats{Observed: 4, Total: 9, Share: 0.4, History: time.Hour}, Row: probeRows[0]}
 			_ = r.TitleText.Render(d)
 			_ = r.SummaryText.Render(d)
 		}

@@ -256,7 +256,7 @@ func (l *loader) loadHistory(p *parsed, rs *ruleSpec, r *Rule, nm int, bad func(
 			if rt.MinCount < 1 || rt.MinCount > MaxThresholdCount {
 				bad("baseline.rate.min_count must be from 1 to %d", MaxThresholdCount)
 			}
-			if rt.Deviations < 0 || rt.Deviations > 100 {
+			if !(rt.Deviations >= 0 && rt.Deviations <= 100) { // and not NaN
 				bad("baseline.rate.deviations must be from 0 to 100")
 			}
 			b.Rate = rt
@@ -272,7 +272,7 @@ func (l *loader) loadHistory(p *parsed, rs *ruleSpec, r *Rule, nm int, bad func(
 			if h.Fallback == "" {
 				h.Fallback = "tenant"
 			}
-			if h.MaxShare <= 0 || h.MaxShare >= 1 {
+			if !(h.MaxShare > 0 && h.MaxShare < 1) { // and not NaN
 				bad("baseline.hours.max_share must be between 0 and 1 (0.01: less than 1%% of the key's activity)")
 			}
 			if h.MinEvents < 1 {

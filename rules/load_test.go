@@ -48,6 +48,16 @@ func TestLoadBad(t *testing.T) {
 		`testdata/bad/errors.yaml:29:29: in_list: the list name must be a quoted string, such as "admins"`,
 		"testdata/bad/errors.yaml:33:36: regex: the pattern must be a quoted string: patterns are compiled once, at load",
 		"testdata/bad/errors.yaml:33:60: glob: the pattern must be a quoted string",
+		// History kinds: values that would overflow, NaN, a query that
+		// would run across tenants, a rule of two kinds.
+		`testdata/bad/history.yaml:3: rule "a": history: "9999999999d" is not a duration`,
+		`testdata/bad/history.yaml:3: rule "a": new_term.fields: 1 to 8 fields`,
+		`testdata/bad/history.yaml:8: rule "b": min_history (1512h0m0s) is longer than history (1344h0m0s)`,
+		`testdata/bad/history.yaml:8: rule "b": baseline.rate.deviations must be from 0 to 100`,
+		`testdata/bad/history.yaml:13: rule "c": baseline.hours.max_share must be between 0 and 1`,
+		`testdata/bad/history.yaml:18: rule "d": scheduled.params.x: want {list: NAME}`,
+		`testdata/bad/history.yaml:23: rule "e": scheduled.query must filter by tenant = @tenant`,
+		`testdata/bad/history.yaml:28: rule "f": has baseline and new_term: a rule is of one kind at most`,
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors lack %q", want)

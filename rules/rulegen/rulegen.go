@@ -231,13 +231,13 @@ func (c *Choices) File(n int) string {
 
 func (c *Choices) rule(b *strings.Builder, i int) {
 	fmt.Fprintf(b, "  - id: %s\n", c.good(fmt.Sprintf("rule-%d", i), "Bad ID", "rule-0"))
-	fmt.Fprintf(b, "    title: %s\n", q(c.text()))
+	kind := c.Intn(7)
+	fmt.Fprintf(b, "    title: %s\n", q(c.text(kind)))
 	fmt.Fprintf(b, "    severity: %s\n", c.good(c.pick("high", "low", "critical"), "urgent", ""))
 	if c.Intn(3) == 0 {
-		fmt.Fprintf(b, "    summary: %s\n", q(c.text()))
+		fmt.Fprintf(b, "    summary: %s\n", q(c.text(kind)))
 	}
-	kind := c.Intn(4)
-	if kind != 3 {
+	if kind != 3 && kind != 6 {
 		fmt.Fprintf(b, "    when: %s\n", q(c.Expr(Bool, 5)))
 	}
 	switch kind {
@@ -253,6 +253,49 @@ func (c *Choices) rule(b *strings.Builder, i int) {
 		for s := 0; s < 2+c.Intn(3); s++ {
 			fmt.Fprintf(b, "        - name: s%d\n          when: %s\n", s, q(c.Expr(Bool, 4)))
 		}
+	case 4:
+		fmt.Fprintf(b, "    new_term:\n      by: %s\n      fields: [%s, %s]\n      history: %s\n      min_history: %s\n",
+			q(c.pick("actor.id", c.Expr(Any, 3))), q(c.pick("actor.ip", "actor.user_agent", c.Expr(Any, 3))), q(c.good("ip_prefix(actor.ip)", "1/0", "")),
+			c.good(c.pick("30d", "8w"), "0s", "-1d", "x", "100000d"), c.good(c.pick("1d", "7d"), "60d", "x"))
+		if c.Intn(2) == 0 {
+			fmt.Fprintf(b, "      learn: %s\n", q(c.Expr(Bool, 3)))
+		}
+	case 5:
+		fmt.Fprintf(b, "    baseline:\n      by: %s\n      history: %s\n      min_history: %s\n",
+			q(c.pick("actor.id", c.Expr(Any, 3))), c.good(c.pick("8w", "14d"), "0s", "x"), c.good("7d", "20w", "-1h"))
+		switch c.Intn(3) {
+		case 0:
+			fmt.Fprintf(b, "      rate: {seasonality: %s, min_count: %s, deviations: %s}\n",
+				c.good(c.pick("hour_of_week", "hour_of_day", "none"), "weekly", ""), c.good(c.pick("10", "1"), "0", "-5", "x"), c.good(c.pick("5", "3.5"), "0", "-1", "NaN", ".inf"))
+		case 1:
+			fmt.Fprintf(b, "      hours: {max_share: %s, min_events: %s, fallback: %s}\n",
+				c.good(c.pick("0.01", "0.2"), "0", "1.5", "-0.1", ".nan"), c.good(c.pick("50", "1"), "-1", "x"), c.good(c.pick("tenant", "none"), "nobody"))
+		default:
+			b.WriteString(c.good("", "      rate: {}\n      hours: {}\n") + "")
+		}
+	case 6:
+		fmt.Fprintf(b, "    when: %s\n    scheduled:\n      interval: %s\n      period: %s\n      params: {days: %s, admins: {list: %s}}\n      query: %s\n",
+			q(c.pick("row.idle_days >= params.days", "row.n > 3 && row.key != \"\"", c.Expr(Bool, 3))),
+			c.good(c.pick("1h", "6h"), "1s", "0s", "x"), c.good("30d", "-1d", ""), c.good("90", "\"x\"", "[1, {a: b}]"), c.good("privileged", "nope", "\"\""),
+			q(c.good("SELECT user_id AS key, 1 AS n FROM account_days WHERE tenant = @tenant AND day <= toDate(@now)",
+				"SELECT 1", "SELECT * FROM t WHERE tenant = '@tenant'", "", "SELECT @undefined_param AS key WHERE tenant = @tenant")))
+		if c.Intn(2) == 0 {
+			fmt.Fprintf(b, "      key: %s\n", q(c.pick("row.key", c.Expr(Any, 3))))
+		}
+		if c.Intn(2) == 0 {
+			fmt.Fprintf(b, "      limits: {timeout: %s, max_rows_to_read: %s, max_rows: %s}\n", c.good("30s", "0s", "x"), c.good("1000000", "-1"), c.good("1000", "-1", "0"))
+		}
+	}
+	if c.Intn(4) == 0 {
+		fmt.Fprintf(b, "    max_alerts_per_day: %s\n", c.good("5", "-1", "x"))
+	}
+	if kind == 6 && c.Intn(8) != 7 {
+		// Scheduled rules take neither exceptions nor dedup, and test rows.
+		if c.Intn(2) == 0 {
+			fmt.Fprintf(b, "    tests:\n      - name: t\n        now: %q\n        tenant: acme\n        rows:\n          - {key: u1, idle_days: %s, n: 5}\n          - {key: u2}\n        alerts: %s\n",
+				c.good("2026-11-20T03:00:00Z", "yesterday"), c.good("120", "\"x\"", "[]"), c.good(c.pick("1", "0"), "x"))
+		}
+		return
 	}
 	if c.Intn(3) == 0 {
 		fmt.Fprintf(b, "    exceptions:\n      - %s\n", q(c.Expr(Bool, 3)))
@@ -272,10 +315,18 @@ func (c *Choices) rule(b *strings.Builder, i int) {
 }
 
 // text writes a title or summary, plain or a template.
-func (c *Choices) text() string {
+func (c *Choices) text(kind int) string {
 	parts := []string{"Alert", "{{who .Event.Actor}}", "{{targets .Event \"user\"}}", "{{.Count}}", "{{.Key}}",
 		"{{.First.Format \"15:04\"}}", "{{range .Event.Targets}}{{.Name}}{{end}}",
 		"{{if not (targets .Event \"app\")}}{{who .Event.Actor}}{{end}}", "{{printf \"%d\" .Key}}"}
+	switch kind {
+	case 4:
+		parts = append(parts, "{{.Term}}")
+	case 5:
+		parts = append(parts, "{{with .Stats}}{{.Observed}} {{pct .Share}} {{span .History}}{{end}}", "{{num .Stats.High}} {{.Stats.Hour}}")
+	case 6:
+		parts = []string{"Idle", "{{.Row.key}} {{date .Row.last_used}}", "{{.Row.idle_days}} days", "{{num .Row.n}}", "{{.Event.Tenant}}"}
+	}
 	var out []string
 	for n := 1 + c.Intn(3); n > 0; n-- {
 		out = append(out, c.good(c.pick(parts...), "{{.Event.Nope}}", "{{", "{{template \"x\"}}", "{{call .Rule}}"))
