@@ -472,3 +472,83 @@ func BenchmarkKeyFlood(b *testing.B) {
 		b.Fatalf("%d windows, more than max_keys", n)
 	}
 }
+
+// learnedFlood floods one history rule of src with events from fresh keys
+// or terms (next sets them from i) and reports events/s before and after
+// its state reaches its bound, the peak RSS, and checks the bound.
+func learnedFlood(b *testing.B, src string, cfg Config, next func(ev *event.Event, i int), bound func(*learned) (int, int)) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(src), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	set, err := rules.Load(rules.Options{}, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxFutureSkew = 0
+	e, err := New(cfg, set, SinkFunc(func(Alert) error { return nil }), prometheus.NewRegistry(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := set.Rules[0].ID
+	t0 := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	ev := event.Event{Tenant: "acme", Action: event.ActionUserCreate, Outcome: event.OutcomeSuccess, Actor: event.Actor{Type: "app"}}
+	var buf []byte
+	start, full := time.Now(), time.Time{}
+	fullAt := 0
+	for i := 0; b.Loop(); i++ {
+		buf = strconv.AppendInt(buf[:0], int64(i), 10)
+		ev.ID = string(buf)
+		ev.Time = t0.Add(time.Duration(i) * time.Millisecond)
+		next(&ev, i)
+		_ = e.Process(&ev)
+		if full.IsZero() && i%1024 == 0 {
+			if n, max := bound(e.states[id].learned); n >= max*9/10 {
+				full, fullAt = time.Now(), i
+			}
+		}
+	}
+	n, max := bound(e.states[id].learned)
+	if n > max {
+		b.Fatalf("%d entries held, more than the bound %d", n, max)
+	}
+	if full.IsZero() {
+		return // the calibration runs
+	}
+	end := time.Now()
+	before := float64(fullAt) / full.Sub(start).Seconds()
+	after := float64(b.N-fullAt) / end.Sub(full).Seconds()
+	b.ReportMetric(before, "events/s-before-bound")
+	b.ReportMetric(after, "events/s-past-bound")
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+	}
+}
+
+// BenchmarkTermFlood: a SCIM token used from a new address on every event
+// (an attacker cycling addresses to exhaust memory): new_term state stays
+// at max_terms.
+//
+//	go test -run X -bench TermFlood -benchtime 10000000x -cpu 1 ./detect/
+func BenchmarkTermFlood(b *testing.B) {
+	src := "rules:\n  - id: flood\n    title: T\n    severity: low\n    when: action == \"user.create\"\n" +
+		"    new_term: {by: actor.id, fields: [actor.ip], history: 30d, min_history: 1h}\n"
+	learnedFlood(b, src, DefaultConfig(), func(ev *event.Event, i int) {
+		ev.Actor.ID = "scim"
+		ev.Actor.IP = ev.ID
+	}, func(l *learned) (int, int) { return l.terms.len(), l.terms.max })
+}
+
+// BenchmarkBaselineFlood: a new actor on every event, a month of hours
+// apart: baseline series stay at max_keys and their hours at
+// max_baseline_hours.
+//
+//	go test -run X -bench BaselineFlood -benchtime 10000000x -cpu 1 ./detect/
+func BenchmarkBaselineFlood(b *testing.B) {
+	src := "rules:\n  - id: flood\n    title: T\n    severity: low\n    when: action == \"user.create\"\n" +
+		"    baseline: {by: actor.id, history: 8w, min_history: 14d, rate: {min_count: 10}}\n"
+	learnedFlood(b, src, DefaultConfig(), func(ev *event.Event, i int) {
+		ev.Actor.ID = ev.ID
+	}, func(l *learned) (int, int) { return len(l.series), DefaultConfig().MaxKeys })
+}

@@ -167,11 +167,20 @@ func (s *Scheduler) loadReported(ctx context.Context, r *rules.Rule, now time.Ti
 	return nil
 }
 
+// ScheduledQuery is the query scheduled rule r runs for tenant as of now:
+// its SQL, params (with the tenant's overrides, tenant, now and now_ms)
+// and limits.
+func (e *Engine) ScheduledQuery(r *rules.Rule, tenant string, now time.Time) Query {
+	sc := r.Scheduled
+	q := Query{Rule: r.ID, SQL: sc.Query, Params: e.paramsFor(r, tenant), Timeout: sc.Timeout, MaxRowsToRead: sc.MaxRowsToRead, MaxRows: sc.MaxRows}
+	q.Params["tenant"], q.Params["now"], q.Params["now_ms"] = tenant, now.UTC().Truncate(time.Second), uint64(now.UnixMilli())
+	return q
+}
+
 func (s *Scheduler) runTenant(ctx context.Context, r *rules.Rule, tenant string, now time.Time) error {
 	sc := r.Scheduled
 	params := s.eng.paramsFor(r, tenant)
-	q := Query{Rule: r.ID, SQL: sc.Query, Params: maps.Clone(params), Timeout: sc.Timeout, MaxRowsToRead: sc.MaxRowsToRead, MaxRows: sc.MaxRows}
-	q.Params["tenant"], q.Params["now"], q.Params["now_ms"] = tenant, now.UTC().Truncate(time.Second), uint64(now.UnixMilli())
+	q := s.eng.ScheduledQuery(r, tenant, now)
 	var alerts []Alert
 	st, err := s.q.Query(ctx, q, func(row map[string]any) error {
 		for k, v := range row {

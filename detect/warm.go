@@ -23,6 +23,9 @@ type WarmStats struct {
 	From, To time.Time
 	Events   int
 	Elapsed  time.Duration
+	// What the rules hold after it: new_term terms and keys, baseline
+	// series (keys and tenants) and the hours they count.
+	Terms, Keys, Series, Hours int
 }
 
 // Warm makes the rules that learn from history (new_term, baseline) and
@@ -102,6 +105,14 @@ func (e *Engine) Warm(ctx context.Context, src HistorySource, until time.Time) (
 		}
 		rs.learned.warming, rs.learned.warm = false, true
 		e.metrics.warm.WithLabelValues(rs.rule.ID).Set(1)
+		e.sweepLearned(rs, until)
+		if l := rs.learned; l.terms != nil {
+			st.Terms += l.terms.len()
+			st.Keys += l.keys.len()
+		} else {
+			st.Series += len(l.series)
+			st.Hours += l.entries
+		}
 	}
 	if err != nil {
 		return st, fmt.Errorf("learning from history (%d events read): %w", st.Events, err)

@@ -40,6 +40,7 @@ var commands = []command{
 	{"silence list", "list the silences", silenceListCmd},
 	{"silence expire", "end silences now", silenceExpireCmd},
 	{"bench alerting", "measure the latency from event to Slack call", benchAlertingCmd},
+	{"bench history", "measure import, warming learned rules and scheduled queries on ClickHouse", benchHistoryCmd},
 	{"version", "print scimwatch's version", versionCmd},
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scimwatch/scimwatch/ingest/synth"
@@ -34,6 +35,7 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 	end := fs.String("end", "", "`TIME` the history ends at (RFC 3339; default: now)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same history")
 	plant := fs.Bool("plant", false, "plant one anomaly for each history-aware built-in rule")
+	only := fs.String("tenants", "", "comma-separated `TENANTS` to write, of acme, globex and initech (default: all three)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -85,6 +87,26 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 		return w.WriteByte('\n')
 	}
 	cfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(*users, *admins), End: endT, Days: *days, Seed: *seed, Plant: *plant}
+	var picked map[string]bool // nil: all
+	if *only != "" {
+		// The others are generated and dropped: a tenant's history is the
+		// same alone as with the others.
+		picked = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.ContainsFunc(cfg.Tenants, func(t synth.HistoryTenant) bool { return t.Name == name }) {
+				return fs.fail("--tenants: %q is not acme, globex or initech", name)
+			}
+			picked[name] = true
+		}
+		all := emit
+		emit = func(tenant, source string, rec []byte) error {
+			if !picked[tenant] {
+				return nil
+			}
+			return all(tenant, source, rec)
+		}
+	}
 	plants, err := synth.History(cfg, emit)
 	for _, w := range files {
 		if ferr := w.Flush(); err == nil {
@@ -113,12 +135,18 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 	}
 	fmt.Fprintf(stdout, "%d records from %s to %s. Import them with:\n", total, endT.AddDate(0, 0, -*days).Format("2006-01-02"), endT.Format("2006-01-02"))
 	for _, t := range cfg.Tenants {
+		if picked != nil && !picked[t.Name] {
+			continue
+		}
 		fmt.Fprintf(stdout, "  scimwatch import --config CONFIG --tenant %s %s %s\n", t.Name,
 			filepath.Join(*out, t.Name+"."+t.Source+".ndjson"), filepath.Join(*out, t.Name+".scim.ndjson"))
 	}
 	if len(plants) > 0 {
 		fmt.Fprintln(stdout, "Planted:")
 		for _, p := range plants {
+			if picked != nil && !picked[p.Tenant] {
+				continue
+			}
 			fmt.Fprintf(stdout, "  %-26s tenant %-8s key %-40s %s\n", p.Rule, p.Tenant, p.Key, p.At.UTC().Format(time.RFC3339))
 		}
 	}
