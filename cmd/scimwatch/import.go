@@ -84,6 +84,7 @@ config: import uses its clickhouse: section.`,
 			progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish(), progressbar.OptionSetDescription("importing"))
 	}
 	start := time.Now()
+	im.started = start
 	err = im.run(ctx, fs.Args())
 	if im.bar != nil {
 		_ = im.bar.Finish()
@@ -154,6 +155,7 @@ type importer struct {
 	stdin     io.Reader
 	errw      *bufio.Writer
 	bar       *progressbar.ProgressBar
+	started   time.Time
 
 	records, events, rejected, notJSON atomic.Int64
 	read                               atomic.Int64 // bytes
@@ -336,7 +338,8 @@ func (im *importer) showProgress() {
 		return
 	}
 	st := im.stats()
-	im.bar.Describe(fmt.Sprintf("%d records, %d events imported, %d rejected", st.Records, st.Events, st.Rejected))
+	rate := float64(st.Events) / max(time.Since(im.started).Seconds(), 1e-3)
+	im.bar.Describe(fmt.Sprintf("%d records, %d events imported (%.0f/s), %d rejected", st.Records, st.Events, rate, st.Rejected))
 	_ = im.bar.Set64(im.read.Load())
 }
 
