@@ -27,7 +27,32 @@ const (
 	ActionCredentialCreate  = "credential.create"
 	ActionCredentialRevoke  = "credential.revoke"
 	ActionOther             = "other"
+
+	// Added in vocabulary version 2.
+	ActionUserLock           = "user.lock"
+	ActionUserUnlock         = "user.unlock"
+	ActionUserLogout         = "user.logout"
+	ActionSessionRevoke      = "user.session_revoke"
+	ActionPasswordChange     = "user.password_change"
+	ActionMFAEnroll          = "user.mfa_enroll"
+	ActionMFARemove          = "user.mfa_remove"
+	ActionAppCreate          = "app.create"
+	ActionAppUpdate          = "app.update"
+	ActionAppDelete          = "app.delete"
+	ActionAppConsent         = "app.consent"
+	ActionDomainAdd          = "domain.add"
+	ActionDomainVerify       = "domain.verify"
+	ActionDomainRemove       = "domain.remove"
+	ActionDevicePasswordRead = "device.password_read"
 )
+
+// VocabularyVersion is the version of the action vocabulary. A version
+// only ever adds actions: version 1 was the 24 from user.create to other;
+// version 2 added account lock and unlock, logout and session revocation,
+// a user's own password change, MFA factor enrolment and removal,
+// application (service principal) lifecycle and consent, domains, and
+// device local-admin password reads.
+const VocabularyVersion = 2
 
 // Actions lists the whole vocabulary in a stable order.
 var Actions = []string{
@@ -40,6 +65,11 @@ var Actions = []string{
 	ActionAppAssign, ActionAppUnassign, ActionAppProvision,
 	ActionCredentialCreate, ActionCredentialRevoke,
 	ActionOther,
+	ActionUserLock, ActionUserUnlock, ActionUserLogout, ActionSessionRevoke,
+	ActionPasswordChange, ActionMFAEnroll, ActionMFARemove,
+	ActionAppCreate, ActionAppUpdate, ActionAppDelete, ActionAppConsent,
+	ActionDomainAdd, ActionDomainVerify, ActionDomainRemove,
+	ActionDevicePasswordRead,
 }
 
 var actionSet = func() map[string]bool {

@@ -80,8 +80,20 @@ func TestUnmarshalErrors(t *testing.T) {
 }
 
 func TestVocabulary(t *testing.T) {
-	if len(Actions) != 24 {
-		t.Errorf("%d actions, want the 24 of the contract", len(Actions))
+	// The contract only adds: version 1's 24 actions stay, in order.
+	v1 := []string{"user.create", "user.update", "user.activate", "user.reactivate", "user.deactivate", "user.suspend",
+		"user.unsuspend", "user.delete", "user.login", "user.password_reset", "user.mfa_reset", "group.create",
+		"group.update", "group.delete", "group.member.add", "group.member.remove", "role.grant", "role.revoke",
+		"app.assign", "app.unassign", "app.provision", "credential.create", "credential.revoke", "other"}
+	if len(Actions) != 39 || VocabularyVersion != 2 || !slices.Equal(Actions[:24], v1) {
+		t.Errorf("%d actions, version %d: want version 1's 24 first, then version 2's 15", len(Actions), VocabularyVersion)
+	}
+	seen := map[string]bool{}
+	for _, a := range Actions {
+		if seen[a] {
+			t.Errorf("%q twice", a)
+		}
+		seen[a] = true
 	}
 	for _, a := range Actions {
 		if !ValidAction(a) {

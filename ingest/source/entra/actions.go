@@ -2,47 +2,135 @@ package entra
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/scimwatch/scimwatch/event"
 )
 
-// auditActions maps directoryAudit activity names to canonical actions.
-// Role activities are matched by prefix in auditAction, since PIM adds
-// suffixes such as "in PIM completed (permanent)".
-var auditActions = map[string]string{
-	"Add user":                              event.ActionUserCreate,
-	"Invite external user":                  event.ActionUserCreate,
-	"Update user":                           event.ActionUserUpdate,
-	"Disable account":                       event.ActionUserDeactivate,
-	"Enable account":                        event.ActionUserActivate,
-	"Delete user":                           event.ActionUserDelete,
-	"Hard delete user":                      event.ActionUserDelete,
-	"Restore user":                          event.ActionUserReactivate,
-	"Reset user password":                   event.ActionPasswordReset,
-	"Reset password (by admin)":             event.ActionPasswordReset,
-	"Change user password":                  event.ActionPasswordReset,
-	"Admin deleted security info":           event.ActionMFAReset,
-	"Admin registered security info":        event.ActionMFAReset,
-	"Reset strong authentication":           event.ActionMFAReset,
-	"Add group":                             event.ActionGroupCreate,
-	"Update group":                          event.ActionGroupUpdate,
-	"Delete group":                          event.ActionGroupDelete,
-	"Hard Delete group":                     event.ActionGroupDelete,
-	"Add member to group":                   event.ActionGroupMemberAdd,
-	"Add owner to group":                    event.ActionGroupMemberAdd,
-	"Remove member from group":              event.ActionGroupMemberRemove,
-	"Remove owner from group":               event.ActionGroupMemberRemove,
-	"Add app role assignment to user":       event.ActionAppAssign,
-	"Add app role assignment to group":      event.ActionAppAssign,
-	"Remove app role assignment from user":  event.ActionAppUnassign,
-	"Remove app role assignment from group": event.ActionAppUnassign,
-	"Add service principal credentials":     event.ActionCredentialCreate,
-	"Remove service principal credentials":  event.ActionCredentialRevoke,
-	"Add owner to service principal":        event.ActionRoleGrant,
-	"Delete role assignment":                event.ActionRoleRevoke,
-	"Remove role assignment":                event.ActionRoleRevoke,
-	"Create role assignment":                event.ActionRoleGrant,
-	"User has elevated their access to User Access Administrator for their Azure Resources": event.ActionRoleGrant,
+// auditActions maps directoryAudit activity names to canonical actions,
+// by their key (activityKey: lower case, dashes and spaces folded), so that
+// "Update application – Certificates and secrets management " (an en dash
+// and a trailing space, as Entra writes it) matches. Role activities are
+// matched by prefix in auditAction, since PIM adds suffixes such as "in
+// PIM completed (permanent)".
+var auditActions = func() map[string]string {
+	m := map[string]string{}
+	for name, action := range map[string]string{
+		"Add user":                                   event.ActionUserCreate,
+		"Invite external user":                       event.ActionUserCreate,
+		"Update user":                                event.ActionUserUpdate,
+		"Disable account":                            event.ActionUserDeactivate,
+		"Enable account":                             event.ActionUserActivate,
+		"Delete user":                                event.ActionUserDelete,
+		"Hard delete user":                           event.ActionUserDelete,
+		"Restore user":                               event.ActionUserReactivate,
+		"Reset user password":                        event.ActionPasswordReset,
+		"Reset password (by admin)":                  event.ActionPasswordReset,
+		"Reset password (self-service)":              event.ActionPasswordReset,
+		"Change user password":                       event.ActionPasswordChange,
+		"Change password (self-service)":             event.ActionPasswordChange,
+		"Invalidate all refresh tokens for user":     event.ActionSessionRevoke,
+		"Admin deleted security info":                event.ActionMFAReset,
+		"Reset strong authentication":                event.ActionMFAReset,
+		"Admin registered security info":             event.ActionMFAEnroll,
+		"User registered security info":              event.ActionMFAEnroll,
+		"User registered all required security info": event.ActionMFAEnroll,
+		"User changed default security info":         event.ActionMFAEnroll,
+		"User deleted security info":                 event.ActionMFARemove,
+		"Add group":                                  event.ActionGroupCreate,
+		"Update group":                               event.ActionGroupUpdate,
+		"Delete group":                               event.ActionGroupDelete,
+		"Hard Delete group":                          event.ActionGroupDelete,
+		"Add member to group":                        event.ActionGroupMemberAdd,
+		"Add owner to group":                         event.ActionGroupMemberAdd,
+		"Remove member from group":                   event.ActionGroupMemberRemove,
+		"Remove owner from group":                    event.ActionGroupMemberRemove,
+
+		// Applications: a user or group assigned to an app is app.assign;
+		// a permission granted to an app (an application permission, a
+		// delegated grant) or ownership of it is a privilege: role.grant.
+		"Add app role assignment to user":                   event.ActionAppAssign,
+		"Add app role assignment grant to user":             event.ActionAppAssign,
+		"Add app role assignment to group":                  event.ActionAppAssign,
+		"Remove app role assignment from user":              event.ActionAppUnassign,
+		"Remove app role assignment from group":             event.ActionAppUnassign,
+		"Add app role assignment to service principal":      event.ActionRoleGrant,
+		"Remove app role assignment from service principal": event.ActionRoleRevoke,
+		"Add delegated permission grant":                    event.ActionRoleGrant,
+		"Remove delegated permission grant":                 event.ActionRoleRevoke,
+		"Add owner to application":                          event.ActionRoleGrant,
+		"Remove owner from application":                     event.ActionRoleRevoke,
+		"Add owner to service principal":                    event.ActionRoleGrant,
+		"Remove owner from service principal":               event.ActionRoleRevoke,
+		"Consent to application":                            event.ActionAppConsent,
+		"Add application":                                   event.ActionAppCreate,
+		"Update application":                                event.ActionAppUpdate,
+		"Delete application":                                event.ActionAppDelete,
+		"Hard delete application":                           event.ActionAppDelete,
+		"Add service principal":                             event.ActionAppCreate,
+		"Update service principal":                          event.ActionAppUpdate,
+		"Remove service principal":                          event.ActionAppDelete,
+		"Delete service principal":                          event.ActionAppDelete,
+		"Hard delete service principal":                     event.ActionAppDelete,
+		// Credentials of applications and service principals. "Update
+		// application - Certificates and secrets management" adds or
+		// removes one: credentialAction tells which from the key lists.
+		"Add service principal credentials":                              event.ActionCredentialCreate,
+		"Remove service principal credentials":                           event.ActionCredentialRevoke,
+		"Update application - Certificates and secrets management":       event.ActionCredentialCreate,
+		"Update service principal - Certificates and secrets management": event.ActionCredentialCreate,
+		"Add federated identity credential":                              event.ActionCredentialCreate,
+		"Update federated identity credential":                           event.ActionCredentialCreate,
+		"Remove federated identity credential":                           event.ActionCredentialRevoke,
+		"Delete federated identity credential":                           event.ActionCredentialRevoke,
+
+		// Domains.
+		"Add unverified domain":    event.ActionDomainAdd,
+		"Add verified domain":      event.ActionDomainAdd,
+		"Verify domain":            event.ActionDomainVerify,
+		"Remove unverified domain": event.ActionDomainRemove,
+		"Remove verified domain":   event.ActionDomainRemove,
+		"Delete domain":            event.ActionDomainRemove,
+
+		// Reads of a device's secrets: the local administrator password
+		// (Windows LAPS) and BitLocker recovery keys.
+		"Recover device local administrator password": event.ActionDevicePasswordRead,
+		"Read BitLocker key":                          event.ActionDevicePasswordRead,
+
+		"Delete role assignment": event.ActionRoleRevoke,
+		"Remove role assignment": event.ActionRoleRevoke,
+		"Create role assignment": event.ActionRoleGrant,
+		"User has elevated their access to User Access Administrator for their Azure Resources": event.ActionRoleGrant,
+	} {
+		m[activityKey(name)] = action
+	}
+	return m
+}()
+
+// activityKey folds an activity name for matching: trimmed, lower case,
+// every dash (hyphen, en dash, em dash, minus) a hyphen, runs of spaces one.
+func activityKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range strings.TrimSpace(s) {
+		switch r {
+		case '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212':
+			r = '-'
+		case '\u00a0', '\t':
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 // auditAction returns the canonical action of a directoryAudit activity.
@@ -53,21 +141,21 @@ var auditActions = map[string]string{
 // followed by its own "completed" record, so counting both would double
 // every grant. Requests map to other.
 func auditAction(activity string) string {
-	if a, ok := auditActions[activity]; ok {
+	key := activityKey(activity)
+	if a, ok := auditActions[key]; ok {
 		return a
 	}
-	lower := strings.ToLower(activity)
-	if strings.Contains(lower, "requested") {
+	if strings.Contains(key, "requested") {
 		return event.ActionOther
 	}
 	switch {
-	case strings.HasPrefix(lower, "add member to role"),
-		strings.HasPrefix(lower, "add eligible member to role"),
-		strings.HasPrefix(lower, "add scoped member to role"):
+	case strings.HasPrefix(key, "add member to role"),
+		strings.HasPrefix(key, "add eligible member to role"),
+		strings.HasPrefix(key, "add scoped member to role"):
 		return event.ActionRoleGrant
-	case strings.HasPrefix(lower, "remove member from role"),
-		strings.HasPrefix(lower, "remove eligible member from role"),
-		strings.HasPrefix(lower, "remove scoped member from role"):
+	case strings.HasPrefix(key, "remove member from role"),
+		strings.HasPrefix(key, "remove eligible member from role"),
+		strings.HasPrefix(key, "remove scoped member from role"):
 		return event.ActionRoleRevoke
 	}
 	return event.ActionOther
@@ -77,7 +165,7 @@ func auditAction(activity string) string {
 // (create, update, delete, disable, stagedDelete, other) and the type of
 // the identity it acted on to a canonical action.
 func provisioningAction(action, identityType string) string {
-	group := strings.EqualFold(identityType, "group")
+	group := isGroup(identityType)
 	switch strings.ToLower(action) {
 	case "create":
 		if group {
@@ -121,4 +209,14 @@ func targetType(t string) string {
 		return event.TargetApp
 	}
 	return event.TargetOther
+}
+
+// isGroup reports whether a provisioning identity type is a group: "Group",
+// or a SCIM schema URN ending in ":Group".
+func isGroup(identityType string) bool {
+	t := identityType
+	if i := strings.LastIndexByte(t, ':'); i >= 0 {
+		t = t[i+1:]
+	}
+	return strings.EqualFold(strings.TrimSpace(t), "group")
 }

@@ -6,6 +6,7 @@ package entra
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	json "github.com/goccy/go-json"
@@ -68,6 +69,12 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 	}
 	var when string
 	switch {
+	case p.RiskEventType != "":
+		when = norm.First(p.ActivityDateTime, p.DetectedDateTime, r.Time)
+		r.risk(p, &e)
+	case p.RequestMethod != "" && p.RequestURI != "":
+		when = norm.First(p.TimeGenerated, r.Time, p.CreatedDateTime)
+		r.graphActivity(p, &e)
 	case p.ProvisioningAction != "" || p.JobID != "":
 		when = norm.First(p.ActivityDateTime, r.Time)
 		r.provisioning(p, &e)
@@ -134,10 +141,14 @@ func (r *record) audit(p *object, e *event.Event) {
 	default:
 		e.Actor.Type = event.ActorSystem
 	}
-	e.Actor.IP = norm.First(e.Actor.IP, r.CallerIPAddress, p.detail("ipaddr"))
+	e.Actor.IP = ip(e.Actor.IP, r.CallerIPAddress, p.detail("ipaddr"))
 	e.Actor.UserAgent = p.detail("User-Agent")
 
-	var role, group event.Target
+	// Classic role and group membership records, and app permission
+	// grants, name the role, group, permission or grantee only in
+	// modifiedProperties: they become targets.
+	var role, group, appRole, grantee event.Target
+	var scopes string
 	for i := range p.TargetResources {
 		tr := &p.TargetResources[i]
 		e.Targets = append(e.Targets, event.Target{
@@ -148,21 +159,40 @@ func (r *record) audit(p *object, e *event.Event) {
 		})
 		for _, mp := range tr.ModifiedProperties {
 			oldV, newV := norm.EncodedText(string(mp.OldValue)), norm.EncodedText(string(mp.NewValue))
-			// Classic role and group membership records name the role or
-			// group only in modifiedProperties; make it a target.
-			switch mp.DisplayName {
+			v := norm.First(newV, oldV)
+			switch strings.TrimSpace(mp.DisplayName) {
 			case "Role.DisplayName":
-				role.Name = norm.First(newV, oldV)
+				role.Name = v
 			case "Role.ObjectID":
-				role.ID = norm.First(newV, oldV)
+				role.ID = v
 			case "Group.DisplayName":
-				group.Name = norm.First(newV, oldV)
+				group.Name = v
 			case "Group.ObjectID":
-				group.ID = norm.First(newV, oldV)
+				group.ID = v
+			case "AppRole.Value":
+				appRole.Name = norm.First(v, appRole.Name)
+			case "AppRole.DisplayName":
+				appRole.Name = norm.First(appRole.Name, v)
+			case "AppRole.Id":
+				appRole.ID = v
+			case "ServicePrincipal.ObjectID":
+				grantee.ID = v
+			case "ServicePrincipal.DisplayName":
+				grantee.Name = v
+			case "DelegatedPermissionGrant.Scope":
+				scopes = v
+			case "ConsentAction.Permissions":
+				scopes = consentScopes(v)
 			case "Included Updated Properties":
 				continue
+			case "":
+				// A change Entra did not name: keep its values, if any.
+				if oldV == "" && newV == "" {
+					continue
+				}
+				mp.DisplayName = "(unnamed)"
 			}
-			e.Changes = append(e.Changes, event.Change{Field: mp.DisplayName, Old: oldV, New: newV})
+			e.Changes = append(e.Changes, event.Change{Field: strings.TrimSpace(mp.DisplayName), Old: oldV, New: newV})
 		}
 	}
 	if role.Name != "" || role.ID != "" {
@@ -173,6 +203,76 @@ func (r *record) audit(p *object, e *event.Event) {
 		group.Type = event.TargetGroup
 		e.Targets = append(e.Targets, group)
 	}
+	// A permission granted to an app (or to a user or group with its app
+	// assignment) is a role target; so is each delegated scope. The app
+	// that got it is an app target, unless it already is one.
+	if appRole.Name != "" || appRole.ID != "" {
+		appRole.Type = event.TargetRole
+		e.Targets = append(e.Targets, appRole)
+	}
+	for _, sc := range strings.Fields(scopes) {
+		e.Targets = append(e.Targets, event.Target{Type: event.TargetRole, Name: sc})
+	}
+	if grantee.ID != "" || grantee.Name != "" {
+		grantee.Type = event.TargetApp
+		i := slices.IndexFunc(e.Targets, func(t event.Target) bool { return t.Type == event.TargetApp && t.ID == grantee.ID && t.ID != "" })
+		switch {
+		case i < 0:
+			e.Targets = append(e.Targets, grantee)
+		case e.Targets[i].Name == "":
+			e.Targets[i].Name = grantee.Name
+		}
+	}
+	if e.Action == event.ActionCredentialCreate {
+		e.Action = credentialAction(e.Changes)
+	}
+}
+
+// credentialAction tells whether "Certificates and secrets management"
+// added or removed a credential: by the keys listed before and after
+// (KeyDescription, or a FederatedIdentityCredentials list).
+func credentialAction(changes []event.Change) string {
+	for _, c := range changes {
+		if c.Field != "KeyDescription" && c.Field != "FederatedIdentityCredentials" {
+			continue
+		}
+		if strings.Count(c.New, "KeyIdentifier=")+strings.Count(c.New, `"Name"`) < strings.Count(c.Old, "KeyIdentifier=")+strings.Count(c.Old, `"Name"`) {
+			return event.ActionCredentialRevoke
+		}
+	}
+	return event.ActionCredentialCreate
+}
+
+// consentScopes reads the scopes of a "Consent to application" record's
+// ConsentAction.Permissions: "[] => [[Id: …, ConsentType: AllPrincipals,
+// Scope:  Mail.Read User.Read, CreatedDateTime: …]]".
+func consentScopes(v string) string {
+	var out []string
+	for rest := v; ; {
+		i := strings.Index(rest, "Scope:")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("Scope:"):]
+		end := strings.IndexAny(rest, ",]")
+		if end < 0 {
+			end = len(rest)
+		}
+		out = append(out, strings.Fields(rest[:end])...)
+		rest = rest[end:]
+	}
+	slices.Sort(out)
+	return strings.Join(slices.Compact(out), " ")
+}
+
+// ip returns the first address that is one: Entra writes "<null>" for none.
+func ip(ss ...string) string {
+	for _, s := range ss {
+		if s = norm.NullString(strings.TrimSpace(s)); s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 func (r *record) signIn(p *object, e *event.Event) {
@@ -205,7 +305,7 @@ func (r *record) signIn(p *object, e *event.Event) {
 			Email: norm.Email(p.UserPrincipalName),
 		}
 	}
-	e.Actor.IP = norm.First(p.IPAddress, r.CallerIPAddress)
+	e.Actor.IP = ip(p.IPAddress, r.CallerIPAddress)
 	e.Actor.UserAgent = p.UserAgent
 	// The target is what was signed in to: the application for a user, the
 	// resource (Azure Storage, Graph) for a service principal.
@@ -229,33 +329,146 @@ func (r *record) provisioning(p *object, e *event.Event) {
 	e.Action = provisioningAction(act, idType)
 	e.Outcome = outcome(p.ProvisioningStatusInfo.Status)
 	e.Reason = p.ProvisioningStatusInfo.ErrorInformation.Reason
+	if strings.EqualFold(p.ProvisioningStatusInfo.Status, "skipped") {
+		// Nothing was written to the app: the step that skipped says why.
+		e.Outcome = event.OutcomeUnknown
+		e.Reason = norm.First(e.Reason, skipReason(p.ProvisioningSteps))
+	}
 
 	ib := &p.InitiatedBy
-	e.Actor = event.Actor{ID: ib.ID, Name: ib.DisplayName, Type: event.ActorSystem}
-	switch strings.ToLower(ib.InitiatorType) {
+	e.Actor = event.Actor{ID: ib.ID, Name: norm.First(ib.DisplayName, ib.Name), Type: event.ActorSystem}
+	switch strings.ToLower(norm.First(ib.InitiatorType, ib.Type)) {
 	case "user":
 		e.Actor.Type = event.ActorUser
+		e.Actor.Email = norm.Email(e.Actor.Name)
 	case "application":
 		e.Actor.Type = event.ActorApp
 	}
 
+	// The user (or group) is the identity provider's: the source identity,
+	// by its directory id and name. The app's own id for it (the target
+	// identity) is kept as an other target when it differs: a skipped
+	// create has none, a created user may be named only by it.
 	tt := event.TargetUser
-	if strings.EqualFold(idType, "group") {
+	if isGroup(idType) {
 		tt = event.TargetGroup
 	}
-	if ti := p.TargetIdentity; ti.ID != "" || ti.DisplayName != "" {
-		e.Targets = append(e.Targets, event.Target{ID: ti.ID, Type: tt, Name: ti.DisplayName, Email: norm.Email(ti.DisplayName)})
+	src, tgt := &p.SourceIdentity, &p.TargetIdentity
+	who := event.Target{ID: norm.First(src.ID, tgt.ID), Type: tt, Name: norm.First(src.name(), tgt.name())}
+	if who.Name == "" {
+		who.Name = norm.First(src.detail("userPrincipalName"), src.detail("mail"), tgt.detail("userName"))
 	}
-	if sp := p.ServicePrincipal; sp != nil {
-		e.Targets = append(e.Targets, event.Target{ID: sp.ID, Type: event.TargetApp, Name: sp.DisplayName})
+	who.Email = norm.Email(norm.First(src.detail("userPrincipalName"), src.detail("mail"), who.Name, tgt.name(), tgt.detail("userName")))
+	if who.ID != "" || who.Name != "" {
+		e.Targets = append(e.Targets, who)
+	}
+	if tgt.ID != "" && tgt.ID != who.ID {
+		e.Targets = append(e.Targets, event.Target{ID: tgt.ID, Type: event.TargetOther, Name: tgt.name()})
+	}
+	if sp := p.ServicePrincipal; sp != nil && (sp.ID != "" || sp.name() != "") {
+		e.Targets = append(e.Targets, event.Target{ID: sp.ID, Type: event.TargetApp, Name: sp.name()})
+	} else if ts := p.TargetSystem; ts != nil && (ts.ID != "" || ts.name() != "") {
+		e.Targets = append(e.Targets, event.Target{ID: ts.ID, Type: event.TargetApp, Name: ts.name()})
 	}
 	for _, mp := range p.ModifiedProperties {
+		if mp.DisplayName == "" && mp.OldValue == "" && mp.NewValue == "" {
+			continue
+		}
 		e.Changes = append(e.Changes, event.Change{
-			Field: mp.DisplayName,
+			Field: norm.First(strings.TrimSpace(mp.DisplayName), "(unnamed)"),
 			Old:   norm.EncodedText(string(mp.OldValue)),
 			New:   norm.EncodedText(string(mp.NewValue)),
 		})
 	}
+}
+
+// skipReason is why a skipped provisioning event was skipped: the skipped
+// step's description and its SkipReason detail.
+func skipReason(steps []provisioningStep) string {
+	for _, st := range steps {
+		if !strings.EqualFold(st.Status, "skipped") {
+			continue
+		}
+		code := string(st.Details["SkipReason"])
+		switch {
+		case st.Description != "" && code != "":
+			return code + ": " + st.Description
+		case st.Description != "" || code != "":
+			return norm.First(code, st.Description)
+		}
+	}
+	return ""
+}
+
+// detail returns a provisioned identity's detail by key,
+// case-insensitively.
+func (i *identity) detail(key string) string {
+	for k, v := range i.Details {
+		if strings.EqualFold(k, key) {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+// risk maps an Identity Protection risk detection (Graph riskDetection,
+// Azure Monitor UserRiskEvents): the at-risk user is the actor (the risky
+// sign-in or activity was made as them, from the address given) and the
+// target; the detection's type is the raw type.
+func (r *record) risk(p *object, e *event.Event) {
+	e.RawType = "riskDetection." + p.RiskEventType
+	e.Action = event.ActionOther
+	e.Outcome = event.OutcomeUnknown
+	var reason []string
+	for _, s := range []string{p.RiskLevel, p.RiskState, p.RiskDetail} {
+		if s != "" && s != "none" {
+			reason = append(reason, s)
+		}
+	}
+	e.Reason = strings.Join(reason, ", ")
+	e.Actor = event.Actor{ID: p.UserID, Type: event.ActorUser, Name: p.UserDisplayName, Email: norm.Email(p.UserPrincipalName),
+		IP: ip(p.IPAddress, r.CallerIPAddress)}
+	e.Targets = []event.Target{{ID: p.UserID, Type: event.TargetUser, Name: p.UserDisplayName, Email: norm.Email(p.UserPrincipalName)}}
+}
+
+// graphActivity maps a Microsoft Graph activity log record: one HTTP
+// request to Graph, by a user through an app or by an app alone. The
+// outcome is the HTTP status's; the raw type is the method and the path.
+func (r *record) graphActivity(p *object, e *event.Event) {
+	path := p.RequestURI
+	if i := strings.Index(path, "://"); i >= 0 {
+		path = path[i+3:]
+		if j := strings.IndexByte(path, '/'); j >= 0 {
+			path = path[j:]
+		} else {
+			path = "/"
+		}
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	e.RawType = strings.ToUpper(p.RequestMethod) + " " + path
+	e.Action = event.ActionOther
+	switch code := int(p.ResponseStatusCode); {
+	case code >= 200 && code < 400:
+		e.Outcome = event.OutcomeSuccess
+	case code >= 400:
+		e.Outcome, e.Reason = event.OutcomeFailure, fmt.Sprintf("HTTP %d", code)
+	default:
+		e.Outcome = event.OutcomeUnknown
+	}
+	app := event.Target{ID: norm.First(p.AppID, p.ServicePrincipalID), Type: event.TargetApp}
+	if p.UserID != "" {
+		e.Actor = event.Actor{ID: p.UserID, Type: event.ActorUser}
+		if app.ID != "" {
+			e.Targets = append(e.Targets, app) // the app the user called through
+		}
+	} else {
+		e.Actor = event.Actor{ID: norm.First(p.ServicePrincipalID, p.AppID), Type: event.ActorApp}
+	}
+	e.Actor.IP = ip(p.IPAddress, r.CallerIPAddress)
+	e.Actor.UserAgent = p.UserAgent
+	e.Targets = append(e.Targets, event.Target{Type: event.TargetOther, Name: p.RequestURI})
 }
 
 // detail returns an additionalDetails value by key, case-insensitively.

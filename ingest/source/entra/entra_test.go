@@ -2,6 +2,7 @@ package entra
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -177,7 +178,7 @@ func TestProvisioningLogs(t *testing.T) {
 	wants := []want{
 		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess, actorType: event.ActorSystem,
 			tenant: "c0dd2fa0-71be-4df8-b2a6-24cee7de069a", id: "prov-0001", tstamp: "2026-11-20T04:00:01.123Z",
-			targets: []string{"user:005Hs00000ABCDE:nightowl@contoso.com", "app:sp-salesforce:Salesforce"},
+			targets: []string{"user:u-new-1:nightowl@contoso.com", "other:005Hs00000ABCDE:nightowl@contoso.com", "app:sp-salesforce:Salesforce"},
 			changes: []string{"accountEnabled:->true"}},
 		{rawType: "provisioning.disable", action: event.ActionUserDeactivate, outcome: event.OutcomeFailure,
 			reason: "The session token is invalid or expired"},
@@ -191,6 +192,97 @@ func TestProvisioningLogs(t *testing.T) {
 	}
 	for i, w := range wants {
 		t.Run(w.rawType, func(t *testing.T) { w.check(t, evs[i]) })
+	}
+}
+
+// TestVendorShaped: records written from Microsoft's documented shapes for
+// the classes the public samples lack (testdata/README.md), each checked
+// for action, outcome, actor and every target.
+func TestVendorShaped(t *testing.T) {
+	evs := normalizeFile(t, "testdata/vendor-shaped.ndjson")
+	const admin, dana = "a1b2c3d4-0000-4000-8000-000000000001", "d4e5f6a7-0000-4000-8000-00000000beef"
+	graph := "app:00000003-sp-graph-0000-000000000000:Microsoft Graph"
+	wants := []want{
+		// An application permission granted to a service principal is a
+		// privilege: the permission is the role, the app that got it a target.
+		{rawType: "Add app role assignment to service principal", action: event.ActionRoleGrant, outcome: event.OutcomeSuccess,
+			actorID: admin, actorType: event.ActorUser, actorEmail: "it.admin@contoso.com", ip: "203.0.113.10",
+			targets: []string{graph, "app:7e5d1f2a-sp-mailer:Newsletter Mailer", "role:b633e1c5-b582-4048-a93e-9f11b44c7e96:Mail.Send"}},
+		{rawType: "Remove app role assignment from service principal", action: event.ActionRoleRevoke, outcome: event.OutcomeSuccess,
+			actorID: admin, targets: []string{graph, "app:7e5d1f2a-sp-mailer:Newsletter Mailer", "role:b633e1c5-b582-4048-a93e-9f11b44c7e96:Mail.Send"}},
+		{rawType: "Add delegated permission grant", action: event.ActionRoleGrant, outcome: event.OutcomeSuccess, actorID: admin,
+			targets: []string{graph, "role::Mail.Read", "role::Files.Read.All", "role::offline_access", "app:c0ffee00-sp-crm:"}},
+		{rawType: "Consent to application", action: event.ActionAppConsent, outcome: event.OutcomeSuccess, actorID: admin,
+			targets: []string{"app:c0ffee00-sp-crm:Contoso CRM Sync", "role::Files.Read.All", "role::Mail.Read", "role::offline_access"}},
+		// An en dash and a trailing space in the name; a secret added, then
+		// one removed (fewer keys after than before).
+		{rawType: "Update application \u2013 Certificates and secrets management ", action: event.ActionCredentialCreate, outcome: event.OutcomeSuccess,
+			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync"}},
+		{rawType: "Update application - Certificates and secrets management", action: event.ActionCredentialRevoke, outcome: event.OutcomeSuccess,
+			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync"}},
+		// Risk detections keep the at-risk user, as actor and target.
+		{rawType: "riskDetection.unfamiliarFeatures", action: event.ActionOther, outcome: event.OutcomeUnknown, reason: "medium, atRisk",
+			actorID: dana, actorType: event.ActorUser, actorEmail: "dana.fin@contoso.com", ip: "198.51.100.23", tstamp: "2026-11-18T02:14:09.000Z",
+			targets: []string{"user:" + dana + ":Dana Fin"}},
+		{rawType: "riskDetection.anonymizedIPAddress", action: event.ActionOther, reason: "high, atRisk", actorID: dana, ip: "185.220.101.4",
+			tenant: "3f1c6a2e-8d4b-4c9a-9f0e-5a7b2c1d0e9f", targets: []string{"user:" + dana + ":Dana Fin"}},
+		// Graph activity: the calling user and app, the outcome from the
+		// HTTP status.
+		{rawType: "GET /v1.0/users", action: event.ActionOther, outcome: event.OutcomeSuccess, actorID: dana, actorType: event.ActorUser,
+			ip: "198.51.100.23", tstamp: "2026-11-18T02:21:03.123Z",
+			targets: []string{"app:14d82eec-204b-4c2f-b7e8-296a70dab67e:", "other::https://graph.microsoft.com/v1.0/users?$top=999&$select=displayName,mail"}},
+		{rawType: "POST /v1.0/users/ceo@contoso.com/sendMail", action: event.ActionOther, outcome: event.OutcomeFailure, reason: "HTTP 403",
+			actorID: "7e5d1f2a-sp-mailer", actorType: event.ActorApp, targets: []string{"other::https://graph.microsoft.com/v1.0/users/ceo@contoso.com/sendMail"}},
+		// "<null>" is no address; a change Entra did not name keeps its values.
+		{rawType: "Update user", action: event.ActionUserUpdate, actorID: admin, targets: []string{"user:" + dana + ":"},
+			changes: []string{`(unnamed):->{"DisplayName":"Dana Fin"}`, "JobTitle:Analyst->Finance Director"}},
+		{rawType: "Change user password", action: event.ActionPasswordChange, actorID: dana, ip: "192.0.2.44", targets: []string{"user:" + dana + ":"}},
+		{rawType: "User registered security info", action: event.ActionMFAEnroll, actorID: dana, targets: []string{"user:" + dana + ":Dana Fin"}},
+		{rawType: "Recover device local administrator password", action: event.ActionDevicePasswordRead, actorID: admin,
+			targets: []string{"other:0f1e2d3c-dev-0001:FIN-LAPTOP-07"}},
+		{rawType: "Verify domain", action: event.ActionDomainVerify, actorID: admin, targets: []string{"other::contoso-payments.com"}},
+		// Provisioning logs in Azure Monitor's shape (Name and Type keys):
+		// a skipped create keeps its user (named only by the source) and why
+		// it was skipped; a create keeps the directory's user and the app's
+		// id for it; a group typed by its SCIM schema URN is a group.
+		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeUnknown,
+			reason: "NotEffectivelyEntitled: The user was skipped because the user is not assigned to the application", actorType: event.ActorSystem,
+			targets: []string{"user:" + dana + ":Dana Fin", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
+		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess, correlation: "corr-prov-create-2",
+			targets: []string{"user:b7c8d9e0-0000-4000-8000-00000000cafe:Eli Ops", "other:zia-u-0091231:", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
+		{rawType: "provisioning.update", action: event.ActionGroupUpdate, outcome: event.OutcomeFailure,
+			reason: "The SCIM endpoint returned 400 Bad Request: members[0].value not found",
+			targets: []string{"group:f0e1d2c3-grp-finance-admins:Finance Admins", "other:zia-g-77:Finance Admins", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
+	}
+	if len(evs) != len(wants) {
+		t.Fatalf("got %d events, want %d", len(evs), len(wants))
+	}
+	for i, w := range wants {
+		t.Run(fmt.Sprintf("%d %s", i+1, w.rawType), func(t *testing.T) { w.check(t, evs[i]) })
+	}
+	if e := evs[10]; e.Actor.IP != "" {
+		t.Errorf("actor.ip %q from <null>", e.Actor.IP)
+	}
+	if e := evs[15]; e.Actor.Name != "Azure AD Provisioning Service" || e.Targets[0].Email != "dana.fin@contoso.com" {
+		t.Errorf("initiator name %q, user email %q: want them from the Name key and the source's details", e.Actor.Name, e.Targets[0].Email)
+	}
+}
+
+// TestActivityNames: activity names match however Entra spaces and
+// dashes them.
+func TestActivityNames(t *testing.T) {
+	for _, name := range []string{
+		"Update application – Certificates and secrets management ",
+		"Update application — Certificates and secrets management",
+		"update application - certificates  and secrets management",
+		"\tUpdate application\u00a0- Certificates and secrets management",
+	} {
+		if got := auditAction(name); got != event.ActionCredentialCreate {
+			t.Errorf("%q: %s", name, got)
+		}
+	}
+	if got := auditAction("Update application"); got != event.ActionAppUpdate {
+		t.Errorf("Update application: %s", got)
 	}
 }
 

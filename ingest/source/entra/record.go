@@ -76,11 +76,35 @@ type object struct {
 			ErrorCode string `json:"errorCode"`
 		} `json:"errorInformation"`
 	} `json:"provisioningStatusInfo"`
-	ServicePrincipal *named   `json:"servicePrincipal"`
-	SourceIdentity   identity `json:"sourceIdentity"`
-	TargetIdentity   identity `json:"targetIdentity"`
-	SourceSystem     *named   `json:"sourceSystem"`
-	TargetSystem     *named   `json:"targetSystem"`
+	ServicePrincipal  *named             `json:"servicePrincipal"`
+	SourceIdentity    identity           `json:"sourceIdentity"`
+	TargetIdentity    identity           `json:"targetIdentity"`
+	SourceSystem      *named             `json:"sourceSystem"`
+	TargetSystem      *named             `json:"targetSystem"`
+	ProvisioningSteps []provisioningStep `json:"provisioningSteps"`
+
+	// riskDetection (Graph) and UserRiskEvents (Azure Monitor)
+	RiskEventType    string `json:"riskEventType"`
+	RiskLevel        string `json:"riskLevel"`
+	RiskDetail       string `json:"riskDetail"`
+	RiskState        string `json:"riskState"`
+	DetectedDateTime string `json:"detectedDateTime"`
+
+	// MicrosoftGraphActivityLogs
+	RequestMethod      string       `json:"requestMethod"`
+	RequestURI         string       `json:"requestUri"`
+	ResponseStatusCode norm.FlexInt `json:"responseStatusCode"`
+	TimeGenerated      string       `json:"timeGenerated"`
+}
+
+// provisioningStep is one step of a provisioning event (import, scoping,
+// matching, action, export); a skipped event says why in its details.
+type provisioningStep struct {
+	Name                 string                     `json:"name"`
+	ProvisioningStepType string                     `json:"provisioningStepType"`
+	Status               string                     `json:"status"`
+	Description          string                     `json:"description"`
+	Details              map[string]norm.FlexString `json:"details"`
 }
 
 type initiatedBy struct {
@@ -96,10 +120,13 @@ type initiatedBy struct {
 		ServicePrincipalID   string `json:"servicePrincipalId"`
 		ServicePrincipalName string `json:"servicePrincipalName"`
 	} `json:"app"`
-	// provisioningObjectSummary's initiator.
+	// provisioningObjectSummary's initiator; Azure Monitor's provisioning
+	// logs write it as {"Id", "Name", "Type"}.
 	ID            string `json:"id"`
 	DisplayName   string `json:"displayName"`
+	Name          string `json:"name"`
 	InitiatorType string `json:"initiatorType"`
+	Type          string `json:"type"`
 }
 
 type targetResource struct {
@@ -121,13 +148,25 @@ type keyValue struct {
 	Value norm.FlexString `json:"value"`
 }
 
+// named is an object by id and name: Graph writes displayName, Azure
+// Monitor's provisioning logs Name.
 type named struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName"`
+	Name        string `json:"name"`
 }
 
+func (n *named) name() string { return norm.First(n.DisplayName, n.Name) }
+
+// identity is a provisioned object on one side (source or target).
+// identityType is a name ("User") or a SCIM schema URN
+// ("urn:ietf:params:scim:schemas:core:2.0:Group").
 type identity struct {
-	ID           string `json:"id"`
-	DisplayName  string `json:"displayName"`
-	IdentityType string `json:"identityType"`
+	ID           string                     `json:"id"`
+	DisplayName  string                     `json:"displayName"`
+	Name         string                     `json:"name"`
+	IdentityType string                     `json:"identityType"`
+	Details      map[string]norm.FlexString `json:"details"`
 }
+
+func (i *identity) name() string { return norm.First(i.DisplayName, i.Name) }

@@ -165,34 +165,49 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 	if len(r.Target) > 0 {
 		e.Targets = make([]event.Target, 0, len(r.Target)+1)
 	}
+	hasRole := false
 	for i := range r.Target {
 		tg := &r.Target[i]
-		e.Targets = append(e.Targets, event.Target{
-			ID:    tg.ID,
-			Type:  targetType(tg.Type),
-			Name:  tg.DisplayName,
-			Email: norm.Email(tg.AlternateID),
-		})
+		t := event.Target{ID: tg.ID, Type: targetType(tg.Type), Name: tg.DisplayName, Email: norm.Email(tg.AlternateID)}
+		if label := strings.TrimSpace(tg.AlternateID); tg.Type == "AppInstance" && label != "" && !strings.EqualFold(label, "unknown") {
+			// An app instance's displayName is its kind ("SAML 2.0 IdP",
+			// "Salesforce.com"); alternateId is its label in this org.
+			t.Name = label
+		}
+		hasRole = hasRole || t.Type == event.TargetRole
+		e.Targets = append(e.Targets, t)
 		if tg.ChangeDetails != nil {
 			e.Changes = appendChanges(e.Changes, tg.ChangeDetails.From, tg.ChangeDetails.To)
 		}
 	}
-	// Admin roles granted to a user or group are not targets in Okta's
-	// record; they are a comma-separated list in debugData.
-	switch e.Action {
-	case event.ActionRoleGrant:
-		e.Targets = appendRoles(e.Targets, string(r.DebugContext.DebugData.PrivilegeGranted))
-	case event.ActionRoleRevoke:
-		e.Targets = appendRoles(e.Targets, string(r.DebugContext.DebugData.PrivilegeRevoked))
+	// Older records name the admin roles granted to a user or group only
+	// in debugData, a comma-separated list; newer ones have the role as a
+	// ROLE target, and privilegeGranted may then list every role the user
+	// holds: the target alone says what was granted.
+	if !hasRole {
+		switch e.Action {
+		case event.ActionRoleGrant:
+			e.Targets = appendRoles(e.Targets, string(r.DebugContext.DebugData.PrivilegeGranted))
+		case event.ActionRoleRevoke:
+			e.Targets = appendRoles(e.Targets, string(r.DebugContext.DebugData.PrivilegeRevoked))
+		}
+	}
+	// A password set by someone else is a reset, not the user's own change.
+	if e.Action == event.ActionPasswordChange {
+		if u := e.TargetOfType(event.TargetUser); u != nil && u.ID != "" && u.ID != e.Actor.ID {
+			e.Action = event.ActionPasswordReset
+		}
 	}
 	return e, nil
 }
 
 func appendRoles(ts []event.Target, list string) []event.Target {
 	for _, name := range strings.Split(list, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			ts = append(ts, event.Target{Type: event.TargetRole, Name: name})
+		name = strings.TrimSpace(name)
+		if name == "" || slices.ContainsFunc(ts, func(t event.Target) bool { return t.Type == event.TargetRole && strings.EqualFold(t.Name, name) }) {
+			continue
 		}
+		ts = append(ts, event.Target{Type: event.TargetRole, Name: name})
 	}
 	return ts
 }

@@ -2,6 +2,7 @@ package okta
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -269,5 +270,66 @@ func TestRejects(t *testing.T) {
 	}
 	if _, err := (Normalizer{}).Normalize(nil, []byte(`{"published":"2026-01-01T00:00:00Z"}`), ""); !errors.Is(err, ErrNotOkta) {
 		t.Errorf("error %v is not ErrNotOkta", err)
+	}
+}
+
+// TestVendorShaped: records written from Okta's System Log documentation
+// for what the public samples lack (testdata/README.md), each checked for
+// action, outcome, actor and every target.
+func TestVendorShaped(t *testing.T) {
+	const admin, dana, system = "00u1adm1n0000000A001", "00u1dana00000000A002", "system@okta.com"
+	const user = "user:" + dana + ":Dana Lee"
+	tests := []struct {
+		rawType, action, outcome, actor, actorType string
+		targets                                    []string
+	}{
+		// One grant, one role: the ROLE target, not every role privilegeGranted lists.
+		{"user.account.privilege.grant", event.ActionRoleGrant, event.OutcomeSuccess, admin, event.ActorUser,
+			[]string{user, "role:SUPER_ADMIN:Super Administrator"}},
+		{"user.account.privilege.grant", event.ActionRoleGrant, event.OutcomeSuccess, admin, event.ActorUser,
+			[]string{user, "role::Help Desk administrator (all)"}},
+		// A user's own password change; an admin setting it is a reset.
+		{"user.account.update_password", event.ActionPasswordChange, event.OutcomeSuccess, dana, event.ActorUser, []string{user}},
+		{"user.account.update_password", event.ActionPasswordReset, event.OutcomeSuccess, admin, event.ActorUser, []string{user}},
+		// Apps by their label in the org, not their kind.
+		{"user.authentication.sso", event.ActionUserLogin, event.OutcomeSuccess, dana, event.ActorUser,
+			[]string{"app:0oa1sfdc000000000A01:Initech Salesforce", "user:0ua1appuser0000000A3:Dana Lee"}},
+		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, event.ActorUser,
+			[]string{"app:0oa1idp0000000000A02:Partner Portal", user}},
+		{"app.user_management.app_group_member_import.insert_success", event.ActionGroupMemberAdd, event.OutcomeSuccess, system, event.ActorSystem,
+			[]string{user, "group:00g1adgrp000000000A4:Domain Admins", "app:0oa1ad00000000000A05:initech.example AD"}},
+		{"user.account.lock", event.ActionUserLock, event.OutcomeSuccess, system, event.ActorSystem, []string{user}},
+		{"user.account.unlock_by_admin", event.ActionUserUnlock, event.OutcomeSuccess, admin, event.ActorUser, []string{user}},
+		{"user.session.clear", event.ActionSessionRevoke, event.OutcomeSuccess, admin, event.ActorUser, []string{user}},
+		{"user.session.end", event.ActionUserLogout, event.OutcomeSuccess, dana, event.ActorUser, []string{}},
+		{"user.mfa.factor.activate", event.ActionMFAEnroll, event.OutcomeSuccess, dana, event.ActorUser, []string{user}},
+		{"user.mfa.factor.deactivate", event.ActionMFARemove, event.OutcomeSuccess, admin, event.ActorUser, []string{user}},
+		{"application.lifecycle.create", event.ActionAppCreate, event.OutcomeSuccess, admin, event.ActorUser,
+			[]string{"app:0oa1new00000000000A6:Payroll Export"}},
+		{"app.oauth2.as.consent.grant", event.ActionAppConsent, event.OutcomeSuccess, dana, event.ActorUser,
+			[]string{"app:0oa1new00000000000A6:Payroll Export", "role:scp1okta.users.read00:okta.users.read"}},
+		{"system.email_domain.verify", event.ActionDomainVerify, event.OutcomeSuccess, admin, event.ActorUser,
+			[]string{"other:ed1initech0000000A07:mail.initech.example"}},
+	}
+	lines := normtest.Lines(t, "testdata/vendor-shaped.ndjson")
+	if len(lines) != len(tests) {
+		t.Fatalf("%d records, %d cases", len(lines), len(tests))
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%d %s", i+1, tt.rawType), func(t *testing.T) {
+			evs, err := Normalizer{}.Normalize(nil, lines[i], "initech")
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("%d events, %v", len(evs), err)
+			}
+			e := evs[0]
+			got := []string{e.RawType, e.Action, e.Outcome, e.Actor.ID, e.Actor.Type}
+			want := []string{tt.rawType, tt.action, tt.outcome, tt.actor, tt.actorType}
+			if !slices.Equal(got, want) {
+				t.Errorf("raw_type, action, outcome, actor, actor type = %q, want %q", got, want)
+			}
+			if ts := normtest.Targets(e.Targets); !slices.Equal(ts, tt.targets) {
+				t.Errorf("targets = %q, want %q", ts, tt.targets)
+			}
+		})
 	}
 }

@@ -43,8 +43,21 @@ type resource struct {
 		Value   string          `json:"value"`
 		Primary json.RawMessage `json:"primary"`
 	} `json:"emails"`
-	Active  json.RawMessage `json:"active"`
-	Members []member        `json:"members"`
+	Active json.RawMessage `json:"active"`
+	// Members as sent: objects, plain ids, or (from some clients) both.
+	RawMembers json.RawMessage `json:"members"`
+	Members    []member        `json:"-"`
+}
+
+// UnmarshalJSON reads a resource; members that are not {"value"} objects
+// stay in RawMembers for members() to read.
+func (r *resource) UnmarshalJSON(b []byte) error {
+	type plain resource
+	if err := json.Unmarshal(b, (*plain)(r)); err != nil {
+		return err
+	}
+	r.Members = members(r.RawMembers)
+	return nil
 }
 
 type member struct {

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 
@@ -59,11 +60,26 @@ func (b *builder) group(method, id string, req, resp []byte) {
 	_ = json.Unmarshal(req, &in)
 	_ = json.Unmarshal(resp, &out)
 	g := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetGroup, Name: norm.First(in.DisplayName, out.DisplayName)}
+	ms := in.Members
+	listed := len(in.RawMembers) > 0 && string(in.RawMembers) != "null"
 	switch method {
 	case "POST":
+		// A group created with members: each member is added.
 		b.emit(event.ActionGroupCreate, []event.Target{g})
+		for _, m := range ms {
+			b.emit(event.ActionGroupMemberAdd, []event.Target{g, m.target()})
+		}
 	case "PUT":
+		// A PUT replaces the group: its members are those listed (as a
+		// PATCH replace of members: every member removed, those listed
+		// added). A PUT without members leaves membership alone.
 		b.emit(event.ActionGroupUpdate, []event.Target{g})
+		if listed {
+			b.emit(event.ActionGroupMemberRemove, []event.Target{g}, event.Change{Field: "members", Old: "*"})
+			for _, m := range ms {
+				b.emit(event.ActionGroupMemberAdd, []event.Target{g, m.target()})
+			}
+		}
 	case "DELETE":
 		b.emit(event.ActionGroupDelete, []event.Target{g})
 	case "PATCH":
@@ -76,7 +92,7 @@ func (b *builder) group(method, id string, req, resp []byte) {
 func (b *builder) groupPatch(g event.Target, ops []operation) {
 	var changes []event.Change
 	memberEvent := func(action string, m member) {
-		b.emit(action, []event.Target{g, {ID: m.Value, Type: event.TargetUser, Name: m.Display}})
+		b.emit(action, []event.Target{g, m.target()})
 	}
 	for _, op := range ops {
 		verb := strings.ToLower(op.Op)
@@ -189,6 +205,25 @@ func (op *operation) changes() []event.Change {
 	slices.Sort(keys)
 	cs := make([]event.Change, 0, len(keys))
 	for _, k := range keys {
+		// An extension's attributes come as an object under its schema
+		// URN: {"urn:…:enterprise:2.0:User": {"manager": …}}; each is a
+		// change of its own.
+		var ext map[string]json.RawMessage
+		if strings.HasPrefix(strings.ToLower(k), "urn:") && json.Unmarshal(obj[k], &ext) == nil {
+			sub := make([]string, 0, len(ext))
+			for sk := range ext {
+				sub = append(sub, sk)
+			}
+			slices.Sort(sub)
+			for _, sk := range sub {
+				c := event.Change{Field: sk, New: text(ext[sk])}
+				if remove {
+					c.New = ""
+				}
+				cs = append(cs, c)
+			}
+			continue
+		}
 		c := event.Change{Field: attr(k), New: text(obj[k])}
 		if remove {
 			c.New = ""
@@ -223,22 +258,60 @@ func attr(path string) string {
 		end = i
 	}
 	if i := strings.LastIndexByte(path[:end], ':'); i >= 0 {
-		return path[i+1:]
+		path = path[i+1:]
+	}
+	// "…:enterprise:2.0:User.manager" (a dot where RFC 7644 has a colon)
+	// and "…:2.0:User:manager" both name manager.
+	for _, res := range [...]string{"User.", "Group."} {
+		if len(path) > len(res) && strings.EqualFold(path[:len(res)], res) {
+			return path[len(res):]
+		}
 	}
 	return path
 }
 
-// members reads a members value: an array of {"value", "display"}, or one.
+// members reads a members value: an array of {"value", "display"} or of
+// plain ids ("2819c223"), one of either, or a list written as a string.
+// Entries without an id are dropped.
 func members(v json.RawMessage) []member {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return nil
+	}
 	var ms []member
-	if json.Unmarshal(v, &ms) == nil {
-		return ms
+	switch v[0] {
+	case '[':
+		var items []json.RawMessage
+		if json.Unmarshal(v, &items) != nil {
+			return nil
+		}
+		for _, it := range items {
+			if it = bytes.TrimSpace(it); len(it) > 0 && it[0] != '[' { // no lists of lists
+				ms = append(ms, members(it)...)
+			}
+		}
+	case '{':
+		var m member
+		if json.Unmarshal(v, &m) == nil && strings.TrimSpace(m.Value) != "" {
+			ms = append(ms, m)
+		}
+	case '"':
+		var id string
+		if json.Unmarshal(v, &id) != nil {
+			return nil
+		}
+		if id = strings.TrimSpace(id); strings.HasPrefix(id, "[") || strings.HasPrefix(id, "{") {
+			return members(json.RawMessage(id))
+		}
+		if id != "" {
+			ms = append(ms, member{Value: id})
+		}
 	}
-	var m member
-	if json.Unmarshal(v, &m) == nil && m.Value != "" {
-		return []member{m}
-	}
-	return nil
+	return ms
+}
+
+func (m member) target() event.Target {
+	return event.Target{ID: m.Value, Type: event.TargetUser, Name: m.Display}
 }
 
 // filterValue returns the compared value of a simple filter path:

@@ -66,6 +66,31 @@ func TestRequestLog(t *testing.T) {
 		{"bodies written as JSON strings", 13, "POST /Groups", []ev{{
 			action: event.ActionGroupCreate, targets: []string{"group:g-contractors:Contractors"},
 		}}},
+		// Membership set in bulk is membership changed: a group created
+		// with members adds each; a PUT with members replaces them (as a
+		// PATCH replace does); a PUT without members leaves them alone.
+		{"POST /Groups with members adds each", 14, "POST /Groups", []ev{
+			{id: "req-post-group-members#1", action: event.ActionGroupCreate, targets: []string{"group:g-fin:Finance Admins"}},
+			{id: "req-post-group-members#2", action: event.ActionGroupMemberAdd, targets: []string{"group:g-fin:Finance Admins", "user:u-1:ann@acme.com"}},
+			{id: "req-post-group-members#3", action: event.ActionGroupMemberAdd, targets: []string{"group:g-fin:Finance Admins", "user:u-2:bob@acme.com"}},
+		}},
+		{"PUT /Groups with members replaces them", 15, "PUT /Groups", []ev{
+			{action: event.ActionGroupUpdate, targets: []string{"group:g-fin:Finance Admins"}},
+			{action: event.ActionGroupMemberRemove, targets: []string{"group:g-fin:Finance Admins"}, changes: []string{"members:*->"}},
+			{action: event.ActionGroupMemberAdd, targets: []string{"group:g-fin:Finance Admins", "user:u-3:carl@acme.com"}},
+		}},
+		{"PATCH add of members as plain ids", 16, "PATCH /Groups", []ev{
+			{action: event.ActionGroupMemberAdd, outcome: event.OutcomeSuccess, targets: []string{"group:g-fin:", "user:u-4:"}},
+			{action: event.ActionGroupMemberAdd, targets: []string{"group:g-fin:", "user:u-5:"}},
+			{action: event.ActionGroupMemberAdd, targets: []string{"group:g-fin:", "user:u-6:"}},
+		}},
+		{"enterprise extension attributes by their own names", 17, "PATCH /Users", []ev{{
+			action: event.ActionUserUpdate, targets: []string{"user:u-7:"},
+			changes: []string{"manager:->u-boss", "department:->Finance", "title:->Controller", "costCenter:->CC-12", "employeeNumber:->7781"},
+		}}},
+		{"PUT /Groups without members", 18, "PUT /Groups", []ev{
+			{id: "req-put-group-no-members", action: event.ActionGroupUpdate, targets: []string{"group:g-fin:Finance Admins (EMEA)"}},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,7 +79,7 @@ func Email(s string) string {
 // values ("null", "None", "N/A") to "".
 func NullString(s string) string {
 	switch s {
-	case "null", "NULL", "None", "N/A", "n/a":
+	case "null", "NULL", "None", "N/A", "n/a", "<null>":
 		return ""
 	}
 	return s
