@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -276,7 +277,7 @@ func (d *decoder) interned() (string, error) {
 
 var vocabulary = func() map[string]string {
 	m := map[string]string{}
-	for _, s := range append(Actions, SourceOkta, SourceEntra, SourceSCIM, OutcomeSuccess, OutcomeFailure, OutcomeUnknown,
+	for _, s := range append(slices.Clip(Actions), SourceOkta, SourceEntra, SourceSCIM, SourceGWorkspace, OutcomeSuccess, OutcomeFailure, OutcomeUnknown,
 		ActorUser, ActorApp, ActorSystem, TargetUser, TargetGroup, TargetApp, TargetRole, TargetCredential, TargetOther) {
 		m[s] = s
 	}

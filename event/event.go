@@ -78,6 +78,8 @@ const (
 	SourceOkta  = "okta"
 	SourceEntra = "entra"
 	SourceSCIM  = "scim"
+	// SourceGWorkspace is Google Workspace (the Admin SDK Reports API).
+	SourceGWorkspace = "gworkspace"
 )
 
 // Outcomes.

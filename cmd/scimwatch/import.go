@@ -35,7 +35,7 @@ imported; the exit status is then 1. --config names an ingest or detection
 config: import uses its clickhouse: section.`,
 		example: `scimwatch import --config detect.yaml --tenant acme okta-export-*.json`})
 	config := fs.String("config", "", "config `FILE` whose clickhouse: section says where to import (required)")
-	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
+	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, gworkspace, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "`TENANT` for records that name none")
 	batch := fs.Int("batch", 20000, "events per insert")
 	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in `BYTES`")

@@ -20,7 +20,7 @@ read is reported on stderr as FILE:LINE: reason and the others still come out;
 the exit status is then 1.`,
 		example: `scimwatch normalize ingest/source/okta/testdata/event-hook.json
 scimwatch generate --count 1000 | scimwatch normalize --tenant acme > events.ndjson`})
-	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, or canonical (scimwatch events)")
+	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, gworkspace, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "`TENANT` for records that name none")
 	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in `BYTES`")
 	if code, ok := fs.parse(args); !ok {

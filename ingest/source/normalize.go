@@ -15,6 +15,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source/entra"
+	"github.com/scimwatch/scimwatch/ingest/source/gworkspace"
 	"github.com/scimwatch/scimwatch/ingest/source/internal/norm"
 	"github.com/scimwatch/scimwatch/ingest/source/okta"
 	"github.com/scimwatch/scimwatch/ingest/source/scim"
@@ -36,13 +37,14 @@ const (
 )
 
 // Sources lists the values accepted by ForSource.
-var Sources = []string{SourceAuto, event.SourceOkta, event.SourceEntra, event.SourceSCIM, SourceCanonical}
+var Sources = []string{SourceAuto, event.SourceOkta, event.SourceEntra, event.SourceSCIM, event.SourceGWorkspace, SourceCanonical}
 
 var bySource = map[string]Normalizer{
-	event.SourceOkta:  okta.Normalizer{},
-	event.SourceEntra: entra.Normalizer{},
-	event.SourceSCIM:  scim.Normalizer{},
-	SourceCanonical:   canonical{},
+	event.SourceOkta:       okta.Normalizer{},
+	event.SourceEntra:      entra.Normalizer{},
+	event.SourceSCIM:       scim.Normalizer{},
+	event.SourceGWorkspace: gworkspace.Normalizer{},
+	SourceCanonical:        canonical{},
 }
 
 // canonical reads canonical events back. With skipRaw their raw is not
@@ -84,7 +86,7 @@ func ForSource(name string) (Normalizer, error) {
 }
 
 // ErrUnknownSource is returned by Auto for a record of no known source.
-var ErrUnknownSource = errors.New("cannot tell the source of the record (not Okta, Entra ID or SCIM)")
+var ErrUnknownSource = errors.New("cannot tell the source of the record (not Okta, Entra ID, SCIM or Google Workspace)")
 
 // Auto detects the source of each record from its top-level fields and
 // normalizes it with that source's Normalizer.
@@ -103,6 +105,7 @@ type Auto struct {
 //	category, operationName, correlationId, activityDisplayName,
 //	provisioningAction, jobId, createdDateTime                entra
 //	method and path, both                                     scim
+//	kind, ownerDomain, or id whose value is an object         gworkspace
 //	raw_type (scimwatch's own canonical events)               canonical
 //
 // Keys whose value is null do not count.
@@ -140,6 +143,7 @@ var tellingKeys = map[string]any{
 	"activitydisplayname": event.SourceEntra, "provisioningaction": event.SourceEntra,
 	"jobid": event.SourceEntra, "createddatetime": event.SourceEntra,
 	"method": keyMethod, "path": keyPath,
+	"kind": event.SourceGWorkspace, "ownerdomain": event.SourceGWorkspace,
 	"raw_type": SourceCanonical,
 }
 
@@ -185,7 +189,12 @@ func (k *keys) scan(b []byte) (src string, ok bool) {
 				}
 				lower[j] = c
 			}
-			switch t := tellingKeys[string(lower[:len(key)])].(type) {
+			lk := string(lower[:len(key)])
+			if lk == "id" && b[i] == '{' {
+				// Google Workspace's id is an object; everyone else's a string.
+				return event.SourceGWorkspace, true
+			}
+			switch t := tellingKeys[lk].(type) {
 			case string:
 				return t, true
 			case keys:

@@ -43,7 +43,10 @@ func TestDetect(t *testing.T) {
 		{"Event Hubs batch", readFile(t, "entra/testdata/eventhubs-batch.json"), event.SourceEntra, ""},
 		{"SCIM request log", normtest.Line(t, "scim/testdata/requests.ndjson", 5), event.SourceSCIM, ""},
 		{"canonical event", []byte(`{"id":"x","time":"2026-11-20T03:00:00.000Z","tenant":"t","source":"okta","raw_type":"user.lifecycle.create","action":"user.create"}`), SourceCanonical, ""},
-		{"Google Workspace is not known yet", []byte(`{"kind":"admin#reports#activity","id":{"time":"2022-12-11T02:57:48Z"},"name":"CREATE_ROLE"}`), "", "cannot tell the source"},
+		{"Google Workspace activity", normtest.Line(t, "gworkspace/testdata/vendor-shaped.ndjson", 1), event.SourceGWorkspace, ""},
+		{"Google Workspace flattened, no kind", []byte(`{"actor":{"email":"a@b.c"},"id":{"applicationName":"login","time":"2022-12-11T02:57:48Z"},"name":"logout"}`), event.SourceGWorkspace, ""},
+		{"Google Workspace list", []byte(`{"etag":"e","kind":"admin#reports#activities","items":[]}`), event.SourceGWorkspace, ""},
+		{"Entra Graph object: id is a string", []byte(`{"id":"x","activityDisplayName":"Add user"}`), event.SourceEntra, ""},
 		{"M365 unified audit is not known", []byte(`{"Operation":"UserLoggedIn","Workload":"AzureActiveDirectory","CreationTime":"2022-12-12 15:57:57"}`), "", "cannot tell the source"},
 		{"null wrapper fields", []byte(`{"records":null,"data":null}`), "", "cannot tell the source"},
 		{"not an object", []byte(`[1]`), "", "where an object was expected"},
@@ -70,8 +73,8 @@ func TestForSource(t *testing.T) {
 			t.Errorf("ForSource(%q): %v", s, err)
 		}
 	}
-	if _, err := ForSource("gworkspace"); err == nil || !strings.Contains(err.Error(), `unknown source "gworkspace" (want one of auto, okta, entra, scim, canonical)`) {
-		t.Errorf("ForSource(gworkspace) error %v", err)
+	if _, err := ForSource("m365"); err == nil || !strings.Contains(err.Error(), `unknown source "m365" (want one of auto, okta, entra, scim, gworkspace, canonical)`) {
+		t.Errorf("ForSource(m365) error %v", err)
 	}
 }
 

@@ -251,7 +251,7 @@ func TestVendorShaped(t *testing.T) {
 		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess, correlation: "corr-prov-create-2",
 			targets: []string{"user:b7c8d9e0-0000-4000-8000-00000000cafe:Eli Ops", "other:zia-u-0091231:", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
 		{rawType: "provisioning.update", action: event.ActionGroupUpdate, outcome: event.OutcomeFailure,
-			reason: "The SCIM endpoint returned 400 Bad Request: members[0].value not found",
+			reason:  "The SCIM endpoint returned 400 Bad Request: members[0].value not found",
 			targets: []string{"group:f0e1d2c3-grp-finance-admins:Finance Admins", "other:zia-g-77:Finance Admins", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
 	}
 	if len(evs) != len(wants) {
