@@ -15,97 +15,100 @@ import (
 // PIM completed (permanent)".
 var auditActions = func() map[string]string {
 	m := map[string]string{}
-	for name, action := range map[string]string{
-		"Add user":                                   event.ActionUserCreate,
-		"Invite external user":                       event.ActionUserCreate,
-		"Update user":                                event.ActionUserUpdate,
-		"Disable account":                            event.ActionUserDeactivate,
-		"Enable account":                             event.ActionUserActivate,
-		"Delete user":                                event.ActionUserDelete,
-		"Hard delete user":                           event.ActionUserDelete,
-		"Restore user":                               event.ActionUserReactivate,
-		"Reset user password":                        event.ActionPasswordReset,
-		"Reset password (by admin)":                  event.ActionPasswordReset,
-		"Reset password (self-service)":              event.ActionPasswordReset,
-		"Change user password":                       event.ActionPasswordChange,
-		"Change password (self-service)":             event.ActionPasswordChange,
-		"Invalidate all refresh tokens for user":     event.ActionSessionRevoke,
-		"Admin deleted security info":                event.ActionMFAReset,
-		"Reset strong authentication":                event.ActionMFAReset,
-		"Admin registered security info":             event.ActionMFAEnroll,
-		"User registered security info":              event.ActionMFAEnroll,
-		"User registered all required security info": event.ActionMFAEnroll,
-		"User changed default security info":         event.ActionMFAEnroll,
-		"User deleted security info":                 event.ActionMFARemove,
-		"Add group":                                  event.ActionGroupCreate,
-		"Update group":                               event.ActionGroupUpdate,
-		"Delete group":                               event.ActionGroupDelete,
-		"Hard Delete group":                          event.ActionGroupDelete,
-		"Add member to group":                        event.ActionGroupMemberAdd,
-		"Add owner to group":                         event.ActionGroupMemberAdd,
-		"Remove member from group":                   event.ActionGroupMemberRemove,
-		"Remove owner from group":                    event.ActionGroupMemberRemove,
-
-		// Applications: a user or group assigned to an app is app.assign;
-		// a permission granted to an app (an application permission, a
-		// delegated grant) or ownership of it is a privilege: role.grant.
-		"Add app role assignment to user":                   event.ActionAppAssign,
-		"Add app role assignment grant to user":             event.ActionAppAssign,
-		"Add app role assignment to group":                  event.ActionAppAssign,
-		"Remove app role assignment from user":              event.ActionAppUnassign,
-		"Remove app role assignment from group":             event.ActionAppUnassign,
-		"Add app role assignment to service principal":      event.ActionRoleGrant,
-		"Remove app role assignment from service principal": event.ActionRoleRevoke,
-		"Add delegated permission grant":                    event.ActionRoleGrant,
-		"Remove delegated permission grant":                 event.ActionRoleRevoke,
-		"Add owner to application":                          event.ActionRoleGrant,
-		"Remove owner from application":                     event.ActionRoleRevoke,
-		"Add owner to service principal":                    event.ActionRoleGrant,
-		"Remove owner from service principal":               event.ActionRoleRevoke,
-		"Consent to application":                            event.ActionAppConsent,
-		"Add application":                                   event.ActionAppCreate,
-		"Update application":                                event.ActionAppUpdate,
-		"Delete application":                                event.ActionAppDelete,
-		"Hard delete application":                           event.ActionAppDelete,
-		"Add service principal":                             event.ActionAppCreate,
-		"Update service principal":                          event.ActionAppUpdate,
-		"Remove service principal":                          event.ActionAppDelete,
-		"Delete service principal":                          event.ActionAppDelete,
-		"Hard delete service principal":                     event.ActionAppDelete,
-		// Credentials of applications and service principals. "Update
-		// application - Certificates and secrets management" adds or
-		// removes one: credentialAction tells which from the key lists.
-		"Add service principal credentials":                              event.ActionCredentialCreate,
-		"Remove service principal credentials":                           event.ActionCredentialRevoke,
-		"Update application - Certificates and secrets management":       event.ActionCredentialCreate,
-		"Update service principal - Certificates and secrets management": event.ActionCredentialCreate,
-		"Add federated identity credential":                              event.ActionCredentialCreate,
-		"Update federated identity credential":                           event.ActionCredentialCreate,
-		"Remove federated identity credential":                           event.ActionCredentialRevoke,
-		"Delete federated identity credential":                           event.ActionCredentialRevoke,
-
-		// Domains.
-		"Add unverified domain":    event.ActionDomainAdd,
-		"Add verified domain":      event.ActionDomainAdd,
-		"Verify domain":            event.ActionDomainVerify,
-		"Remove unverified domain": event.ActionDomainRemove,
-		"Remove verified domain":   event.ActionDomainRemove,
-		"Delete domain":            event.ActionDomainRemove,
-
-		// Reads of a device's secrets: the local administrator password
-		// (Windows LAPS) and BitLocker recovery keys.
-		"Recover device local administrator password": event.ActionDevicePasswordRead,
-		"Read BitLocker key":                          event.ActionDevicePasswordRead,
-
-		"Delete role assignment": event.ActionRoleRevoke,
-		"Remove role assignment": event.ActionRoleRevoke,
-		"Create role assignment": event.ActionRoleGrant,
-		"User has elevated their access to User Access Administrator for their Azure Resources": event.ActionRoleGrant,
-	} {
+	for name, action := range auditNames {
 		m[activityKey(name)] = action
 	}
 	return m
 }()
+
+// auditNames are the activity names as Microsoft documents them.
+var auditNames = map[string]string{
+	"Add user":                                   event.ActionUserCreate,
+	"Invite external user":                       event.ActionUserCreate,
+	"Update user":                                event.ActionUserUpdate,
+	"Disable account":                            event.ActionUserDeactivate,
+	"Enable account":                             event.ActionUserActivate,
+	"Delete user":                                event.ActionUserDelete,
+	"Hard delete user":                           event.ActionUserDelete,
+	"Restore user":                               event.ActionUserReactivate,
+	"Reset user password":                        event.ActionPasswordReset,
+	"Reset password (by admin)":                  event.ActionPasswordReset,
+	"Reset password (self-service)":              event.ActionPasswordReset,
+	"Change user password":                       event.ActionPasswordChange,
+	"Change password (self-service)":             event.ActionPasswordChange,
+	"Invalidate all refresh tokens for user":     event.ActionSessionRevoke,
+	"Admin deleted security info":                event.ActionMFAReset,
+	"Reset strong authentication":                event.ActionMFAReset,
+	"Admin registered security info":             event.ActionMFAEnroll,
+	"User registered security info":              event.ActionMFAEnroll,
+	"User registered all required security info": event.ActionMFAEnroll,
+	"User changed default security info":         event.ActionMFAEnroll,
+	"User deleted security info":                 event.ActionMFARemove,
+	"Add group":                                  event.ActionGroupCreate,
+	"Update group":                               event.ActionGroupUpdate,
+	"Delete group":                               event.ActionGroupDelete,
+	"Hard Delete group":                          event.ActionGroupDelete,
+	"Add member to group":                        event.ActionGroupMemberAdd,
+	"Add owner to group":                         event.ActionGroupMemberAdd,
+	"Remove member from group":                   event.ActionGroupMemberRemove,
+	"Remove owner from group":                    event.ActionGroupMemberRemove,
+
+	// Applications: a user or group assigned to an app is app.assign;
+	// a permission granted to an app (an application permission, a
+	// delegated grant) or ownership of it is a privilege: role.grant.
+	"Add app role assignment to user":                   event.ActionAppAssign,
+	"Add app role assignment grant to user":             event.ActionAppAssign,
+	"Add app role assignment to group":                  event.ActionAppAssign,
+	"Remove app role assignment from user":              event.ActionAppUnassign,
+	"Remove app role assignment from group":             event.ActionAppUnassign,
+	"Add app role assignment to service principal":      event.ActionRoleGrant,
+	"Remove app role assignment from service principal": event.ActionRoleRevoke,
+	"Add delegated permission grant":                    event.ActionRoleGrant,
+	"Remove delegated permission grant":                 event.ActionRoleRevoke,
+	"Add owner to application":                          event.ActionRoleGrant,
+	"Remove owner from application":                     event.ActionRoleRevoke,
+	"Add owner to service principal":                    event.ActionRoleGrant,
+	"Remove owner from service principal":               event.ActionRoleRevoke,
+	"Consent to application":                            event.ActionAppConsent,
+	"Add application":                                   event.ActionAppCreate,
+	"Update application":                                event.ActionAppUpdate,
+	"Delete application":                                event.ActionAppDelete,
+	"Hard delete application":                           event.ActionAppDelete,
+	"Add service principal":                             event.ActionAppCreate,
+	"Update service principal":                          event.ActionAppUpdate,
+	"Remove service principal":                          event.ActionAppDelete,
+	"Delete service principal":                          event.ActionAppDelete,
+	"Hard delete service principal":                     event.ActionAppDelete,
+	// Credentials of applications and service principals. "Update
+	// application - Certificates and secrets management" adds or
+	// removes one: credentialAction tells which from the key lists.
+	"Add service principal credentials":                              event.ActionCredentialCreate,
+	"Remove service principal credentials":                           event.ActionCredentialRevoke,
+	"Update application - Certificates and secrets management":       event.ActionCredentialCreate,
+	"Update service principal - Certificates and secrets management": event.ActionCredentialCreate,
+	"Add federated identity credential":                              event.ActionCredentialCreate,
+	"Update federated identity credential":                           event.ActionCredentialCreate,
+	"Remove federated identity credential":                           event.ActionCredentialRevoke,
+	"Delete federated identity credential":                           event.ActionCredentialRevoke,
+
+	// Domains.
+	"Add unverified domain":    event.ActionDomainAdd,
+	"Add verified domain":      event.ActionDomainAdd,
+	"Verify domain":            event.ActionDomainVerify,
+	"Remove unverified domain": event.ActionDomainRemove,
+	"Remove verified domain":   event.ActionDomainRemove,
+	"Delete domain":            event.ActionDomainRemove,
+
+	// Reads of a device's secrets: the local administrator password
+	// (Windows LAPS) and BitLocker recovery keys.
+	"Recover device local administrator password": event.ActionDevicePasswordRead,
+	"Read BitLocker key":                          event.ActionDevicePasswordRead,
+
+	"Delete role assignment": event.ActionRoleRevoke,
+	"Remove role assignment": event.ActionRoleRevoke,
+	"Create role assignment": event.ActionRoleGrant,
+	"User has elevated their access to User Access Administrator for their Azure Resources": event.ActionRoleGrant,
+}
 
 // activityKey folds an activity name for matching: trimmed, lower case,
 // every dash (hyphen, en dash, em dash, minus) a hyphen, runs of spaces one.
@@ -219,4 +222,34 @@ func isGroup(identityType string) bool {
 		t = t[i+1:]
 	}
 	return strings.EqualFold(strings.TrimSpace(t), "group")
+}
+
+// Mapping is one raw type and the action it maps to.
+type Mapping struct {
+	RawType, Action, Note string
+}
+
+// Mappings lists what the normalizer maps, for the README's generated
+// table: every audit activity name, the role activities matched by
+// prefix, the provisioning actions, sign-ins, risk detections and Graph
+// activity.
+func Mappings() []Mapping {
+	var out []Mapping
+	for name, a := range auditNames {
+		out = append(out, Mapping{name, a, "audit"})
+	}
+	for _, p := range []string{"Add member to role", "Add eligible member to role", "Add scoped member to role"} {
+		out = append(out, Mapping{p + "…", event.ActionRoleGrant, "audit, by prefix (PIM suffixes); requests are other"})
+	}
+	for _, p := range []string{"Remove member from role", "Remove eligible member from role", "Remove scoped member from role"} {
+		out = append(out, Mapping{p + "…", event.ActionRoleRevoke, "audit, by prefix (PIM suffixes); requests are other"})
+	}
+	for _, pa := range []string{"create", "update", "delete", "disable", "stagedDelete", "enable"} {
+		out = append(out, Mapping{"provisioning." + pa, provisioningAction(pa, "User"), "provisioning log, a user; a group: " + provisioningAction(pa, "Group")})
+	}
+	out = append(out, Mapping{"provisioning.other", event.ActionAppProvision, "provisioning log"},
+		Mapping{"signIn, SignInLogs, ServicePrincipalSignInLogs, …", event.ActionUserLogin, "sign-in logs"},
+		Mapping{"riskDetection.<riskEventType>", event.ActionOther, "risk detections: the at-risk user is actor and target"},
+		Mapping{"<METHOD> <path>", event.ActionOther, "Microsoft Graph activity logs; outcome from the HTTP status"})
+	return out
 }

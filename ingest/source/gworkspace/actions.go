@@ -191,3 +191,19 @@ func pFirst(p params, names ...string) string {
 	}
 	return ""
 }
+
+// Mapping is one raw type and the action it maps to.
+type Mapping struct {
+	RawType, Action, Note string
+}
+
+// Mappings lists every event the normalizer maps, for the README's
+// generated table. Raw types are "application.EVENT_NAME".
+func Mappings() []Mapping {
+	out := make([]Mapping, 0, len(actions))
+	for k, a := range actions {
+		app, name, _ := strings.Cut(k, "/")
+		out = append(out, Mapping{app + "." + name, a, ""})
+	}
+	return out
+}

@@ -49,10 +49,8 @@ var actions = map[string]string{
 	"group.user_membership.remove": event.ActionGroupMemberRemove,
 	// Groups and their members imported from an app (Active Directory,
 	// an HR system, an app with its own groups).
-	"app.user_management.user_group_import.upsert_success":       event.ActionGroupUpdate,
-	"app.user_management.user_group_import.delete_success":       event.ActionGroupDelete,
-	"app.user_management.app_group_member_import.insert_success": event.ActionGroupMemberAdd,
-	"app.user_management.app_group_member_import.delete_success": event.ActionGroupMemberRemove,
+	"app.user_management.user_group_import.upsert_success": event.ActionGroupUpdate,
+	"app.user_management.user_group_import.delete_success": event.ActionGroupDelete,
 
 	"application.user_membership.add":               event.ActionAppAssign,
 	"application.user_membership.remove":            event.ActionAppUnassign,
@@ -139,4 +137,25 @@ func actorType(t string) string {
 		return event.ActorApp
 	}
 	return event.ActorSystem
+}
+
+// Mapping is one raw type and the action it maps to.
+type Mapping struct {
+	RawType, Action, Note string
+}
+
+// Mappings lists every event type the normalizer maps, for the README's
+// generated table.
+func Mappings() []Mapping {
+	out := make([]Mapping, 0, len(actions)+1)
+	out = append(out, Mapping{"app.user_management", event.ActionGroupMemberAdd,
+		"with a user and a group target, by its message: added or imported (group.member.remove when removed); else other"})
+	for t, a := range actions {
+		note := ""
+		if t == "user.account.update_password" {
+			note = "user.password_reset when the actor is not the user"
+		}
+		out = append(out, Mapping{t, a, note})
+	}
+	return out
 }

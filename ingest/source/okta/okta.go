@@ -192,6 +192,17 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 			e.Targets = appendRoles(e.Targets, string(r.DebugContext.DebugData.PrivilegeRevoked))
 		}
 	}
+	// app.user_management covers an app's user and group management; the
+	// membership of a user in a group imported from the app says what it
+	// did only in its message ("… add user to app group …").
+	if e.RawType == "app.user_management" && e.TargetOfType(event.TargetGroup) != nil && e.TargetOfType(event.TargetUser) != nil {
+		switch msg := strings.ToLower(r.DisplayMessage); {
+		case strings.Contains(msg, "remove") || strings.Contains(msg, "delete"):
+			e.Action = event.ActionGroupMemberRemove
+		case strings.Contains(msg, "add") || strings.Contains(msg, "insert") || strings.Contains(msg, "import"):
+			e.Action = event.ActionGroupMemberAdd
+		}
+	}
 	// A password set by someone else is a reset, not the user's own change.
 	if e.Action == event.ActionPasswordChange {
 		if u := e.TargetOfType(event.TargetUser); u != nil && u.ID != "" && u.ID != e.Actor.ID {

@@ -328,3 +328,24 @@ func filterValue(path string) string {
 	}
 	return strings.Trim(strings.TrimSpace(f[i+4:]), `"`)
 }
+
+// Mapping is one raw type and the action it maps to.
+type Mapping struct {
+	RawType, Action, Note string
+}
+
+// Mappings lists what the normalizer maps, for the README's generated
+// table. Raw types are the method and the path without its base and ids.
+func Mappings() []Mapping {
+	return []Mapping{
+		{"POST /Users", event.ActionUserCreate, ""},
+		{"PUT /Users", event.ActionUserUpdate, "user.deactivate when active is false"},
+		{"PATCH /Users", event.ActionUserUpdate, "user.deactivate when active becomes false, user.reactivate when it becomes true"},
+		{"DELETE /Users", event.ActionUserDelete, ""},
+		{"POST /Groups", event.ActionGroupCreate, "and a group.member.add per member listed"},
+		{"PUT /Groups", event.ActionGroupUpdate, "with members: a group.member.remove of all, then a group.member.add per member"},
+		{"PATCH /Groups", event.ActionGroupUpdate, "members added or removed: a group.member.add or group.member.remove per member; replace: remove all, then add"},
+		{"DELETE /Groups", event.ActionGroupDelete, ""},
+		{"GET, and other paths", event.ActionOther, "reads are kept"},
+	}
+}
