@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,8 @@ config: import uses its clickhouse: section.`,
 	config := fs.String("config", "", "config `FILE` whose clickhouse: section says where to import (required)")
 	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, gworkspace, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "`TENANT` for records that name none")
+	perFile := fileTenants{}
+	perFile.register(fs.FlagSet)
 	batch := fs.Int("batch", 20000, "events per insert")
 	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in `BYTES`")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
@@ -49,6 +52,9 @@ config: import uses its clickhouse: section.`,
 	}
 	if fs.NArg() == 0 {
 		return fs.fail("name the files to import (- for stdin)")
+	}
+	if u := perFile.unused(fs.Args()); len(u) > 0 {
+		return fs.fail("--file-tenant names %s, which is not among the files", strings.Join(u, ", "))
 	}
 	if *batch < 1 {
 		return fs.fail("--batch must be positive")
@@ -72,7 +78,7 @@ config: import uses its clickhouse: section.`,
 		fmt.Fprintln(stderr, "scimwatch import: preparing ClickHouse:", err)
 		return 1
 	}
-	im := &importer{store: store, n: n, tenant: *tenant, batch: *batch, maxRecord: *maxRecord, stdin: c.stdin, errw: bufio.NewWriter(stderr)}
+	im := &importer{store: store, n: n, tenant: *tenant, perFile: perFile, batch: *batch, maxRecord: *maxRecord, stdin: c.stdin, errw: bufio.NewWriter(stderr)}
 	defer im.errw.Flush()
 	show := *progress == "always" || *progress == "auto" && isTerminal(stderr)
 	if *progress != "auto" && *progress != "always" && *progress != "never" {
@@ -150,6 +156,7 @@ type importer struct {
 	store     *clickhouse.Store
 	n         source.Normalizer
 	tenant    string
+	perFile   fileTenants
 	batch     int
 	maxRecord int
 	stdin     io.Reader
@@ -247,6 +254,7 @@ func (im *importer) readFile(ctx context.Context, name string, batches chan<- *i
 	}
 	cr := &countingReader{r: r, n: &im.read}
 	rd := source.NewReader(cr, im.maxRecord)
+	tenant := im.perFile.of(name, im.tenant)
 	newBatch := func() *importBatch {
 		return &importBatch{events: make([]event.Event, 0, im.batch), lines: make([]int64, 0, im.batch), label: label}
 	}
@@ -295,7 +303,7 @@ func (im *importer) readFile(ctx context.Context, name string, batches chan<- *i
 		im.records.Add(1)
 		// Into a fresh slice: the events (and their targets) go into the
 		// batch, and a reused one would be overwritten by the next record.
-		if evs, err = im.n.Normalize(nil, rec.Data, im.tenant); err != nil {
+		if evs, err = im.n.Normalize(nil, rec.Data, tenant); err != nil {
 			im.rejected.Add(1)
 			im.reject(label, rec.Line, err)
 			continue

@@ -215,3 +215,30 @@ func TestReplayCommand(t *testing.T) {
 		t.Errorf("second alert %s", lines[1])
 	}
 }
+
+// TestFileTenant: --file-tenant names the tenant of one file's records that
+// name none; a record that names its own keeps it; a file not given is an
+// error.
+func TestFileTenant(t *testing.T) {
+	okta := "../../ingest/source/okta/testdata/vendor-shaped.ndjson"
+	hook := "../../ingest/source/okta/testdata/event-hook.json"
+	code, out, errs := runCLI(t, "", "normalize", "--tenant", "other", "--file-tenant", okta+"=initech", "--file-tenant", hook+"=ignored", okta, hook)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	tenants := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e struct{ Tenant string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		tenants[e.Tenant]++
+	}
+	if tenants["initech"] != 16 || tenants["ignored"] != 0 || tenants["other"] != 0 || len(tenants) != 2 {
+		t.Errorf("tenants %v: want the 16 API records as initech and the hook's under its org", tenants)
+	}
+	code, _, errs = runCLI(t, "", "normalize", "--file-tenant", "nope.json=acme", okta)
+	if code != 2 || !strings.Contains(errs, "--file-tenant names nope.json, which is not among the files") {
+		t.Errorf("exit %d: %s", code, errs)
+	}
+}

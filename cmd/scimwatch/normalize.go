@@ -22,6 +22,8 @@ the exit status is then 1.`,
 scimwatch generate --count 1000 | scimwatch normalize --tenant acme > events.ndjson`})
 	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, gworkspace, or canonical (scimwatch events)")
 	tenant := fs.String("tenant", "", "`TENANT` for records that name none")
+	perFile := fileTenants{}
+	perFile.register(fs.FlagSet)
 	maxRecord := fs.Int("max-record", source.DefaultMaxRecord, "largest record accepted, in `BYTES`")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -35,6 +37,9 @@ scimwatch generate --count 1000 | scimwatch normalize --tenant acme > events.ndj
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
+	if u := perFile.unused(files); len(u) > 0 {
+		return fs.fail("--file-tenant names %s, which is not among the files", strings.Join(u, ", "))
+	}
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	errw := bufio.NewWriter(stderr)
 	defer errw.Flush()
@@ -42,7 +47,7 @@ scimwatch generate --count 1000 | scimwatch normalize --tenant acme > events.ndj
 	var total source.Stats
 	failed := false
 	for _, name := range files {
-		st, err := normalizeFile(ctx, name, stdin, out, errw, n, *tenant, *maxRecord)
+		st, err := normalizeFile(ctx, name, stdin, out, errw, n, perFile.of(name, *tenant), *maxRecord)
 		total.Add(st)
 		if err != nil {
 			fmt.Fprintf(errw, "%s: %v\n", name, err)

@@ -144,6 +144,9 @@ func activityKey(s string) string {
 // followed by its own "completed" record, so counting both would double
 // every grant. Requests map to other.
 func auditAction(activity string) string {
+	if a, ok := auditNames[activity]; ok { // as documented: no folding
+		return a
+	}
 	key := activityKey(activity)
 	if a, ok := auditActions[key]; ok {
 		return a
