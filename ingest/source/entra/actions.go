@@ -144,27 +144,65 @@ func activityKey(s string) string {
 // followed by its own "completed" record, so counting both would double
 // every grant. Requests map to other.
 func auditAction(activity string) string {
-	if a, ok := auditNames[activity]; ok { // as documented: no folding
+	if a, ok := auditNames[activity]; ok { // as documented
 		return a
 	}
+	if a, ok := roleAction(activity); ok {
+		return a
+	}
+	// Folded: case, spacing and dashes as Entra happens to write them.
 	key := activityKey(activity)
 	if a, ok := auditActions[key]; ok {
 		return a
 	}
-	if strings.Contains(key, "requested") {
-		return event.ActionOther
-	}
-	switch {
-	case strings.HasPrefix(key, "add member to role"),
-		strings.HasPrefix(key, "add eligible member to role"),
-		strings.HasPrefix(key, "add scoped member to role"):
-		return event.ActionRoleGrant
-	case strings.HasPrefix(key, "remove member from role"),
-		strings.HasPrefix(key, "remove eligible member from role"),
-		strings.HasPrefix(key, "remove scoped member from role"):
-		return event.ActionRoleRevoke
+	if a, ok := roleAction(key); ok {
+		return a
 	}
 	return event.ActionOther
+}
+
+// roleAction matches the role activities by prefix, case-insensitively and
+// without allocating.
+func roleAction(activity string) (string, bool) {
+	if containsFold(activity, "requested") {
+		return event.ActionOther, true
+	}
+	for _, p := range []string{"add member to role", "add eligible member to role", "add scoped member to role"} {
+		if hasPrefixFold(activity, p) {
+			return event.ActionRoleGrant, true
+		}
+	}
+	for _, p := range []string{"remove member from role", "remove eligible member from role", "remove scoped member from role"} {
+		if hasPrefixFold(activity, p) {
+			return event.ActionRoleRevoke, true
+		}
+	}
+	return "", false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// containsFold reports whether s contains sub, a lower-case ASCII word,
+// ignoring ASCII case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // provisioningAction maps a provisioningObjectSummary's provisioningAction

@@ -67,18 +67,19 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 		CorrelationID: norm.First(p.CorrelationID, r.CorrelationID),
 		Raw:           raw,
 	}
+	x := r.extra(p, raw)
 	var when string
 	switch {
-	case p.RiskEventType != "":
-		when = norm.First(p.ActivityDateTime, p.DetectedDateTime, r.Time)
-		r.risk(p, &e)
-	case p.RequestMethod != "" && p.RequestURI != "":
-		when = norm.First(p.TimeGenerated, r.Time, p.CreatedDateTime)
-		r.graphActivity(p, &e)
+	case x.RiskEventType != "":
+		when = norm.First(p.ActivityDateTime, x.DetectedDateTime, r.Time)
+		r.risk(p, x, &e)
+	case x.RequestMethod != "" && x.RequestURI != "":
+		when = norm.First(x.TimeGenerated, r.Time, p.CreatedDateTime)
+		r.graphActivity(p, x, &e)
 	case p.ProvisioningAction != "" || p.JobID != "":
 		when = norm.First(p.ActivityDateTime, r.Time)
-		r.provisioning(p, &e)
-	case strings.Contains(strings.ToLower(r.Category), "signin") ||
+		r.provisioning(p, raw, &e)
+	case containsFold(r.Category, "signin") ||
 		(p.CreatedDateTime != "" && p.ActivityDisplayName == ""):
 		when = norm.First(p.CreatedDateTime, r.Time)
 		r.signIn(p, &e)
@@ -97,6 +98,33 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 		e.ID = norm.HashID(raw)
 	}
 	return e, nil
+}
+
+// noExtra is the extra of records that are neither (read only).
+var noExtra extra
+
+// extra decodes the fields of risk detections and Graph activity when the
+// record's category names one, or when it is none of the other kinds.
+func (r *record) extra(p *object, raw []byte) *extra {
+	switch c := r.Category; {
+	case strings.EqualFold(c, "UserRiskEvents"), strings.EqualFold(c, "ServicePrincipalRiskEvents"), strings.EqualFold(c, "MicrosoftGraphActivityLogs"):
+	default:
+		if p.ProvisioningAction != "" || p.JobID != "" || p.CreatedDateTime != "" || p.ActivityDisplayName != "" ||
+			r.Properties != nil && r.OperationName != "" {
+			return &noExtra
+		}
+	}
+	var xr extraRecord
+	if json.Unmarshal(raw, &xr) != nil {
+		return &noExtra
+	}
+	if r.Properties != nil {
+		if xr.Properties == nil {
+			return &noExtra
+		}
+		return xr.Properties
+	}
+	return &xr.extra
 }
 
 // tenant prefers the record's own tenant: Azure Monitor's tenantId, the
@@ -322,7 +350,15 @@ func (r *record) signIn(p *object, e *event.Event) {
 	}
 }
 
-func (r *record) provisioning(p *object, e *event.Event) {
+func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
+	var px provExtra
+	var xr provExtraRecord
+	if json.Unmarshal(raw, &xr) == nil {
+		px = xr.provExtra
+		if r.Properties != nil && xr.Properties != nil {
+			px = *xr.Properties
+		}
+	}
 	act := norm.First(p.ProvisioningAction, p.Action)
 	e.RawType = "provisioning." + act
 	idType := norm.First(p.TargetIdentity.IdentityType, p.SourceIdentity.IdentityType)
@@ -332,12 +368,12 @@ func (r *record) provisioning(p *object, e *event.Event) {
 	if strings.EqualFold(p.ProvisioningStatusInfo.Status, "skipped") {
 		// Nothing was written to the app: the step that skipped says why.
 		e.Outcome = event.OutcomeUnknown
-		e.Reason = norm.First(e.Reason, skipReason(p.ProvisioningSteps))
+		e.Reason = norm.First(e.Reason, skipReason(px.ProvisioningSteps))
 	}
 
 	ib := &p.InitiatedBy
-	e.Actor = event.Actor{ID: ib.ID, Name: norm.First(ib.DisplayName, ib.Name), Type: event.ActorSystem}
-	switch strings.ToLower(norm.First(ib.InitiatorType, ib.Type)) {
+	e.Actor = event.Actor{ID: ib.ID, Name: norm.First(ib.DisplayName, px.InitiatedBy.Name), Type: event.ActorSystem}
+	switch strings.ToLower(norm.First(ib.InitiatorType, px.InitiatedBy.Type)) {
 	case "user":
 		e.Actor.Type = event.ActorUser
 		e.Actor.Email = norm.Email(e.Actor.Name)
@@ -354,21 +390,38 @@ func (r *record) provisioning(p *object, e *event.Event) {
 		tt = event.TargetGroup
 	}
 	src, tgt := &p.SourceIdentity, &p.TargetIdentity
-	who := event.Target{ID: norm.First(src.ID, tgt.ID), Type: tt, Name: norm.First(src.name(), tgt.name())}
+	sx, tx := &px.SourceIdentity, &px.TargetIdentity
+	srcName, tgtName := norm.First(src.DisplayName, sx.Name), norm.First(tgt.DisplayName, tx.Name)
+	who := event.Target{ID: norm.First(src.ID, tgt.ID), Type: tt, Name: norm.First(srcName, tgtName)}
 	if who.Name == "" {
-		who.Name = norm.First(src.detail("userPrincipalName"), src.detail("mail"), tgt.detail("userName"))
+		who.Name = norm.First(detail(sx.Details, "userPrincipalName"), detail(sx.Details, "mail"), detail(tx.Details, "userName"))
 	}
-	who.Email = norm.Email(norm.First(src.detail("userPrincipalName"), src.detail("mail"), who.Name, tgt.name(), tgt.detail("userName")))
+	who.Email = norm.Email(norm.First(detail(sx.Details, "userPrincipalName"), detail(sx.Details, "mail"), who.Name, tgtName, detail(tx.Details, "userName")))
 	if who.ID != "" || who.Name != "" {
 		e.Targets = append(e.Targets, who)
 	}
 	if tgt.ID != "" && tgt.ID != who.ID {
-		e.Targets = append(e.Targets, event.Target{ID: tgt.ID, Type: event.TargetOther, Name: tgt.name()})
+		e.Targets = append(e.Targets, event.Target{ID: tgt.ID, Type: event.TargetOther, Name: tgtName})
 	}
-	if sp := p.ServicePrincipal; sp != nil && (sp.ID != "" || sp.name() != "") {
-		e.Targets = append(e.Targets, event.Target{ID: sp.ID, Type: event.TargetApp, Name: sp.name()})
-	} else if ts := p.TargetSystem; ts != nil && (ts.ID != "" || ts.name() != "") {
-		e.Targets = append(e.Targets, event.Target{ID: ts.ID, Type: event.TargetApp, Name: ts.name()})
+	var spID, tsID string
+	if p.ServicePrincipal != nil {
+		spID = p.ServicePrincipal.ID
+	}
+	if p.TargetSystem != nil {
+		tsID = p.TargetSystem.ID
+	}
+	spName := px.ServicePrincipal.Name
+	if p.ServicePrincipal != nil {
+		spName = norm.First(p.ServicePrincipal.DisplayName, spName)
+	}
+	tsName := px.TargetSystem.Name
+	if p.TargetSystem != nil {
+		tsName = norm.First(p.TargetSystem.DisplayName, tsName)
+	}
+	if spID != "" || spName != "" {
+		e.Targets = append(e.Targets, event.Target{ID: spID, Type: event.TargetApp, Name: spName})
+	} else if tsID != "" || tsName != "" {
+		e.Targets = append(e.Targets, event.Target{ID: tsID, Type: event.TargetApp, Name: tsName})
 	}
 	for _, mp := range p.ModifiedProperties {
 		if mp.DisplayName == "" && mp.OldValue == "" && mp.NewValue == "" {
@@ -402,8 +455,8 @@ func skipReason(steps []provisioningStep) string {
 
 // detail returns a provisioned identity's detail by key,
 // case-insensitively.
-func (i *identity) detail(key string) string {
-	for k, v := range i.Details {
+func detail(m map[string]norm.FlexString, key string) string {
+	for k, v := range m {
 		if strings.EqualFold(k, key) {
 			return string(v)
 		}
@@ -415,12 +468,12 @@ func (i *identity) detail(key string) string {
 // Azure Monitor UserRiskEvents): the at-risk user is the actor (the risky
 // sign-in or activity was made as them, from the address given) and the
 // target; the detection's type is the raw type.
-func (r *record) risk(p *object, e *event.Event) {
-	e.RawType = "riskDetection." + p.RiskEventType
+func (r *record) risk(p *object, x *extra, e *event.Event) {
+	e.RawType = "riskDetection." + x.RiskEventType
 	e.Action = event.ActionOther
 	e.Outcome = event.OutcomeUnknown
 	var reason []string
-	for _, s := range []string{p.RiskLevel, p.RiskState, p.RiskDetail} {
+	for _, s := range []string{x.RiskLevel, x.RiskState, x.RiskDetail} {
 		if s != "" && s != "none" {
 			reason = append(reason, s)
 		}
@@ -434,8 +487,8 @@ func (r *record) risk(p *object, e *event.Event) {
 // graphActivity maps a Microsoft Graph activity log record: one HTTP
 // request to Graph, by a user through an app or by an app alone. The
 // outcome is the HTTP status's; the raw type is the method and the path.
-func (r *record) graphActivity(p *object, e *event.Event) {
-	path := p.RequestURI
+func (r *record) graphActivity(p *object, x *extra, e *event.Event) {
+	path := x.RequestURI
 	if i := strings.Index(path, "://"); i >= 0 {
 		path = path[i+3:]
 		if j := strings.IndexByte(path, '/'); j >= 0 {
@@ -447,9 +500,9 @@ func (r *record) graphActivity(p *object, e *event.Event) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	e.RawType = strings.ToUpper(p.RequestMethod) + " " + path
+	e.RawType = strings.ToUpper(x.RequestMethod) + " " + path
 	e.Action = event.ActionOther
-	switch code := int(p.ResponseStatusCode); {
+	switch code := int(x.ResponseStatusCode); {
 	case code >= 200 && code < 400:
 		e.Outcome = event.OutcomeSuccess
 	case code >= 400:
@@ -468,7 +521,7 @@ func (r *record) graphActivity(p *object, e *event.Event) {
 	}
 	e.Actor.IP = ip(p.IPAddress, r.CallerIPAddress)
 	e.Actor.UserAgent = p.UserAgent
-	e.Targets = append(e.Targets, event.Target{Type: event.TargetOther, Name: p.RequestURI})
+	e.Targets = append(e.Targets, event.Target{Type: event.TargetOther, Name: x.RequestURI})
 }
 
 // detail returns an additionalDetails value by key, case-insensitively.

@@ -76,13 +76,18 @@ type object struct {
 			ErrorCode string `json:"errorCode"`
 		} `json:"errorInformation"`
 	} `json:"provisioningStatusInfo"`
-	ServicePrincipal  *named             `json:"servicePrincipal"`
-	SourceIdentity    identity           `json:"sourceIdentity"`
-	TargetIdentity    identity           `json:"targetIdentity"`
-	SourceSystem      *named             `json:"sourceSystem"`
-	TargetSystem      *named             `json:"targetSystem"`
-	ProvisioningSteps []provisioningStep `json:"provisioningSteps"`
+	ServicePrincipal *named   `json:"servicePrincipal"`
+	SourceIdentity   identity `json:"sourceIdentity"`
+	TargetIdentity   identity `json:"targetIdentity"`
+	SourceSystem     *named   `json:"sourceSystem"`
+	TargetSystem     *named   `json:"targetSystem"`
+}
 
+// extra holds the fields of the rarer record kinds, risk detections and
+// Graph activity: decoded in a second pass only for records that may be
+// one (by category, or when no other kind matched), so that the common
+// records do not pay for them.
+type extra struct {
 	// riskDetection (Graph) and UserRiskEvents (Azure Monitor)
 	RiskEventType    string `json:"riskEventType"`
 	RiskLevel        string `json:"riskLevel"`
@@ -95,6 +100,11 @@ type object struct {
 	RequestURI         string       `json:"requestUri"`
 	ResponseStatusCode norm.FlexInt `json:"responseStatusCode"`
 	TimeGenerated      string       `json:"timeGenerated"`
+}
+
+type extraRecord struct {
+	extra
+	Properties *extra `json:"properties"`
 }
 
 // provisioningStep is one step of a provisioning event (import, scoping,
@@ -120,13 +130,11 @@ type initiatedBy struct {
 		ServicePrincipalID   string `json:"servicePrincipalId"`
 		ServicePrincipalName string `json:"servicePrincipalName"`
 	} `json:"app"`
-	// provisioningObjectSummary's initiator; Azure Monitor's provisioning
-	// logs write it as {"Id", "Name", "Type"}.
+	// provisioningObjectSummary's initiator (Azure Monitor's Name and Type
+	// are in provExtra).
 	ID            string `json:"id"`
 	DisplayName   string `json:"displayName"`
-	Name          string `json:"name"`
 	InitiatorType string `json:"initiatorType"`
-	Type          string `json:"type"`
 }
 
 type targetResource struct {
@@ -148,25 +156,47 @@ type keyValue struct {
 	Value norm.FlexString `json:"value"`
 }
 
-// named is an object by id and name: Graph writes displayName, Azure
-// Monitor's provisioning logs Name.
 type named struct {
 	ID          string `json:"id"`
 	DisplayName string `json:"displayName"`
-	Name        string `json:"name"`
 }
-
-func (n *named) name() string { return norm.First(n.DisplayName, n.Name) }
 
 // identity is a provisioned object on one side (source or target).
 // identityType is a name ("User") or a SCIM schema URN
 // ("urn:ietf:params:scim:schemas:core:2.0:Group").
 type identity struct {
-	ID           string                     `json:"id"`
-	DisplayName  string                     `json:"displayName"`
-	Name         string                     `json:"name"`
-	IdentityType string                     `json:"identityType"`
-	Details      map[string]norm.FlexString `json:"details"`
+	ID           string `json:"id"`
+	DisplayName  string `json:"displayName"`
+	IdentityType string `json:"identityType"`
 }
 
-func (i *identity) name() string { return norm.First(i.DisplayName, i.Name) }
+// provExtra holds what only provisioning events need besides the
+// summary's own fields: Azure Monitor's Name and Type keys, an identity's
+// details, and the steps (a skipped event says why in them). Decoded in a
+// second pass for provisioning records only, so that audit and sign-in
+// records do not pay for them.
+type provExtra struct {
+	InitiatedBy struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"initiatedBy"`
+	ServicePrincipal  nameOnly           `json:"servicePrincipal"`
+	TargetSystem      nameOnly           `json:"targetSystem"`
+	SourceIdentity    identityExtra      `json:"sourceIdentity"`
+	TargetIdentity    identityExtra      `json:"targetIdentity"`
+	ProvisioningSteps []provisioningStep `json:"provisioningSteps"`
+}
+
+type nameOnly struct {
+	Name string `json:"name"`
+}
+
+type identityExtra struct {
+	Name    string                     `json:"name"`
+	Details map[string]norm.FlexString `json:"details"`
+}
+
+type provExtraRecord struct {
+	provExtra
+	Properties *provExtra `json:"properties"`
+}
