@@ -29,10 +29,15 @@ type Notifier struct {
 	metrics   *metrics
 	now       func() time.Time
 
-	mu         sync.Mutex
-	ready      bool
-	draining   bool
-	alerts     map[string]*Alert // by tenant and id
+	mu       sync.Mutex
+	ready    bool
+	draining bool
+	alerts   map[string]*Alert // by tenant and id
+	// finished remembers alerts forgotten once notified and closed, by
+	// tenant and id, so that the same alert handed over again (a detector
+	// re-reading a window after a restart) is known. Bounded by
+	// max_open_alerts; entries expire after keep_for.
+	finished   map[string]finishedAlert
 	groups     map[string]*group // by id
 	current    map[string]*group // the open group of each key
 	silences   []Silence
@@ -56,7 +61,7 @@ func New(cfg Config, store Store, receivers []Receiver, reg prometheus.Registere
 		now = time.Now
 	}
 	n := &Notifier{cfg: cfg, store: store, receivers: receivers, logger: logger, metrics: newMetrics(reg), now: now,
-		alerts: map[string]*Alert{}, groups: map[string]*group{}, current: map[string]*group{}, inhibit: newInhibitors(cfg.Inhibit),
+		alerts: map[string]*Alert{}, finished: map[string]finishedAlert{}, groups: map[string]*group{}, current: map[string]*group{}, inhibit: newInhibitors(cfg.Inhibit),
 		deliveries: map[string]Delivery{}, wake: map[string]chan struct{}{}}
 	for _, r := range receivers {
 		n.wake[r.Name()] = make(chan struct{}, 1)
@@ -74,6 +79,21 @@ func (n *Notifier) Alert(d detect.Alert) error {
 	}
 	k := d.Tenant + "\x00" + d.ID
 	cur := n.alerts[k]
+	if f, ok := n.finished[k]; ok && cur == nil && d.Count <= f.count && !d.Last.After(f.last) {
+		return nil // notified and closed already: a replay
+	}
+	// A detector that re-reads a window after a restart or a rebalance
+	// hands over again alerts the notifier has already taken, with the
+	// same ids: a state it has seen, or gone past, adds nothing. A
+	// resolution still resolves, keeping what was counted.
+	if cur != nil && d.Count <= cur.Count && !d.Last.After(cur.Last) {
+		switch {
+		case d.Status == detect.StatusResolved && !cur.Resolved:
+			d.Count, d.Last = cur.Count, cur.Last
+		case d.Count < cur.Count || d.Title == cur.Title && d.Summary == cur.Summary:
+			return nil
+		}
+	}
 	var a Alert
 	if cur != nil {
 		a = *cur
@@ -319,11 +339,34 @@ func (n *Notifier) bound() {
 	}
 }
 
-// forget drops g and its alerts from memory.
+type finishedAlert struct {
+	count   int
+	last    time.Time
+	expires time.Time
+}
+
+// forget drops g and its alerts from memory, remembering the alerts as
+// finished.
 func (n *Notifier) forget(g *group) {
+	now := n.now()
+	if len(n.finished) >= n.cfg.MaxOpen {
+		for k, f := range n.finished { // the expired, then any (Go's map order is random)
+			if now.After(f.expires) {
+				delete(n.finished, k)
+			}
+		}
+		for k := range n.finished {
+			if len(n.finished) < n.cfg.MaxOpen*9/10 {
+				break
+			}
+			delete(n.finished, k)
+		}
+	}
 	for _, a := range g.alerts {
 		n.inhibit.remove(a)
-		delete(n.alerts, a.Tenant+"\x00"+a.ID)
+		k := a.Tenant + "\x00" + a.ID
+		delete(n.alerts, k)
+		n.finished[k] = finishedAlert{count: a.Count, last: a.Last, expires: now.Add(n.cfg.KeepFor)}
 	}
 	delete(n.groups, g.id)
 	if n.current[g.key] == g {
