@@ -27,6 +27,7 @@ var commands = []command{
 	{"normalize", "turn raw audit records (Okta, Entra ID, SCIM) into canonical events", normalizeCmd},
 	{"generate history", "write weeks of simulated audit history, one file per tenant and source", generateHistoryCmd},
 	{"generate", "write simulated raw Okta and Entra ID records", generateCmd},
+	{"run", "the whole job as one service: ingest, streaming detection, history rules, alerting", runCmd},
 	{"ingest", "stream audit records from Kafka into ClickHouse", ingestCmd},
 	{"import", "load exported audit records (history) into ClickHouse", importCmd},
 	{"migrate", "apply the ClickHouse schema migrations", migrateCmd},

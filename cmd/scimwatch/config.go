@@ -113,6 +113,16 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
 		}
 	}
+	errs = append(errs, cfg.validate()...)
+	if len(errs) > 0 {
+		return cfg, fmt.Errorf("%s: %w", path, errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+// validate reports every problem of the sections.
+func (cfg *detectionConfig) validate() []error {
+	var errs []error
 	if err := cfg.Detect.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("detect: %w", err))
 	}
@@ -123,8 +133,5 @@ func loadDetectionConfig(path string) (detectionConfig, error) {
 	}
 	errs = append(errs, cfg.Alerting.validate(&cfg.ClickHouse)...)
 	errs = append(errs, cfg.History.validate(&cfg.ClickHouse)...)
-	if len(errs) > 0 {
-		return cfg, fmt.Errorf("%s: %w", path, errors.Join(errs...))
-	}
-	return cfg, nil
+	return errs
 }

@@ -29,6 +29,9 @@ type Service struct {
 	Ready func(brokers []string, httpAddr string)
 	// OnInsert is passed to the Ingester.
 	OnInsert func(rows []clickhouse.Row, acked time.Time)
+	// Readiness are the readiness checks of the other components of the
+	// process (scimwatch run), part of /readyz.
+	Readiness []func(context.Context) error
 }
 
 // Run runs the service until ctx ends.
@@ -55,7 +58,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	srv := &http.Server{Handler: in.Handler(s.Registry, store), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: in.Handler(s.Registry, store, s.Readiness...), ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
