@@ -80,7 +80,9 @@ func startRun(t *testing.T, cfg string) *runningService {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runningService{cancel: cancel, code: make(chan int, 1), errs: &syncBuffer{}}
-	go func() { s.code <- run(ctx, []string{"run", "--config", cfg, "--log-level", "debug"}, strings.NewReader(""), &syncBuffer{}, s.errs) }()
+	go func() {
+		s.code <- run(ctx, []string{"run", "--config", cfg, "--log-level", "debug"}, strings.NewReader(""), &syncBuffer{}, s.errs)
+	}()
 	t.Cleanup(cancel)
 	return s
 }
