@@ -18,11 +18,7 @@ import (
 
 // oktaGrant is an Okta System Log privilege grant of Super Administrator to
 // user, made now (the detector evaluates what is current).
-func oktaGrant(id, user string) []byte {
-	return []byte(fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.account.privilege.grant","actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},`+
-		`"client":{"ipAddress":"203.0.113.9"},"outcome":{"result":"SUCCESS"},"target":[{"id":%q,"type":"User","alternateId":"%s@acme.example","displayName":%q},`+
-		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, id, time.Now().UTC().Format(time.RFC3339Nano), "00u-"+user, user, user))
-}
+func oktaGrant(id, user string) []byte { return oktaGrantRecord(id, user) }
 
 func createTopic(t *testing.T, broker, name string, partitions int) {
 	t.Helper()
@@ -194,4 +190,38 @@ alerting:
 		t.Errorf("%d event rows (%v), want 2", rows, err)
 	}
 	s.stop(t)
+}
+
+// TestRunConfigErrors: every mistake of a run config is reported at once,
+// each with its place.
+func TestRunConfigErrors(t *testing.T) {
+	cfg := writeFile(t, "bad.yaml", `kafka:
+  brokers: [nohost]
+  group: g
+  topics: [{name: audit, source: okta}, {name: audit}]
+clickhouse: {addrs: [127.0.0.1:19000]}
+detect: {max_keys: -1}
+detector: {group: g, commit_every: 0s}
+components: {ingest: true, detect: true}
+alerting: {group_by: [target]}
+unknown_key: 1
+`)
+	code, _, errs := runCLI(t, "", "run", "--config", cfg)
+	for _, want := range []string{
+		"field unknown_key not found",
+		`kafka.brokers[0]: "nohost" is not host:port`,
+		`kafka.topics[1].name: topic "audit" is listed twice`,
+		"detect: ",
+		"rules: at least one rules directory is required",
+		"detector: replay must not be negative, commit_every must be positive",
+		"detector.group: must differ from kafka.group",
+		"group_by",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("errors lack %q:\n%s", want, errs)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d", code)
+	}
 }
