@@ -225,3 +225,18 @@ unknown_key: 1
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestProductionExample: the README's production config (testdata/production.yaml,
+// included verbatim in the README) validates.
+func TestProductionExample(t *testing.T) {
+	if _, err := loadRunConfig("testdata/production.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(readme(t), strings.TrimSpace(string(b))) {
+		t.Error("the README's production example is not testdata/production.yaml")
+	}
+}
