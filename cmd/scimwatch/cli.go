@@ -25,6 +25,7 @@ type cmdIO struct {
 
 var commands = []command{
 	{"normalize", "turn raw audit records (Okta, Entra ID, SCIM) into canonical events", normalizeCmd},
+	{"simulate", "simulate tenants' audit traffic, back-filled history and injected attacks, to Kafka or files", simulateCmd},
 	{"generate history", "write weeks of simulated audit history, one file per tenant and source", generateHistoryCmd},
 	{"generate", "write simulated raw Okta and Entra ID records", generateCmd},
 	{"run", "the whole job as one service: ingest, streaming detection, history rules, alerting", runCmd},

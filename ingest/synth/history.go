@@ -50,7 +50,9 @@ func DefaultHistoryTenants(users, admins int) []HistoryTenant {
 // and when.
 type Plant struct {
 	Rule, Tenant, Key string
-	At                time.Time
+	// Actor is the login of who did it, when a person did.
+	Actor string
+	At    time.Time
 }
 
 // Emit receives each record of a history: the tenant, its file's source
@@ -68,27 +70,8 @@ type Emit func(tenant, source string, rec []byte) error
 // went stale, months before), and returns them. The same config gives the
 // same records.
 func History(cfg HistoryConfig, emit Emit) ([]Plant, error) {
-	var plants []Plant
-	for i, t := range cfg.Tenants {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
-		}
-		if t.Source != "okta" && t.Source != "entra" {
-			return nil, fmt.Errorf("tenant %s: source %q is not okta or entra", t.Name, t.Source)
-		}
-		if t.Users < t.Admins+1 || t.Admins < 2 {
-			return nil, fmt.Errorf("tenant %s: needs at least 2 admins and more users than admins", t.Name)
-		}
-		h := &tenantHistory{HistoryTenant: t, loc: loc, emit: emit,
-			rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^uint64(i+1)*0x9e3779b97f4a7c15))}
-		p, err := h.run(cfg, i)
-		if err != nil {
-			return nil, err
-		}
-		plants = append(plants, p...)
-	}
-	return plants, nil
+	_, plants, err := Simulate(cfg, emit)
+	return plants, err
 }
 
 type tenantHistory struct {
@@ -509,7 +492,7 @@ func (h *tenantHistory) change(t time.Time, admin int, op string, n int, group s
 	b := h.buf[:0]
 	if h.Source == "okta" {
 		typ := map[string]string{"update": "user.account.update_profile", "create": "user.lifecycle.create", "activate": "user.lifecycle.activate",
-			"deactivate": "user.lifecycle.deactivate", "group-add": "group.user_membership.add", "group-remove": "group.user_membership.remove"}[op]
+			"deactivate": "user.lifecycle.deactivate", "reactivate": "user.lifecycle.reactivate", "group-add": "group.user_membership.add", "group-remove": "group.user_membership.remove"}[op]
 		b = h.oktaHead(b, t, typ, admin)
 		b = append(b, `,"target":[{"id":`...)
 		b = str(b, p.id)
@@ -530,7 +513,8 @@ func (h *tenantHistory) change(t time.Time, admin int, op string, n int, group s
 		return h.out("okta")
 	}
 	activity := map[string]string{"update": "Update user", "create": "Add user", "activate": "Enable account", "deactivate": "Disable account",
-		"group-add": "Add member to group", "group-remove": "Remove member from group"}[op]
+		"reactivate": "Restore user",
+		"group-add":  "Add member to group", "group-remove": "Remove member from group"}[op]
 	category := "UserManagement"
 	if group != "" {
 		category = "GroupManagement"

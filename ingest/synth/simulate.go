@@ -1,0 +1,235 @@
+package synth
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Simulation continues a generated history live: the same tenants, people,
+// admins, SCIM clients and networks, so that what the rules learned from
+// the history holds for the live traffic, and attacks injected into it
+// stand out as they would in production.
+type Simulation struct {
+	tenants []*tenantHistory
+	rng     *rand.Rand
+}
+
+// Simulate generates cfg's history through emit (the back-fill) and returns
+// the simulation that continues it from cfg.End.
+func Simulate(cfg HistoryConfig, emit Emit) (*Simulation, []Plant, error) {
+	s := &Simulation{rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed))}
+	var plants []Plant
+	for i, t := range cfg.Tenants {
+		loc, err := time.LoadLocation(t.Timezone)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tenant %s: %w", t.Name, err)
+		}
+		if t.Source != "okta" && t.Source != "entra" {
+			return nil, nil, fmt.Errorf("tenant %s: source %q is not okta or entra", t.Name, t.Source)
+		}
+		if t.Users < t.Admins+1 || t.Admins < 2 {
+			return nil, nil, fmt.Errorf("tenant %s: needs at least 2 admins and more users than admins", t.Name)
+		}
+		h := &tenantHistory{HistoryTenant: t, loc: loc, emit: emit,
+			rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^uint64(i+1)*0x9e3779b97f4a7c15))}
+		p, err := h.run(cfg, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		plants = append(plants, p...)
+		s.tenants = append(s.tenants, h)
+	}
+	return s, plants, nil
+}
+
+// Tenants lists the simulation's tenants.
+func (s *Simulation) Tenants() []HistoryTenant {
+	out := make([]HistoryTenant, len(s.tenants))
+	for i, h := range s.tenants {
+		out[i] = h.HistoryTenant
+	}
+	return out
+}
+
+// Tick emits n records of ordinary traffic per tenant, at now: people
+// signing in (working hours or not: the live traffic runs at the pace of
+// a demo), SCIM clients syncing from their own networks, admins updating
+// profiles. Nothing in it is an attack.
+func (s *Simulation) Tick(now time.Time, n int, emit Emit) error {
+	for _, h := range s.tenants {
+		h.emit = emit
+		for k := 0; k < n; k++ {
+			t := now.Add(-time.Duration(s.rng.IntN(900)) * time.Millisecond)
+			var err error
+			switch r := s.rng.IntN(10); {
+			case r < 7:
+				err = h.login(t, h.someone())
+			case r < 9:
+				app := s.rng.IntN(h.Apps)
+				err = h.scim(t, app, "PATCH", h.someone(), h.appNet(app), h.appUA(app))
+			default:
+				err = h.change(t, s.rng.IntN(h.Admins), "update", h.someone(), "")
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Scenarios are the attacks Inject knows, one per built-in rule that
+// watches the live stream (the history-aware ones need the back-fill).
+var Scenarios = []string{
+	"bulk-role-change", "mass-deprovision", "off-hours-user-create", "self-privilege-grant", "create-then-privilege",
+	"reactivate-after-deactivate", "credential-created", "provisioning-failures", "new-provisioning-source",
+}
+
+// Inject emits the records of one attack in tenant (the next tenant in
+// turn when ""), ending at now, and says what it planted: the rule that
+// must find it, the tenant, the alert's key (its actor or client) and when.
+func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (Plant, error) {
+	var h *tenantHistory
+	for _, t := range s.tenants {
+		if t.Name == tenant || tenant == "" && h == nil {
+			h = t
+		}
+	}
+	if tenant == "" {
+		h = s.tenants[s.rng.IntN(len(s.tenants))]
+	}
+	if h == nil {
+		return Plant{}, fmt.Errorf("no tenant %q", tenant)
+	}
+	if !slices.Contains(Scenarios, scenario) {
+		return Plant{}, fmt.Errorf("no scenario %q (want one of %v)", scenario, Scenarios)
+	}
+	h.emit = emit
+	admin := 1 + s.rng.IntN(h.Admins-1)
+	p := Plant{Rule: scenario, Tenant: h.Name, Key: h.people[admin].id, Actor: h.people[admin].login, At: now}
+	var err error
+	each := func(k int, f func(i int) error) {
+		for i := 0; i < k && err == nil; i++ {
+			err = f(i)
+		}
+	}
+	top := "Super administrator"
+	if h.Source == "entra" {
+		top = "Global Administrator"
+	}
+	switch scenario {
+	case "bulk-role-change":
+		// 25 grants in five minutes by one admin.
+		each(25, func(i int) error {
+			return h.role(now.Add(-time.Duration(24-i)*12*time.Second), admin, h.someone(), histRoles[1], true)
+		})
+	case "mass-deprovision":
+		used := map[int]bool{}
+		each(25, func(i int) error {
+			n := h.someone()
+			for used[n] {
+				n = h.someone()
+			}
+			used[n] = true
+			return h.change(now.Add(-time.Duration(24-i)*10*time.Second), admin, "deactivate", n, "")
+		})
+	case "off-hours-user-create":
+		// At 03:10 last night, tenant time.
+		l := now.In(h.loc)
+		t := time.Date(l.Year(), l.Month(), l.Day(), 3, 10, 0, 0, h.loc)
+		if t.After(now) {
+			t = t.AddDate(0, 0, -1)
+		}
+		p.At = t
+		n := h.newPerson(t, "night.hire")
+		err = h.change(t, admin, "create", n, "")
+	case "self-privilege-grant":
+		err = h.role(now, admin, admin, top, true)
+	case "create-then-privilege":
+		n := h.newPerson(now, "new.admin")
+		if err = h.change(now.Add(-10*time.Minute), admin, "create", n, ""); err == nil {
+			err = h.role(now, admin, n, top, true)
+		}
+		p.Key = h.people[n].id
+	case "reactivate-after-deactivate":
+		n := h.someone()
+		if err = h.change(now.Add(-30*time.Minute), admin, "deactivate", n, ""); err == nil {
+			err = h.change(now, admin, "reactivate", n, "")
+		}
+		p.Key = h.people[n].id
+	case "credential-created":
+		err = h.credential(now, admin)
+	case "provisioning-failures":
+		app := s.rng.IntN(h.Apps)
+		p.Key = h.clientID(app)
+		each(12, func(i int) error {
+			return h.scimFail(now.Add(-time.Duration(11-i)*30*time.Second), app, h.someone(), h.appNet(app), h.appUA(app))
+		})
+	case "new-provisioning-source":
+		// A SCIM client's token used from a network and tool it never used.
+		app := s.rng.IntN(h.Apps)
+		p.Key = h.clientID(app)
+		each(3, func(i int) error {
+			return h.scim(now.Add(-time.Duration(2-i)*time.Minute), app, "PATCH", h.someone(), "198.51.100."+strconv.Itoa(20+s.rng.IntN(200)), "curl/8.4.0")
+		})
+	}
+	return p, err
+}
+
+// newPerson adds a person (not signing in) and returns its index.
+func (h *tenantHistory) newPerson(from time.Time, login string) int {
+	n := len(h.people)
+	p := h.person(n, from)
+	p.login = login + "." + strconv.Itoa(n) + "@" + h.Name + ".example"
+	h.people = append(h.people, p)
+	h.people[n].left = true // the generator leaves it alone
+	return n
+}
+
+// credential writes an admin's creation of an API token (Okta) or a
+// service principal secret (Entra).
+func (h *tenantHistory) credential(t time.Time, admin int) error {
+	b := h.buf[:0]
+	if h.Source == "okta" {
+		b = h.oktaHead(b, t, "system.api_token.create", admin)
+		b = append(b, `,"target":[{"id":"00T`...)
+		b = append(b, h.uuid()[:17]...)
+		b = append(b, `","type":"Token","alternateId":"unknown","displayName":"automation-token","detailEntry":null}]}`...)
+		h.buf = b
+		return h.out("okta")
+	}
+	b = h.entraHead(b, t, "Add service principal credentials", "ApplicationManagement", &h.people[admin], admin)
+	b = append(b, `"targetResources":[{"id":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `","displayName":"Automation Service","type":"ServicePrincipal","modifiedProperties":[{"displayName":"KeyDescription","oldValue":"[]","newValue":"[\"[KeyIdentifier=`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `, KeyType=Password, KeyUsage=Verify, DisplayName=ci]\"]"}]}]}`...)
+	h.buf = b
+	return h.out("entra")
+}
+
+// scimFail writes a SCIM client's PATCH the app refused (500, or 400 for
+// a value it does not accept).
+func (h *tenantHistory) scimFail(t time.Time, app, n int, ip, ua string) error {
+	p := &h.people[n]
+	b := h.buf[:0]
+	b = append(b, `{"time":"`...)
+	b = t.UTC().AppendFormat(b, oktaLayout)
+	b = append(b, `","request_id":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `",`...)
+	b = kv(b, "client_id", h.clientID(app))
+	b = append(b, ',')
+	b = kv(b, "source_ip", ip)
+	b = append(b, ',')
+	b = kv(b, "user_agent", ua)
+	b = append(b, `,"method":"PATCH","path":"/scim/v2/Users/`...)
+	b = append(b, p.appID...)
+	b = append(b, `","status":500,"request":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Analyst"}]},`...)
+	b = append(b, `"response":{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"upstream directory unavailable"}}`...)
+	h.buf = b
+	return h.out("scim")
+}
