@@ -28,6 +28,7 @@ var commands = []command{
 	{"simulate", "simulate tenants' audit traffic, back-filled history and injected attacks, to Kafka or files", simulateCmd},
 	{"generate history", "write weeks of simulated audit history, one file per tenant and source", generateHistoryCmd},
 	{"generate", "write simulated raw Okta and Entra ID records", generateCmd},
+	{"demo", "the whole job on this machine: history, live simulated traffic with attacks, alerts, in one minute", demoCmd},
 	{"run", "the whole job as one service: ingest, streaming detection, history rules, alerting", runCmd},
 	{"ingest", "stream audit records from Kafka into ClickHouse", ingestCmd},
 	{"import", "load exported audit records (history) into ClickHouse", importCmd},

@@ -51,6 +51,11 @@ type runConfig struct {
 		Replay      time.Duration `yaml:"replay"`
 		CommitEvery time.Duration `yaml:"commit_every"`
 	} `yaml:"detector"`
+
+	// For the demo and benchmarks: each alert as the notifier takes it,
+	// and the registry the service's metrics go to.
+	onAlert  func(detect.Alert)
+	registry *prometheus.Registry
 }
 
 func defaultRunConfig() runConfig {
@@ -151,7 +156,10 @@ README.md, "scimwatch run".`,
 
 // runService runs the enabled components until ctx ends.
 func runService(ctx context.Context, cfg runConfig, poll time.Duration, logger *slog.Logger) error {
-	reg := prometheus.NewRegistry()
+	reg := cfg.registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if len(cfg.Kafka.Brokers) == 0 {
 		ek, err := StartEmbeddedKafka()
@@ -200,6 +208,9 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 	}
 	alertLog := detect.SinkFunc(func(a detect.Alert) error {
 		logger.Info("alert", "id", a.ID, "rule", a.Rule, "severity", a.Severity, "tenant", a.Tenant, "status", a.Status, "count", a.Count, "title", a.Title)
+		if cfg.onAlert != nil {
+			cfg.onAlert(a)
+		}
 		return nil
 	})
 	eng, err := detect.New(cfg.Detect, set, nf.sink(alertLog), reg, logger.With("component", "detect"))

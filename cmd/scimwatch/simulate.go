@@ -64,7 +64,16 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 	}
 	sim := &simulation{stdout: c.stdout, stderr: c.stderr}
 	cfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(*users, *admins), End: time.Now().UTC(), Days: max(*days, 1), Seed: *seed, Plant: *days > 0}
-	if err := sim.backfill(ctx, cfg, *days > 0, *out, *config); err != nil {
+	var chCfg *clickhouse.Config
+	if *days > 0 && *out == "" {
+		ch, err := loadClickHouseSection(*config)
+		if err != nil {
+			fmt.Fprintln(c.stderr, "scimwatch simulate:", err)
+			return 1
+		}
+		chCfg = &ch
+	}
+	if err := sim.backfill(ctx, cfg, *days > 0, *out, chCfg); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch simulate:", err)
 		return 1
 	}
@@ -92,7 +101,7 @@ type simulation struct {
 
 // backfill generates the history; when write is set it goes to dir (one
 // file per tenant and source) or is imported into ClickHouse.
-func (s *simulation) backfill(ctx context.Context, cfg synth.HistoryConfig, write bool, dir, config string) error {
+func (s *simulation) backfill(ctx context.Context, cfg synth.HistoryConfig, write bool, dir string, chCfg *clickhouse.Config) error {
 	if !write {
 		sim, _, err := synth.Simulate(cfg, func(string, string, []byte) error { return nil })
 		s.sim = sim
@@ -125,11 +134,7 @@ func (s *simulation) backfill(ctx context.Context, cfg synth.HistoryConfig, writ
 	if dir != "" {
 		return nil
 	}
-	chCfg, err := loadClickHouseSection(config)
-	if err != nil {
-		return err
-	}
-	st, err := importFiles(ctx, chCfg, fsink.tenantOf, s.stderr)
+	st, err := importFiles(ctx, *chCfg, fsink.tenantOf, s.stderr)
 	if err != nil {
 		return err
 	}
