@@ -127,7 +127,7 @@ func (s *simulation) backfill(ctx context.Context, cfg synth.HistoryConfig, writ
 		return err
 	}
 	s.sim = sim
-	fmt.Fprintf(s.stdout, "history: %d days, %d records in %.1fs; planted in it:\n", cfg.Days, fsink.n, time.Since(start).Seconds())
+	fmt.Fprintf(s.stdout, "history: %d days, %d records, generated in %s; planted in it:\n", cfg.Days, fsink.n, time.Since(start).Round(time.Millisecond))
 	for _, p := range plants {
 		fmt.Fprintf(s.stdout, "  %-26s tenant %-8s key %-30s %s\n", p.Rule, p.Tenant, p.Key, p.At.UTC().Format(time.RFC3339))
 	}
