@@ -239,7 +239,11 @@ func (h *tenantHistory) day(d, end time.Time) error {
 				break
 			}
 			for k := 0; k < 1+h.rng.IntN(2); k++ {
-				if err := h.scim(t.Add(time.Duration(k)*time.Second), app, "PATCH", h.someone(), h.appNet(app), h.appUA(app)); err != nil {
+				write := h.scim
+				if h.rng.IntN(200) == 0 { // now and then the app refuses one
+					write = func(t time.Time, app int, _ string, n int, ip, ua string) error { return h.scimFail(t, app, n, ip, ua) }
+				}
+				if err := write(t.Add(time.Duration(k)*time.Second), app, "PATCH", h.someone(), h.appNet(app), h.appUA(app)); err != nil {
 					return err
 				}
 			}

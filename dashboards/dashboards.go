@@ -1,0 +1,256 @@
+// Package dashboards defines scimwatch's Grafana dashboards as code and
+// writes them as the JSON files Grafana provisions (grafana/*.json, with
+// provisioning/ for the datasources and the dashboards). The ClickHouse
+// panels are for the Grafana ClickHouse datasource plugin
+// (grafana-clickhouse-datasource), the pipeline's for Prometheus.
+//
+// The queries work on ClickHouse 18.16 and current releases: time buckets
+// are intDiv of the time by $__interval_s ($__timeInterval needs
+// toStartOfInterval, which 18.16 lacks), and counts are exact before
+// ClickHouse merges duplicates: events by uniqExact(id), alerts FINAL.
+package dashboards
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Datasources, by the uid the provisioning file gives them.
+const (
+	ClickHouse = "scimwatch-clickhouse"
+	Prometheus = "scimwatch-prometheus"
+)
+
+// Panel is one panel: a ClickHouse SQL query or a PromQL expression.
+type Panel struct {
+	Title       string
+	Description string
+	// Type is Grafana's panel type: timeseries, table, barchart, stat,
+	// heatmap, piechart.
+	Type string
+	// Datasource is ClickHouse or Prometheus.
+	Datasource string
+	// Query is SQL with the plugin's macros ($__timeFilter(col),
+	// $__fromTime, $__toTime, $__interval_s) and ${tenant:singlequote}, or
+	// PromQL.
+	Query string
+	// TimeSeries: the result is a time series (a time column first).
+	TimeSeries bool
+	// Rows says the simulator's data always gives this panel rows (the
+	// test fails on an empty result).
+	Rows bool
+	W, H int
+}
+
+// Dashboard is one dashboard.
+type Dashboard struct {
+	UID, Title, Description string
+	// Tenant: the dashboard has the tenant variable.
+	Tenant bool
+	Panels []Panel
+}
+
+// tenantFilter restricts a query to the chosen tenants (all by default).
+const tenantFilter = `tenant IN (${tenant:singlequote})`
+
+// All returns the dashboards.
+func All() []Dashboard {
+	return []Dashboard{activity(), alerts(), hygiene(), pipeline()}
+}
+
+func activity() Dashboard {
+	bucket := "toDateTime(intDiv(toUInt32(time), $__interval_s) * $__interval_s)"
+	changes := `action IN ('role.grant', 'role.revoke', 'group.member.add', 'group.member.remove')`
+	return Dashboard{UID: "scimwatch-activity", Title: "scimwatch · Provisioning activity", Tenant: true,
+		Description: "What the identity providers and SCIM clients did: events by action and tenant, creates and deprovisions, privilege changes by hour of the week, who acts most and on whom, and what fails.",
+		Panels: []Panel{
+			{Title: "Events by action", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Query: `SELECT ` + bucket + ` AS t, action, uniqExact(id) AS events
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + `
+GROUP BY t, action ORDER BY t`},
+			{Title: "Events by tenant", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Query: `SELECT ` + bucket + ` AS t, tenant, uniqExact(id) AS events
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + `
+GROUP BY t, tenant ORDER BY t`},
+			{Title: "Creates and deprovisions", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Description: "Accounts created, and accounts deactivated, suspended or deleted.",
+				Query: `SELECT ` + bucket + ` AS t,
+    uniqExactIf(id, action = 'user.create') AS created,
+    uniqExactIf(id, action IN ('user.deactivate', 'user.suspend', 'user.delete')) AS deprovisioned
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND outcome = 'success'
+    AND action IN ('user.create', 'user.deactivate', 'user.suspend', 'user.delete')
+GROUP BY t ORDER BY t`},
+			{Title: "Role and group changes by hour of the week (UTC)", Type: "heatmap", Datasource: ClickHouse, Rows: true, W: 12, H: 8,
+				Description: "Privilege changes by weekday (1 = Monday) and hour: work outside the usual cells stands out.",
+				Query: `SELECT toDayOfWeek(time) AS weekday, toHour(time) AS hour, uniqExact(id) AS changes
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND ` + changes + `
+GROUP BY weekday, hour ORDER BY weekday, hour`},
+			{Title: "Top actors", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
+				Query: `SELECT tenant, if(actor_email != '', actor_email, actor_id) AS actor, actor_type, uniqExact(id) AS events,
+    uniqExactIf(id, ` + changes + `) AS privilege_changes
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND actor_id != ''
+GROUP BY tenant, actor, actor_type ORDER BY events DESC LIMIT 20`},
+			{Title: "Top targets", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
+				Query: `SELECT tenant, target, uniqExact(id) AS events
+FROM events ARRAY JOIN arrayMap((i, n, e) -> if(e != '', e, if(n != '', n, i)), target_ids, target_names, target_emails) AS target,
+    target_types AS target_type
+WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND target_type = 'user' AND target != ''
+GROUP BY tenant, target ORDER BY events DESC LIMIT 20`},
+			{Title: "Failures by app", Type: "barchart", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
+				Description: "Failed provisioning by app, or by SCIM client when the record names no app.",
+				Query: `SELECT if(has(target_types, 'app'), target_names[indexOf(target_types, 'app')], if(actor_type = 'app', actor_id, source)) AS app,
+    uniqExact(id) AS failures
+FROM events WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND outcome = 'failure'
+GROUP BY app ORDER BY failures DESC LIMIT 20`},
+		}}
+}
+
+func alerts() Dashboard {
+	bucket := "toDateTime(intDiv(toUInt32(first), $__interval_s) * $__interval_s)"
+	return Dashboard{UID: "scimwatch-alerts", Title: "scimwatch · Alerts and triage", Tenant: true,
+		Description: "The alerts scimwatch raised and what people did with them: by rule and severity, open, acknowledged and false positives, and how long acknowledging takes.",
+		Panels: []Panel{
+			{Title: "Alerts by rule", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Query: `SELECT ` + bucket + ` AS t, rule, count() AS alerts
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + `
+GROUP BY t, rule ORDER BY t`},
+			{Title: "Alerts by severity", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Query: `SELECT ` + bucket + ` AS t, severity, count() AS alerts
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + `
+GROUP BY t, severity ORDER BY t`},
+			{Title: "Open, acknowledged, false positive", Type: "stat", Datasource: ClickHouse, Rows: true, W: 8, H: 6,
+				Query: `SELECT
+    countIf(status = 'firing' AND resolved = 0 AND false_positive = 0) AS open,
+    countIf(status = 'acknowledged') AS acknowledged,
+    countIf(false_positive = 1) AS false_positives,
+    countIf(status = 'silenced') AS silenced
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter},
+			{Title: "False-positive ratio by rule", Type: "barchart", Datasource: ClickHouse, Rows: true, W: 8, H: 6,
+				Description: "The share of a rule's alerts marked false positive: the rules to tune first.",
+				Query: `SELECT rule, round(sum(false_positive) / count(), 3) AS false_positive_ratio, count() AS alerts
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + `
+GROUP BY rule ORDER BY false_positive_ratio DESC, alerts DESC`},
+			{Title: "Time to acknowledge (minutes)", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 6,
+				Query: `SELECT rule, count() AS acknowledged, round(quantile(0.5)(wait_ms) / 60000, 1) AS p50, round(quantile(0.9)(wait_ms) / 60000, 1) AS p90
+FROM (
+    SELECT id, rule, minIf(at_ms, status = 'acknowledged') - minIf(at_ms, status IN ('firing', 'silenced')) AS wait_ms
+    FROM alert_changes WHERE $__timeFilter(at) AND ` + tenantFilter + `
+    GROUP BY id, rule
+    HAVING countIf(status = 'acknowledged') > 0 AND countIf(status IN ('firing', 'silenced')) > 0
+)
+GROUP BY rule ORDER BY acknowledged DESC`},
+		}}
+}
+
+func hygiene() Dashboard {
+	accounts := `SELECT user_id, argMaxMerge(email) AS email, argMaxMerge(status) AS status, minMerge(created) AS created,
+        minMerge(activated) AS activated, maxMerge(last_used) AS last_used
+    FROM account_days WHERE ` + tenantFilter + ` AND day <= toDate($__toTime)
+    GROUP BY user_id`
+	now := "(toUInt64(toUInt32($__toTime)) * 1000)"
+	return Dashboard{UID: "scimwatch-hygiene", Title: "scimwatch · Account hygiene", Tenant: true,
+		Description: "Accounts nobody uses that are still open, admins who stopped working, accounts never activated, as of the end of the time range; and the findings of the scheduled rules over time.",
+		Panels: []Panel{
+			{Title: "Accounts", Type: "stat", Datasource: ClickHouse, Rows: true, W: 24, H: 5,
+				Query: `SELECT
+    countIf(status NOT IN ('deactivated', 'suspended', 'deleted')) AS open_accounts,
+    countIf(status NOT IN ('deactivated', 'suspended', 'deleted') AND last_used > 0 AND last_used < ` + now + ` - 90 * 86400000) AS stale_90_days,
+    countIf(created != 18446744073709551615 AND created < ` + now + ` - 14 * 86400000
+        AND (activated = 18446744073709551615 OR activated > ` + now + `) AND last_used = 0
+        AND status NOT IN ('deactivated', 'suspended', 'deleted')) AS never_activated
+FROM (` + accounts + `)`},
+			{Title: "Stale accounts (open, unused for 90 days)", Type: "table", Datasource: ClickHouse, Rows: true, W: 12, H: 9,
+				Query: `SELECT user_id, email, status, toDate(intDiv(last_used, 1000)) AS last_used_on,
+    intDiv(` + now + ` - last_used, 86400000) AS idle_days
+FROM (` + accounts + `)
+WHERE status NOT IN ('deactivated', 'suspended', 'deleted') AND last_used > 0 AND last_used < ` + now + ` - 90 * 86400000
+ORDER BY idle_days DESC LIMIT 100`},
+			{Title: "Dormant admins (a privileged role or group, unused for 30 days)", Type: "table", Datasource: ClickHouse, Rows: true, W: 12, H: 9,
+				Query: `SELECT user_id, email, roles, toDate(intDiv(last_used, 1000)) AS last_used_on, intDiv(` + now + ` - greatest(last_used, granted), 86400000) AS idle_days
+FROM (
+    SELECT user_id, groupArray(role) AS roles, max(changed) AS granted
+    FROM (
+        SELECT user_id, role, kind, argMaxMerge(held) AS held, maxMerge(changed) AS changed
+        FROM account_roles WHERE ` + tenantFilter + ` AND day <= toDate($__toTime)
+        GROUP BY user_id, role, kind
+    )
+    WHERE held = 1 AND (kind = 'role' AND lower(role) LIKE '%admin%' OR kind = 'group' AND lower(role) LIKE '%admin%')
+    GROUP BY user_id
+) ANY INNER JOIN (` + accounts + `) USING user_id
+WHERE status NOT IN ('deactivated', 'suspended', 'deleted') AND greatest(last_used, granted) < ` + now + ` - 30 * 86400000
+ORDER BY idle_days DESC LIMIT 100`},
+			{Title: "Never activated (created over 14 days ago)", Type: "table", Datasource: ClickHouse, Rows: true, W: 12, H: 8,
+				Query: `SELECT user_id, email, status, toDate(intDiv(created, 1000)) AS created_on, intDiv(` + now + ` - created, 86400000) AS age_days
+FROM (` + accounts + `)
+WHERE created != 18446744073709551615 AND created < ` + now + ` - 14 * 86400000
+    AND (activated = 18446744073709551615 OR activated > ` + now + `) AND last_used = 0
+    AND status NOT IN ('deactivated', 'suspended', 'deleted')
+ORDER BY age_days DESC LIMIT 100`},
+			{Title: "Hygiene findings over time", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, W: 12, H: 8,
+				Description: "Alerts of the scheduled rules stale-account, dormant-admin and never-activated, by day.",
+				Query: `SELECT toDateTime(toDate(first)) AS t, rule, count() AS findings
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('stale-account', 'dormant-admin', 'never-activated')
+GROUP BY t, rule ORDER BY t`},
+		}}
+}
+
+func pipeline() Dashboard {
+	return Dashboard{UID: "scimwatch-pipeline", Title: "scimwatch · Pipeline health",
+		Description: "Is scimwatch keeping up: ingest rate, consumer lag of ingest and the detector, dead letters, insert latency, notification failures.",
+		Panels: []Panel{
+			{Title: "Ingest rate (events/s)", Type: "timeseries", Datasource: Prometheus, W: 12, H: 8,
+				Query: `sum by (instance) (rate(scimwatch_ingest_events_inserted_total[1m]))`},
+			{Title: "Consumer lag (records)", Type: "timeseries", Datasource: Prometheus, W: 12, H: 8,
+				Query: `sum by (topic) (scimwatch_ingest_consumer_lag) or label_replace(sum by (topic) (scimwatch_detector_consumer_lag), "topic", "$1 (detector)", "topic", "(.*)")`},
+			{Title: "Dead letters (records/s)", Type: "timeseries", Datasource: Prometheus, W: 8, H: 8,
+				Query: `sum by (topic, reason) (rate(scimwatch_ingest_records_dead_lettered_total[5m]))`},
+			{Title: "Insert latency p99 (s)", Type: "timeseries", Datasource: Prometheus, W: 8, H: 8,
+				Query: `histogram_quantile(0.99, sum by (le) (rate(scimwatch_ingest_insert_duration_seconds_bucket[5m])))`},
+			{Title: "Notification failures (per s)", Type: "timeseries", Datasource: Prometheus, W: 8, H: 8,
+				Query: `sum by (integration) (rate(scimwatch_alerting_notifications_total{result!="sent"}[5m]))`},
+		}}
+}
+
+// JSON renders d as a Grafana dashboard (schema version 39).
+func (d Dashboard) JSON() ([]byte, error) {
+	var panels []map[string]any
+	x, y, rowH := 0, 0, 0
+	for i, p := range d.Panels {
+		if x+p.W > 24 {
+			x, y, rowH = 0, y+rowH, 0
+		}
+		ds := map[string]any{"type": "grafana-clickhouse-datasource", "uid": ClickHouse}
+		target := map[string]any{"refId": "A", "datasource": ds, "editorType": "sql", "rawSql": p.Query, "queryType": "table", "format": 1}
+		if p.TimeSeries {
+			target["queryType"], target["format"] = "timeseries", 0
+		}
+		if p.Datasource == Prometheus {
+			ds = map[string]any{"type": "prometheus", "uid": Prometheus}
+			target = map[string]any{"refId": "A", "datasource": ds, "expr": p.Query, "range": true}
+		}
+		panels = append(panels, map[string]any{
+			"id": i + 1, "type": p.Type, "title": p.Title, "description": p.Description, "datasource": ds,
+			"gridPos": map[string]int{"x": x, "y": y, "w": p.W, "h": p.H}, "targets": []any{target},
+		})
+		x += p.W
+		rowH = max(rowH, p.H)
+	}
+	var vars []any
+	if d.Tenant {
+		vars = append(vars, map[string]any{
+			"name": "tenant", "label": "Tenant", "type": "query", "multi": true, "includeAll": true, "current": map[string]any{"text": "All", "value": "$__all"},
+			"datasource": map[string]any{"type": "grafana-clickhouse-datasource", "uid": ClickHouse},
+			"query":      "SELECT DISTINCT tenant FROM tenants ORDER BY tenant", "refresh": 1,
+		})
+	}
+	out := map[string]any{
+		"uid": d.UID, "title": d.Title, "description": d.Description, "tags": []string{"scimwatch"}, "schemaVersion": 39,
+		"time": map[string]string{"from": "now-7d", "to": "now"}, "refresh": "1m", "timezone": "browser",
+		"templating": map[string]any{"list": vars}, "panels": panels, "editable": true,
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard %s: %w", d.UID, err)
+	}
+	return append(b, '\n'), nil
+}
