@@ -45,7 +45,7 @@ global:
 scrape_configs:
   - job_name: scimwatch
     file_sd_configs:
-      - files: ["$dir/targets.json"]
+      - files: ["$dir/targets*.json"]   # each test writes its own targets-NAME.json
         refresh_interval: 1s
 YAML
   log "starting on 127.0.0.1:$port (data in $dir)"

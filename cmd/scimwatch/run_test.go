@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +18,9 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
+	"github.com/scimwatch/scimwatch/dashboards"
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/kafka"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
@@ -239,4 +247,105 @@ func TestProductionExample(t *testing.T) {
 	if !strings.Contains(readme(t), strings.TrimSpace(string(b))) {
 		t.Error("the README's production example is not testdata/production.yaml")
 	}
+}
+
+// TestDashboardPrometheusQueries: every Prometheus panel of the pipeline
+// dashboard is a valid query on real Prometheus scraping a running
+// scimwatch run, and the ingest rate and lag panels show it.
+func TestDashboardPrometheusQueries(t *testing.T) {
+	promURL, targets := testenv.Prometheus(t)
+	chAddr := testenv.ClickHouse(t)
+	ek, err := StartEmbeddedKafka()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ek.Close()
+	broker := ek.Brokers()[0]
+	createTopic(t, broker, "audit", 2)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	db := testenv.Name("scimwatch_prom")
+	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
+	cfg := defaultRunConfig()
+	cfg.Kafka.Brokers, cfg.Kafka.Group = []string{broker}, "g"
+	cfg.Kafka.Topics = []kafka.TopicConfig{{Name: "audit", Source: "auto", Tenant: "acme"}}
+	cfg.ClickHouse = mustCH(chAddr, db)
+	cfg.HTTP.Listen = addr
+	cfg.Batch.MaxWait = 200 * time.Millisecond
+	cfg.Rules = []string{"../../rules/builtin"}
+	cfg.History.Store = "none"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runService(ctx, cfg, time.Hour, slog.New(slog.DiscardHandler)) }()
+	defer func() { cancel(); <-done }()
+
+	run := testenv.Name("run")
+	file := filepath.Join(filepath.Dir(targets), "targets-"+run+".json")
+	sd, _ := json.Marshal([]map[string]any{{"targets": []string{addr}, "labels": map[string]string{"run": run}}})
+	if err := os.WriteFile(file, sd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(file)
+	// Records all along, so that rates have two samples.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: "audit", Transport: &kafkago.Transport{}, BatchTimeout: time.Millisecond}
+		defer w.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				_ = w.WriteMessages(context.Background(), kafkago.Message{Key: []byte("acme"), Value: oktaGrant(fmt.Sprint("g-", i), fmt.Sprint("u", i))})
+			}
+		}
+	}()
+	testenv.WaitFor(t, "Prometheus to scrape the service's ingest", 90*time.Second, func() bool {
+		r, err := promInstant(promURL, fmt.Sprintf(`rate(scimwatch_ingest_events_inserted_total{run=%q}[1m]) > 0`, run))
+		return err == nil && r > 0
+	})
+	for _, d := range dashboards.All() {
+		for _, p := range d.Panels {
+			if p.Datasource != dashboards.Prometheus {
+				continue
+			}
+			n, err := promInstant(promURL, p.Query)
+			if err != nil {
+				t.Errorf("%s: %v\n%s", p.Title, err, p.Query)
+				continue
+			}
+			if (strings.HasPrefix(p.Title, "Ingest rate") || strings.HasPrefix(p.Title, "Consumer lag")) && n == 0 {
+				t.Errorf("%s: no series while scimwatch runs\n%s", p.Title, p.Query)
+			}
+		}
+	}
+}
+
+// promInstant runs an instant query and returns how many series it gave;
+// an error when Prometheus refuses the query.
+func promInstant(base, q string) (int, error) {
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, err
+	}
+	if out.Status != "success" {
+		return 0, fmt.Errorf("prometheus: %s", out.Error)
+	}
+	return len(out.Data.Result), nil
 }
