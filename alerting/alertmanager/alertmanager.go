@@ -124,7 +124,13 @@ func (r *Receiver) postable(a *alerting.Alert, notification string, now time.Tim
 			end = now
 		}
 	case a.OneShot:
-		if until := a.First.Add(r.cfg.OneShotFor); until.Before(end) {
+		// For oneshot_for after it was raised: an event reported late (an
+		// off-hours create found in the morning, a back-fill) still shows.
+		raised := a.First
+		if a.Observed.After(raised) {
+			raised = a.Observed
+		}
+		if until := raised.Add(r.cfg.OneShotFor); until.Before(end) {
 			end = until
 		}
 	}

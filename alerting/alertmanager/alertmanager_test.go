@@ -153,3 +153,21 @@ func TestEnds(t *testing.T) {
 		t.Errorf("%d posts, want 2: nothing is resent once everything ended and was sent", len(posts))
 	}
 }
+
+// TestOneShotRaisedLateStaysActive: a one-shot alert whose event is hours
+// old (an off-hours create found in the morning) is active in Alertmanager
+// for oneshot_for after it was raised, not after its event.
+func TestOneShotRaisedLateStaysActive(t *testing.T) {
+	r := &Receiver{cfg: DefaultConfig()}
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	a := &alerting.Alert{ID: "a1", Rule: "off-hours-user-create", Status: alerting.StatusFiring, OneShot: true,
+		First: now.Add(-6 * time.Hour), Last: now.Add(-6 * time.Hour), Observed: now.Add(-time.Minute)}
+	pa := r.postable(a, "n1", now)
+	if end := time.Time(pa.EndsAt); !end.After(now) {
+		t.Errorf("ends at %s, before now (%s): Alertmanager would show it resolved", end, now)
+	}
+	a.Observed = now.Add(-2 * time.Hour) // raised two hours ago: over
+	if end := time.Time(r.postable(a, "n1", now).EndsAt); end.After(now) {
+		t.Errorf("ends at %s, after now: oneshot_for passed", end)
+	}
+}
