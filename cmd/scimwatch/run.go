@@ -147,11 +147,52 @@ README.md, "scimwatch run".`,
 		fmt.Fprintln(stderr, "scimwatch run:", err)
 		return 1
 	}
-	if err := runService(ctx, cfg, *poll, logger); err != nil {
+	if err := runReloading(ctx, *config, cfg, *poll, logger); err != nil {
 		fmt.Fprintln(stderr, "scimwatch run:", err)
 		return 1
 	}
 	return 0
+}
+
+// runReloading runs the service; on SIGHUP it reads the config again and,
+// when it changed and is valid, stops the components gracefully and starts
+// them with it (the detector re-reads its window, as after a restart). A
+// config that does not load is reported and the running one kept. Rules
+// reload without a restart (the reloader takes SIGHUP too).
+func runReloading(ctx context.Context, path string, cfg runConfig, poll time.Duration, logger *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	current, _ := os.ReadFile(path)
+	for {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- runService(sctx, cfg, poll, logger) }()
+		restart := false
+		for !restart {
+			select {
+			case err := <-done:
+				cancel()
+				return err
+			case <-hup:
+				b, err := os.ReadFile(path)
+				if err != nil || bytes.Equal(b, current) {
+					continue // unchanged: the rules reload by themselves
+				}
+				next, err := loadRunConfig(path)
+				if err != nil {
+					logger.Error("config not reloaded: it does not load; the running one stays", "err", err)
+					continue
+				}
+				logger.Info("config changed: restarting the components with it", "config", path)
+				cancel()
+				if err := <-done; err != nil {
+					return err
+				}
+				cfg, current, restart = next, b, true
+			}
+		}
+	}
 }
 
 // runService runs the enabled components until ctx ends.

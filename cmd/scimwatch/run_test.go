@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,4 +349,69 @@ func promInstant(base, q string) (int, error) {
 		return 0, fmt.Errorf("prometheus: %s", out.Error)
 	}
 	return len(out.Data.Result), nil
+}
+
+// TestRunReloadsConfig: SIGHUP with a changed config restarts the
+// components with it; a config that does not load is reported and the
+// running one kept.
+func TestRunReloadsConfig(t *testing.T) {
+	broker, chAddr := testenv.Kafka(t), testenv.ClickHouse(t)
+	topic, group, db := testenv.Name("audit"), testenv.Name("group"), testenv.Name("scimwatch_reload")
+	createTopic(t, broker, topic, 1)
+	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
+	dir := t.TempDir()
+	for _, id := range []string{"a", "b"} {
+		if err := os.MkdirAll(filepath.Join(dir, id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rule := fmt.Sprintf("rules:\n  - id: grant-%s\n    title: Grant seen by rule set %s\n    severity: low\n    when: action == \"role.grant\"\n", id, id)
+		if err := os.WriteFile(filepath.Join(dir, id, "r.yaml"), []byte(rule), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(rules string) string {
+		return fmt.Sprintf(`kafka: {brokers: [%s], group: %s, topics: [{name: %s, source: auto, tenant: acme}]}
+clickhouse: {addrs: [%s], database: %s, compression: none}
+http: {listen: "127.0.0.1:0"}
+rules: [%s]
+history: {store: none}
+`, broker, group, topic, chAddr, db, filepath.Join(dir, rules))
+	}
+	cfg := filepath.Join(dir, "scimwatch.yaml")
+	if err := os.WriteFile(cfg, []byte(config("a")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startRun(t, cfg)
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(s.errs.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log:\n%s", want, s.errs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitLog("detector reading partition")
+	produceTo(t, broker, topic, oktaGrant("g-1", "alice"))
+	waitLog("rule=grant-a")
+	// A config that does not load: kept running as it was.
+	if err := os.WriteFile(cfg, []byte("kafka: {brokers: [nohost]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("config not reloaded")
+	// A changed config: the other rule set.
+	if err := os.WriteFile(cfg, []byte(config("b")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("config changed: restarting the components")
+	produceTo(t, broker, topic, oktaGrant("g-2", "bob"))
+	waitLog("rule=grant-b")
+	s.stop(t)
 }
