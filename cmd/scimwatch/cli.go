@@ -44,6 +44,7 @@ var commands = []command{
 	{"silence expire", "end silences now", silenceExpireCmd},
 	{"bench alerting", "measure the latency from event to Slack call", benchAlertingCmd},
 	{"bench run", "measure scimwatch run end to end: record written to Kafka to Slack call", benchRunCmd},
+	{"bench dashboards", "measure the dashboards' ClickHouse queries on millions of events", benchDashboardsCmd},
 	{"bench history", "measure import, warming learned rules and scheduled queries on ClickHouse", benchHistoryCmd},
 	{"version", "print scimwatch's version", versionCmd},
 }

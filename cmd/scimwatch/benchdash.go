@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/scimwatch/scimwatch/dashboards"
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+)
+
+func benchDashboardsCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench dashboards",
+		about: `Measures the dashboards' ClickHouse queries: fills a database of its own with
+--events events (three tenants of 200,000 users, 90 days: logins, SCIM
+updates, group and role changes, lifecycle) by one INSERT ... SELECT through the
+account views, then runs every ClickHouse panel query of every dashboard, its
+macros expanded as the Grafana plugin does, over the last 7 days and over all
+90, --runs times each, and prints the median time and rows read of each. The
+database is dropped at the end (--keep keeps it). Start ClickHouse first:
+./.ci/services.sh start.`,
+		example: `scimwatch bench dashboards --events 100000000 --runs 3`})
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	events := fs.Int("events", 10000000, "events")
+	runs := fs.Int("runs", 3, "runs of each query")
+	keep := fs.Bool("keep", false, "keep the database")
+	db := fs.String("database", "", "use this existing `DATABASE` (filled by an earlier --keep run) instead of filling one")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if err := benchDashboards(ctx, c, *chAddr, *events, *runs, *keep, *db); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch bench dashboards:", err)
+		return 1
+	}
+	return 0
+}
+
+func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, keep bool, existing string) error {
+	if err := pingClickHouse(ctx, chAddr); err != nil {
+		return err
+	}
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addrs, cfg.Compression = []string{chAddr}, "none"
+	cfg.Database = existing
+	if existing == "" {
+		cfg.Database = "scimwatch_bench_dash_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		if !keep {
+			defer dropDatabase(cfg)
+		}
+	}
+	store, err := clickhouse.Open(cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	end := time.Now().UTC().Truncate(time.Hour)
+	if existing == "" {
+		start := time.Now()
+		if err := store.Conn().Exec(ctx, fillEvents(cfg.Database, n, 200000, end.AddDate(0, 0, -90), end)); err != nil {
+			return fmt.Errorf("filling: %w", err)
+		}
+		fmt.Fprintf(c.stdout, "%d events in %s (3 tenants, 90 days to %s), inserted in %.0f s\n", n, cfg.Database, end.Format("2006-01-02"), time.Since(start).Seconds())
+	} else {
+		_ = store.Conn().QueryRow(ctx, "SELECT max(time) FROM "+cfg.Database+".events").Scan(&end)
+	}
+	var total uint64
+	_ = store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.Database+".events").Scan(&total)
+	fmt.Fprintf(c.stdout, "events table: %d rows\n", total)
+	// Some alerts, for the alerts panels to have rows to read.
+	if err := store.Conn().Exec(ctx, "INSERT INTO "+cfg.Database+`.alerts (tenant, id, rule, severity, status, first, first_ms, last_ms, count, version, status_at_ms)
+SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-role-change', 'privileged-role-grant', 'stale-account'][number % 3 + 1],
+    'high', ['firing', 'acknowledged'][number % 2 + 1], toDateTime(`+strconv.FormatInt(end.Unix(), 10)+` - number * 60), 0, 0, 1, 1, 0 FROM numbers(100000)`); err != nil {
+		return err
+	}
+	conn, err := store.QueryConn()
+	if err != nil {
+		return err
+	}
+	src := &queryTimer{conn: conn}
+	tenants := []string{"acme", "globex", "initech"}
+	for _, span := range []time.Duration{7 * 24 * time.Hour, 90 * 24 * time.Hour} {
+		fmt.Fprintf(c.stdout, "\nlast %d days, interval %s:\n", int(span.Hours()/24), span/200)
+		for _, d := range dashboards.All() {
+			for _, p := range d.Panels {
+				if p.Datasource != dashboards.ClickHouse {
+					continue
+				}
+				q, err := dashboards.Expand(p.Query, tenants, end.Add(-span), end, span/200)
+				if err != nil {
+					return err
+				}
+				var secs []float64
+				var read uint64
+				for i := 0; i < runs; i++ {
+					s, r, err := src.run(ctx, q)
+					if err != nil {
+						return fmt.Errorf("%s: %w", p.Title, err)
+					}
+					secs, read = append(secs, s), r
+				}
+				slices.Sort(secs)
+				fmt.Fprintf(c.stdout, "  %-22s %-52s %7.3f s  %11d rows read\n", d.UID[len("scimwatch-"):], p.Title, secs[len(secs)/2], read)
+			}
+		}
+	}
+	return nil
+}
