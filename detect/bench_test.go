@@ -277,7 +277,7 @@ func builtinConds(tb testing.TB) map[string]func(*event.Event) bool {
 			return in(e.Action, event.ActionRoleGrant, event.ActionRoleRevoke, event.ActionGroupMemberAdd, event.ActionGroupMemberRemove) && ok(e)
 		},
 		"mass-deprovision": func(e *event.Event) bool {
-			return in(e.Action, event.ActionUserDeactivate, event.ActionUserDelete) && ok(e)
+			return in(e.Action, event.ActionUserDeactivate, event.ActionUserSuspend, event.ActionUserDelete) && ok(e)
 		},
 		"create-then-privilege/created": func(e *event.Event) bool { return e.Action == event.ActionUserCreate && ok(e) },
 		"create-then-privilege/privileged": func(e *event.Event) bool {

@@ -46,6 +46,7 @@ func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, 
 	cfg.Database = existing
 	if existing == "" {
 		cfg.Database = "scimwatch_bench_dash_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		fmt.Fprintf(c.stdout, "database %s\n", cfg.Database)
 		if !keep {
 			defer dropDatabase(cfg)
 		}
@@ -61,8 +62,11 @@ func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, 
 	end := time.Now().UTC().Truncate(time.Hour)
 	if existing == "" {
 		start := time.Now()
-		if err := store.Conn().Exec(ctx, fillEvents(cfg.Database, n, 200000, end.AddDate(0, 0, -90), end)); err != nil {
-			return fmt.Errorf("filling: %w", err)
+		const part = 10000000
+		for off := 0; off < n; off += part {
+			if err := store.Conn().Exec(ctx, fillEventsPart(cfg.Database, off, min(part, n-off), n, 200000, end.AddDate(0, 0, -90), end)); err != nil {
+				return fmt.Errorf("filling: %w", err)
+			}
 		}
 		fmt.Fprintf(c.stdout, "%d events in %s (3 tenants, 90 days to %s), inserted in %.0f s\n", n, cfg.Database, end.Format("2006-01-02"), time.Since(start).Seconds())
 	} else {

@@ -284,6 +284,13 @@ func (b *historyBench) scheduledRuns(ctx context.Context, set *rules.Set, n int,
 // memberships (7%, a third of them in a privileged group) and roles (3%),
 // and creating, activating, deactivating and suspending users (5%).
 func fillEvents(db string, n, users int, from, to time.Time) string {
+	return fillEventsPart(db, 0, n, n, users, from, to)
+}
+
+// fillEventsPart is the part [offset, offset+count) of fillEvents(db, n,
+// ...): an INSERT of 100 million rows at once outlasts a client's read
+// timeout, parts of 10 million do not.
+func fillEventsPart(db string, offset, count, n, users int, from, to time.Time) string {
 	return fmt.Sprintf(`INSERT INTO %[1]s.events (tenant, id, time, time_ms, source, raw_type, action, outcome,
     actor_id, actor_type, actor_email, actor_ip, target_ids, target_types, target_names, target_emails, kafka_topic)
 SELECT tenant, id, time, time_ms, 'okta', action, action, 'success',
@@ -310,8 +317,8 @@ FROM (
         multiIf(r >= 85 AND r < 92, 'group', r >= 92 AND r < 95, 'role', '') AS kind,
         if(kind = 'group', ['Engineering', 'Sales', 'Domain Admins'][cityHash64(number, 2) %% 3 + 1],
             ['Super administrator', 'Help Desk Administrator', 'Report Reader'][cityHash64(number, 2) %% 3 + 1]) AS name
-    FROM numbers(%[4]d)
-)`, db, from.Unix(), int64(to.Sub(from)/time.Second), n, users)
+    FROM (SELECT number + %[6]d AS number FROM numbers(%[7]d))
+)`, db, from.Unix(), int64(to.Sub(from)/time.Second), n, users, offset, count)
 }
 
 func ruleIDs(rs []*rules.Rule) string {

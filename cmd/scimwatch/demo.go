@@ -31,7 +31,7 @@ func demoCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "demo",
 		about: `Shows the whole job working on this machine, with nothing configured: an
 embedded Kafka broker, the ClickHouse on 127.0.0.1 (./.ci/clickhouse.sh start
-starts one), --days of simulated history for three tenants back-filled into a
+starts one), --days of simulated history for four tenants back-filled into a
 database of its own, then scimwatch run on live simulated traffic, with an attack
 injected every --inject-every (one per built-in rule, in turn). The terminal
 shows events/s, consumer lag, alerts by rule, and each alert as it fires. Alerts
@@ -71,7 +71,7 @@ type demo struct {
 	injected  int
 }
 
-var demoTenants = map[string]string{"acme": "America/New_York", "globex": "Europe/Berlin", "initech": "Asia/Tokyo"}
+var demoTenants = map[string]string{"acme": "America/New_York", "globex": "Europe/Berlin", "initech": "Asia/Tokyo", "umbrella": "Europe/London"}
 
 func (d *demo) run(ctx context.Context, chAddr, database string, days, users, rate int, every, duration time.Duration, listen, previewAddr string, seed uint64) error {
 	if err := pingClickHouse(ctx, chAddr); err != nil {
@@ -99,7 +99,7 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	if err := createTopics(brokers[0], tenants); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "scimwatch demo: three tenants (acme: Okta, New York; globex: Okta, Berlin; initech: Entra ID, Tokyo), %d users each\n", users)
+	fmt.Fprintf(d.out, "scimwatch demo: four tenants (acme: Okta, New York; globex: Okta, Berlin; initech: Entra ID, Tokyo; umbrella: Google Workspace, London), %d users each\n", users)
 
 	// 1. History, into ClickHouse, so that the rules that learn know what is normal.
 	sim := &simulation{stdout: d.out, stderr: d.errw}
@@ -146,6 +146,7 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	fmt.Fprintf(d.out, "\n2. scimwatch run: ingest, detection with the built-in rules, history rules, alerting\n")
 	fmt.Fprintf(d.out, "   metrics         http://%s/metrics   (and /readyz)\n", listen)
 	fmt.Fprintf(d.out, "   alerts          %s\n", slackDesc)
+	fmt.Fprintf(d.out, "   dashboards      dashboards/grafana/*.json for Grafana (provisioning: dashboards/provisioning), on ClickHouse database %s\n", database)
 	fmt.Fprintf(d.out, "   the events      clickhouse-client --port %s -q 'SELECT tenant, action, count() FROM %s.events_unique GROUP BY tenant, action'\n",
 		chAddr[strings.LastIndexByte(chAddr, ':')+1:], database)
 

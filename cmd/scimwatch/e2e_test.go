@@ -56,7 +56,7 @@ func startChild(t *testing.T, args ...string) *child {
 
 // titles are what each scenario's alert says, in its Slack message.
 var titles = map[string]string{
-	"bulk-role-change": "role or group membership changes within", "mass-deprovision": "deactivated or deleted",
+	"bulk-role-change": "role or group membership changes within", "mass-deprovision": "suspended or deleted",
 	"off-hours-user-create": "created off hours", "self-privilege-grant": "granted itself", "create-then-privilege": "New user",
 	"reactivate-after-deactivate": "soon after deactivation", "credential-created": "redential",
 	"provisioning-failures": "failing:", "new-provisioning-source": "used from a new source",

@@ -17,10 +17,11 @@ import (
 // file per tenant and source, to import.
 func generateHistoryCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "generate history",
-		about: `Writes weeks of simulated audit history for three tenants in three time zones
+		about: `Writes weeks of simulated audit history for four tenants in four time zones
 (acme: Okta, America/New_York; globex: Okta, Europe/Berlin; initech: Entra ID,
-Asia/Tokyo) to DIR, one file per tenant and source, as exports are: Okta System
-Log events, Entra ID Graph directoryAudit and signIn objects, and the SCIM
+Asia/Tokyo; umbrella: Google Workspace, Europe/London) to DIR, one file per
+tenant and source, as exports are: Okta System Log events, Entra ID Graph
+directoryAudit and signIn objects, Google Workspace Reports API activities, the SCIM
 request logs of each tenant's provisioning clients. Users sign in on working
 days in their time zone, admins manage users, groups and roles in office hours,
 people join and leave, SCIM clients sync day and night from their networks.
@@ -35,7 +36,7 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 	end := fs.String("end", "", "`TIME` the history ends at (RFC 3339; default: now)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same history")
 	plant := fs.Bool("plant", false, "plant one anomaly for each history-aware built-in rule")
-	only := fs.String("tenants", "", "comma-separated `TENANTS` to write, of acme, globex and initech (default: all three)")
+	only := fs.String("tenants", "", "comma-separated `TENANTS` to write, of acme, globex, initech and umbrella (default: all four)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -95,7 +96,7 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 		for _, name := range strings.Split(*only, ",") {
 			name = strings.TrimSpace(name)
 			if !slices.ContainsFunc(cfg.Tenants, func(t synth.HistoryTenant) bool { return t.Name == name }) {
-				return fs.fail("--tenants: %q is not acme, globex or initech", name)
+				return fs.fail("--tenants: %q is not acme, globex, initech or umbrella", name)
 			}
 			picked[name] = true
 		}

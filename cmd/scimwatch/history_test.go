@@ -160,7 +160,7 @@ func importedHistory(t *testing.T) (addr, db string, plants [][3]string) {
 			return
 		}
 		cfg := writeHistoryConfig(t, addr, cliHistory.db, "")
-		for _, tn := range [][2]string{{"acme", "okta"}, {"globex", "okta"}, {"initech", "entra"}} {
+		for _, tn := range [][2]string{{"acme", "okta"}, {"globex", "okta"}, {"initech", "entra"}, {"umbrella", "gworkspace"}} {
 			code, _, errs := runCLI(t, "", "import", "--config", cfg, "--tenant", tn[0],
 				filepath.Join(dir, tn[0]+"."+tn[1]+".ndjson"), filepath.Join(dir, tn[0]+".scim.ndjson"))
 			if code != 0 {
@@ -207,7 +207,7 @@ var historyRules = []string{"new-provisioning-source", "role-change-rate-anomaly
 func TestBacktestCommand(t *testing.T) {
 	addr, db, plants := importedHistory(t)
 	cfg := writeHistoryConfig(t, addr, db, "")
-	if len(plants) != 6 {
+	if len(plants) != 8 {
 		t.Fatalf("plants %v", plants)
 	}
 	args := []string{"rules", "backtest", "--config", cfg, "--rules", "../../rules/builtin", "--from", "2026-11-18", "--to", "2026-11-25"}

@@ -21,10 +21,10 @@ import (
 
 func simulateCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "simulate",
-		about: `Simulates an identity-provisioning deployment: three tenants in three time zones
+		about: `Simulates an identity-provisioning deployment: four tenants in four time zones
 (acme: Okta, America/New_York; globex: Okta, Europe/Berlin; initech: Entra ID,
-Asia/Tokyo), each with users, admins and SCIM clients, in each source's raw
-format. --days back-fills that many days of history (working-hours rhythms,
+Asia/Tokyo; umbrella: Google Workspace, Europe/London), each with users, admins
+and SCIM clients, in each source's raw format. --days back-fills that many days of history (working-hours rhythms,
 joiners and leavers) into ClickHouse (--config's clickhouse: section), or into
 --out. Then live traffic runs for --duration at --rate records/s per tenant,
 to Kafka (one topic per tenant, --topic-prefix and the tenant, records keyed by

@@ -21,7 +21,7 @@ import (
 // none from the built-in rules that watch the stream.
 func TestSimulatedScenarios(t *testing.T) {
 	cal := rules.DefaultCalendar()
-	cal.Tenants = map[string]rules.Hours{"acme": {Timezone: "America/New_York"}, "globex": {Timezone: "Europe/Berlin"}, "initech": {Timezone: "Asia/Tokyo"}}
+	cal.Tenants = map[string]rules.Hours{"acme": {Timezone: "America/New_York"}, "globex": {Timezone: "Europe/Berlin"}, "initech": {Timezone: "Asia/Tokyo"}, "umbrella": {Timezone: "Europe/London"}}
 	set, err := rules.Load(rules.Options{Calendar: &cal}, "../../rules/builtin")
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,13 +36,14 @@ type HistoryConfig struct {
 	Plant bool
 }
 
-// DefaultHistoryTenants are three tenants in three time zones, on both
+// DefaultHistoryTenants are four tenants in four time zones, on the three
 // identity providers.
 func DefaultHistoryTenants(users, admins int) []HistoryTenant {
 	return []HistoryTenant{
 		{Name: "acme", Source: "okta", Timezone: "America/New_York", Users: users, Admins: admins, Apps: 2},
 		{Name: "globex", Source: "okta", Timezone: "Europe/Berlin", Users: users, Admins: admins, Apps: 2},
 		{Name: "initech", Source: "entra", Timezone: "Asia/Tokyo", Users: users, Admins: admins, Apps: 2},
+		{Name: "umbrella", Source: "gworkspace", Timezone: "Europe/London", Users: users, Admins: admins, Apps: 2},
 	}
 }
 
@@ -99,9 +101,12 @@ func (h *tenantHistory) person(n int, from time.Time) histPerson {
 	hs := fnv.New64a()
 	hs.Write([]byte(h.Name))
 	x := hs.Sum64()
-	if h.Source == "okta" {
+	switch h.Source {
+	case "gworkspace":
+		p.id = p.login // Workspace names people by email
+	case "okta":
 		p.id = "00u" + strconv.FormatUint(x%100000, 36) + pad(num, 12)
-	} else {
+	default:
 		p.id = fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012d", uint32(x), n&0xffff, (n>>16)&0xfff, 0, n)
 	}
 	p.appID = fmt.Sprintf("scim-%s-%d", h.Name, n)
@@ -140,10 +145,7 @@ func (h *tenantHistory) run(cfg HistoryConfig, idx int) ([]Plant, error) {
 		}
 	}
 	// Day 0: every admin holds the tenant's top role, granted by admin 0.
-	top := "Super administrator"
-	if h.Source == "entra" {
-		top = "Global Administrator"
-	}
+	top := topRole(h.Source)
 	for a := 0; a < h.Admins; a++ {
 		if err := h.role(h.office(start), 0, a, top, true); err != nil {
 			return nil, err
@@ -289,6 +291,9 @@ func (h *tenantHistory) appNet(app int) string {
 }
 
 func (h *tenantHistory) appUA(app int) string {
+	if h.Source == "gworkspace" {
+		return "Google-Auto-Provisioning"
+	}
 	if h.Source == "entra" {
 		return "Microsoft.Identity.ProvisioningService"
 	}
@@ -308,7 +313,7 @@ func (h *tenantHistory) plantBefore(cfg HistoryConfig, idx int, endDay time.Time
 	case 0: // stale-account: created 125 days ago, last used 95 days ago (stale from 5 days ago)
 		n := len(h.people)
 		p := h.person(n, endDay.AddDate(0, 0, -125))
-		p.login = "stale.leaver@" + h.Name + ".example"
+		h.rename(&p, "stale.leaver@"+h.Name+".example")
 		h.people = append(h.people, p)
 		h.people[n].left = true // no more activity from the generator
 		d := endDay.AddDate(0, 0, -125)
@@ -328,7 +333,7 @@ func (h *tenantHistory) plantBefore(cfg HistoryConfig, idx int, endDay time.Time
 	case 1: // dormant-admin: Super administrator since 80 days ago, last used 35 days ago (dormant from 5 days ago)
 		n := len(h.people)
 		p := h.person(n, endDay.AddDate(0, 0, -90))
-		p.login = "dormant.admin@" + h.Name + ".example"
+		h.rename(&p, "dormant.admin@"+h.Name+".example")
 		h.people = append(h.people, p)
 		h.people[n].left = true
 		d := endDay.AddDate(0, 0, -90)
@@ -352,7 +357,7 @@ func (h *tenantHistory) plantBefore(cfg HistoryConfig, idx int, endDay time.Time
 		n := len(h.people)
 		d := lastWorkday(endDay.AddDate(0, 0, -20))
 		p := h.person(n, d)
-		p.login = "never.started@" + h.Name + ".example"
+		h.rename(&p, "never.started@"+h.Name+".example")
 		h.people = append(h.people, p)
 		h.people[n].left = true
 		if err := h.change(h.office(d), 1, "create", n, ""); err != nil {
@@ -408,7 +413,7 @@ func (h *tenantHistory) plantOn(idx int, d, endDay time.Time) ([]Plant, error) {
 		t := h.at(d, 3, 10)
 		n := len(h.people)
 		p := h.person(n, d)
-		p.login = "night.hire@" + h.Name + ".example"
+		h.rename(&p, "night.hire@"+h.Name+".example")
 		h.people = append(h.people, p)
 		h.people[n].left = true
 		if err := h.change(t, 1, "create", n, ""); err != nil {
@@ -447,6 +452,10 @@ func (h *tenantHistory) uuid() string {
 func (h *tenantHistory) login(t time.Time, i int) error {
 	p := &h.people[i]
 	b := h.buf[:0]
+	if h.Source == "gworkspace" {
+		h.buf = h.gwActivity(b, t, "login", "login", "login_success", i, h.ipOf(i), "login_type", "google_password")
+		return h.out(h.Source)
+	}
 	if h.Source == "okta" {
 		b = append(b, `{"uuid":"`...)
 		b = append(b, h.uuid()...)
@@ -494,6 +503,22 @@ func oktaActor(b []byte, p *histPerson) []byte {
 func (h *tenantHistory) change(t time.Time, admin int, op string, n int, group string) error {
 	a, p := &h.people[admin], &h.people[n]
 	b := h.buf[:0]
+	if h.Source == "gworkspace" {
+		name := map[string]string{"update": "CHANGE_LAST_NAME", "create": "CREATE_USER", "deactivate": "SUSPEND_USER", "reactivate": "UNSUSPEND_USER",
+			"group-add": "ADD_GROUP_MEMBER", "group-remove": "REMOVE_GROUP_MEMBER"}[op]
+		if name == "" {
+			return nil // activate: Workspace accounts are active when created
+		}
+		typ := "USER_SETTINGS"
+		params := []string{"USER_EMAIL", p.login}
+		if group != "" {
+			typ = "GROUP_SETTINGS"
+			params = append(params, "GROUP_EMAIL", strings.ToLower(group)+"@"+h.Name+".example")
+		}
+		h.buf = h.gwActivity(b, t, "admin", typ, name, admin, h.ipOf(admin), params...)
+		_ = a
+		return h.out(h.Source)
+	}
 	if h.Source == "okta" {
 		typ := map[string]string{"update": "user.account.update_profile", "create": "user.lifecycle.create", "activate": "user.lifecycle.activate",
 			"deactivate": "user.lifecycle.deactivate", "reactivate": "user.lifecycle.reactivate", "group-add": "group.user_membership.add", "group-remove": "group.user_membership.remove"}[op]
@@ -550,6 +575,16 @@ func (h *tenantHistory) change(t time.Time, admin int, op string, n int, group s
 func (h *tenantHistory) role(t time.Time, admin, n int, role string, grant bool) error {
 	a, p := &h.people[admin], &h.people[n]
 	b := h.buf[:0]
+	if h.Source == "gworkspace" {
+		name := "ASSIGN_ROLE"
+		if !grant {
+			name = "UNASSIGN_ROLE"
+		}
+		h.buf = h.gwActivity(b, t, "admin", "DELEGATED_ADMIN_SETTINGS", name, admin, h.ipOf(admin),
+			"ROLE_ID", strconv.FormatUint(uint64(fnvOf(role)), 10), "ROLE_NAME", role, "USER_EMAIL", p.login)
+		_ = a
+		return h.out(h.Source)
+	}
 	if h.Source == "okta" {
 		typ, key := "user.account.privilege.grant", "privilegeGranted"
 		if !grant {
@@ -665,4 +700,51 @@ func fnvOf(s string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(s))
 	return h.Sum32()
+}
+
+// gwActivity writes a Google Workspace Reports API activity of one event,
+// by person actor, with its parameters as name, value pairs.
+func (h *tenantHistory) gwActivity(b []byte, t time.Time, app, typ, name string, actor int, ip string, params ...string) []byte {
+	p := &h.people[actor]
+	b = append(b, `{"kind":"admin#reports#activity","id":{"time":"`...)
+	b = t.UTC().AppendFormat(b, oktaLayout)
+	b = append(b, `","uniqueQualifier":"`...)
+	b = strconv.AppendInt(b, int64(h.rng.Int64()), 10)
+	b = append(b, `",`...)
+	b = kv(b, "applicationName", app)
+	b = append(b, ',')
+	b = kv(b, "customerId", h.Name)
+	b = append(b, `},"actor":{"callerType":"USER",`...)
+	b = kv(b, "email", p.login)
+	b = append(b, `,"profileId":"`...)
+	b = strconv.AppendUint(b, 100000000000000000+uint64(fnvOf(p.login)), 10)
+	b = append(b, `"},`...)
+	b = kv(b, "ownerDomain", h.Name+".example")
+	b = append(b, ',')
+	b = kv(b, "ipAddress", ip)
+	b = append(b, `,"events":[{`...)
+	b = kv(b, "type", typ)
+	b = append(b, ',')
+	b = kv(b, "name", name)
+	b = append(b, `,"parameters":[`...)
+	for i := 0; i+1 < len(params); i += 2 {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		b = kv(b, "name", params[i])
+		b = append(b, ',')
+		b = kv(b, "value", params[i+1])
+		b = append(b, '}')
+	}
+	return append(b, `]}]}`...)
+}
+
+// rename gives p a login of its own (and, in Google Workspace, where people
+// are named by email, the id that goes with it).
+func (h *tenantHistory) rename(p *histPerson, login string) {
+	p.login = login
+	if h.Source == "gworkspace" {
+		p.id = login
+	}
 }

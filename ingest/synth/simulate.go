@@ -27,8 +27,8 @@ func Simulate(cfg HistoryConfig, emit Emit) (*Simulation, []Plant, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 		}
-		if t.Source != "okta" && t.Source != "entra" {
-			return nil, nil, fmt.Errorf("tenant %s: source %q is not okta or entra", t.Name, t.Source)
+		if t.Source != "okta" && t.Source != "entra" && t.Source != "gworkspace" {
+			return nil, nil, fmt.Errorf("tenant %s: source %q is not okta, entra or gworkspace", t.Name, t.Source)
 		}
 		if t.Users < t.Admins+1 || t.Admins < 2 {
 			return nil, nil, fmt.Errorf("tenant %s: needs at least 2 admins and more users than admins", t.Name)
@@ -100,6 +100,9 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 	}
 	if tenant == "" {
 		h = s.tenants[s.rng.IntN(len(s.tenants))]
+		for scenario == "credential-created" && h.Source == "gworkspace" {
+			h = s.tenants[s.rng.IntN(len(s.tenants))] // no API tokens in Workspace's admin log
+		}
 	}
 	if h == nil {
 		return Plant{}, fmt.Errorf("no tenant %q", tenant)
@@ -116,10 +119,7 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 			err = f(i)
 		}
 	}
-	top := "Super administrator"
-	if h.Source == "entra" {
-		top = "Global Administrator"
-	}
+	top := topRole(h.Source)
 	switch scenario {
 	case "bulk-role-change":
 		// 25 grants in five minutes by one admin.
@@ -184,6 +184,9 @@ func (h *tenantHistory) newPerson(from time.Time, login string) int {
 	n := len(h.people)
 	p := h.person(n, from)
 	p.login = login + "." + strconv.Itoa(n) + "@" + h.Name + ".example"
+	if h.Source == "gworkspace" {
+		p.id = p.login
+	}
 	h.people = append(h.people, p)
 	h.people[n].left = true // the generator leaves it alone
 	return n
@@ -232,4 +235,15 @@ func (h *tenantHistory) scimFail(t time.Time, app, n int, ip, ua string) error {
 	b = append(b, `"response":{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"upstream directory unavailable"}}`...)
 	h.buf = b
 	return h.out("scim")
+}
+
+// topRole is the role that controls a tenant of source.
+func topRole(source string) string {
+	switch source {
+	case "entra":
+		return "Global Administrator"
+	case "gworkspace":
+		return "Super Admin"
+	}
+	return "Super administrator"
 }
