@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,14 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 	brokers := fs.String("brokers", "", "Kafka `BROKERS` (comma-separated) the live records go to")
 	prefix := fs.String("topic-prefix", "idp-", "live topics are `PREFIX`<tenant>")
 	days := fs.Int("days", 30, "days of history to back-fill (0: none)")
+	fs.Func("history", "history to back-fill as a `SPAN` (30d, 720h): --days in other words", func(v string) error {
+		d, err := parseDaySpan(v)
+		if err != nil {
+			return err
+		}
+		*days = d
+		return nil
+	})
 	users := fs.Int("users", 300, "users per tenant")
 	admins := fs.Int("admins", 5, "admins per tenant")
 	seed := fs.Uint64("seed", 1, "random seed")
@@ -305,3 +314,19 @@ func (k *kafkaSink) Flush(ctx context.Context) error {
 }
 
 func (k *kafkaSink) Close() error { return k.w.Close() }
+
+// parseDaySpan reads "30d" or a Go duration ("720h") as whole days.
+func parseDaySpan(v string) (int, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return d, nil
+	}
+	dur, err := time.ParseDuration(v)
+	if err != nil || dur < 0 {
+		return 0, fmt.Errorf("%q is not a span such as 30d or 720h", v)
+	}
+	return int(dur.Hours() / 24), nil
+}
