@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,31 +30,7 @@ func oktaGrant(id, user string) []byte { return oktaGrantRecord(id, user) }
 
 func createTopic(t *testing.T, broker, name string, partitions int) {
 	t.Helper()
-	var err error
-	for i := 0; i < 40; i++ {
-		var conn *kafkago.Conn
-		if conn, err = kafkago.Dial("tcp", broker); err == nil {
-			err = conn.CreateTopics(kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1})
-			if err == nil || errors.Is(err, kafkago.TopicAlreadyExists) {
-				var ps []kafkago.Partition
-				ps, err = conn.ReadPartitions(name)
-				if err == nil && len(ps) != partitions {
-					err = fmt.Errorf("%d of %d partitions", len(ps), partitions)
-				}
-				for _, p := range ps {
-					if p.Leader.Port == 0 && err == nil {
-						err = fmt.Errorf("partition %d has no leader", p.ID)
-					}
-				}
-			}
-			conn.Close()
-			if err == nil {
-				return
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("creating topic %s: %v", name, err)
+	testenv.CreateTopic(t, broker, name, partitions)
 }
 
 func produceTo(t *testing.T, broker, topic string, values ...[]byte) {

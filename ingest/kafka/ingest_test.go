@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -62,33 +61,7 @@ func newHarness(t *testing.T, brokers []string, chAddr string) *harness {
 
 func (h *harness) createTopic(name string, partitions int) {
 	h.t.Helper()
-	var err error
-	for i := 0; i < 20; i++ {
-		var conn *kafkago.Conn
-		if conn, err = kafkago.Dial("tcp", h.brokers[0]); err == nil {
-			err = conn.CreateTopics(kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1})
-			if err == nil || errors.Is(err, kafkago.TopicAlreadyExists) {
-				// Wait until every partition has a leader, so that the
-				// first produce does not race the metadata.
-				var ps []kafkago.Partition
-				ps, err = conn.ReadPartitions(name)
-				if err == nil && len(ps) != partitions {
-					err = fmt.Errorf("%d of %d partitions", len(ps), partitions)
-				}
-				for _, p := range ps {
-					if p.Leader.Port == 0 && err == nil {
-						err = fmt.Errorf("partition %d has no leader", p.ID)
-					}
-				}
-			}
-			conn.Close()
-			if err == nil {
-				return
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	h.t.Fatalf("creating topic %s: %v", name, err)
+	testenv.CreateTopic(h.t, h.brokers[0], name, partitions)
 }
 
 func (h *harness) config() Config {

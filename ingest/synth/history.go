@@ -663,18 +663,7 @@ func (h *tenantHistory) entraHead(b []byte, t time.Time, activity, category stri
 // PATCH updates it.
 func (h *tenantHistory) scim(t time.Time, app int, method string, n int, ip, ua string) error {
 	p := &h.people[n]
-	b := h.buf[:0]
-	b = append(b, `{"time":"`...)
-	b = t.UTC().AppendFormat(b, oktaLayout)
-	b = append(b, `","request_id":"`...)
-	b = append(b, h.uuid()...)
-	b = append(b, `",`...)
-	b = kv(b, "client_id", h.clientID(app))
-	b = append(b, ',')
-	b = kv(b, "source_ip", ip)
-	b = append(b, ',')
-	b = kv(b, "user_agent", ua)
-	b = append(b, ',')
+	b := h.scimHead(h.buf[:0], t, app, ip, ua)
 	if method == "POST" {
 		b = append(b, `"method":"POST","path":"/scim/v2/Users","status":201,"request":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],`...)
 		b = kv(b, "userName", p.login)
@@ -747,4 +736,19 @@ func (h *tenantHistory) rename(p *histPerson, login string) {
 	if h.Source == "gworkspace" {
 		p.id = login
 	}
+}
+
+// scimHead writes a SCIM request record up to its method.
+func (h *tenantHistory) scimHead(b []byte, t time.Time, app int, ip, ua string) []byte {
+	b = append(b, `{"time":"`...)
+	b = t.UTC().AppendFormat(b, oktaLayout)
+	b = append(b, `","request_id":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `",`...)
+	b = kv(b, "client_id", h.clientID(app))
+	b = append(b, ',')
+	b = kv(b, "source_ip", ip)
+	b = append(b, ',')
+	b = kv(b, "user_agent", ua)
+	return append(b, ',')
 }

@@ -218,18 +218,8 @@ func (h *tenantHistory) credential(t time.Time, admin int) error {
 // a value it does not accept).
 func (h *tenantHistory) scimFail(t time.Time, app, n int, ip, ua string) error {
 	p := &h.people[n]
-	b := h.buf[:0]
-	b = append(b, `{"time":"`...)
-	b = t.UTC().AppendFormat(b, oktaLayout)
-	b = append(b, `","request_id":"`...)
-	b = append(b, h.uuid()...)
-	b = append(b, `",`...)
-	b = kv(b, "client_id", h.clientID(app))
-	b = append(b, ',')
-	b = kv(b, "source_ip", ip)
-	b = append(b, ',')
-	b = kv(b, "user_agent", ua)
-	b = append(b, `,"method":"PATCH","path":"/scim/v2/Users/`...)
+	b := h.scimHead(h.buf[:0], t, app, ip, ua)
+	b = append(b, `"method":"PATCH","path":"/scim/v2/Users/`...)
 	b = append(b, p.appID...)
 	b = append(b, `","status":500,"request":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Analyst"}]},`...)
 	b = append(b, `"response":{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"upstream directory unavailable"}}`...)

@@ -7,11 +7,15 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 func need(t testing.TB, name, what string) string {
@@ -79,4 +83,36 @@ func WaitFor(t testing.TB, what string, bound time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// CreateTopic creates a topic on the broker, retrying while the broker
+// starts, and waits until every partition has a leader, so that the first
+// produce does not race the metadata.
+func CreateTopic(t testing.TB, broker, name string, partitions int) {
+	t.Helper()
+	var err error
+	for i := 0; i < 40; i++ {
+		var conn *kafkago.Conn
+		if conn, err = kafkago.Dial("tcp", broker); err == nil {
+			err = conn.CreateTopics(kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1})
+			if err == nil || errors.Is(err, kafkago.TopicAlreadyExists) {
+				var ps []kafkago.Partition
+				ps, err = conn.ReadPartitions(name)
+				if err == nil && len(ps) != partitions {
+					err = fmt.Errorf("%d of %d partitions", len(ps), partitions)
+				}
+				for _, p := range ps {
+					if p.Leader.Port == 0 && err == nil {
+						err = fmt.Errorf("partition %d has no leader", p.ID)
+					}
+				}
+			}
+			conn.Close()
+			if err == nil {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("creating topic %s: %v", name, err)
 }
