@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/*.tmpl
 var migrationFS embed.FS
 
 // Migration is one versioned schema change: migrations/NNNN_name.sql, its
@@ -49,6 +49,11 @@ func Migrations(db string) ([]Migration, error) {
 		return nil, err
 	}
 	slices.Sort(names)
+	// Partials (_*.tmpl) hold the templates several migrations use.
+	partials, err := fs.Glob(migrationFS, "migrations/_*.tmpl")
+	if err != nil {
+		return nil, err
+	}
 	var out []Migration
 	for _, p := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
@@ -62,6 +67,9 @@ func Migrations(db string) ([]Migration, error) {
 			return nil, err
 		}
 		t, err := template.New(p).Option("missingkey=error").Parse(string(src))
+		if err == nil && len(partials) > 0 {
+			t, err = t.ParseFS(migrationFS, partials...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: %w", p, err)
 		}

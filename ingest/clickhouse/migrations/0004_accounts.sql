@@ -17,50 +17,7 @@
 -- subquery's aliases.
 
 -- The selects of the views, also run once over the events already stored.
-{{define "actor_days"}}SELECT tenant, actor_id AS user_id, toDate(time) AS day,
-    argMaxState(actor_email, (if(actor_email != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), actor_email)) AS email,
-    argMaxState(actor_name, (if(actor_name != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), actor_name)) AS name,
-    argMaxState('', (toUInt64(0), toUInt8(0))) AS status,
-    maxState(toUInt64(0)) AS status_changed,
-    minState(toUInt64(18446744073709551615)) AS created,
-    minState(toUInt64(time) * 1000 + time_ms) AS activated,
-    maxState(toUInt64(time) * 1000 + time_ms) AS last_used,
-    maxState(toUInt64(0)) AS last_targeted
-FROM {{.Database}}.events
-WHERE actor_type = 'user' AND actor_id != '' AND outcome = 'success' AND source != 'scim'
-GROUP BY tenant, user_id, day{{end}}
-{{define "target_days"}}SELECT tenant, tid AS user_id, toDate(time) AS day,
-    argMaxState(temail, (if(temail != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), temail)) AS email,
-    argMaxState(tname, (if(tname != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), tname)) AS name,
-    argMaxState(multiIf(action = 'user.create', 'created',
-                        action IN ('user.activate', 'user.reactivate', 'user.unsuspend'), 'active',
-                        action = 'user.suspend', 'suspended',
-                        action = 'user.deactivate', 'deactivated',
-                        action = 'user.delete', 'deleted', '') AS st,
-        (if(st != '', toUInt64(time) * 1000 + time_ms, toUInt64(0)), toUInt8(indexOf(['created', 'active', 'suspended', 'deactivated', 'deleted'], st)))) AS status,
-    maxState(if(st != '', toUInt64(time) * 1000 + time_ms, toUInt64(0))) AS status_changed,
-    minState(if(action = 'user.create', toUInt64(time) * 1000 + time_ms, toUInt64(18446744073709551615))) AS created,
-    minState(if(action IN ('user.activate', 'user.reactivate'), toUInt64(time) * 1000 + time_ms, toUInt64(18446744073709551615))) AS activated,
-    maxState(toUInt64(0)) AS last_used,
-    maxState(toUInt64(time) * 1000 + time_ms) AS last_targeted
-FROM {{.Database}}.events
-ARRAY JOIN target_ids AS tid, target_types AS ttype, target_emails AS temail, target_names AS tname
-WHERE ttype = 'user' AND tid != '' AND outcome = 'success' AND source != 'scim'
-GROUP BY tenant, user_id, day{{end}}
-{{define "roles"}}SELECT tenant,
-    arrayJoin(arrayFilter((i, t) -> t = 'user' AND i != '', target_ids, target_types)) AS user_id,
-    tupleElement(arrayJoin(arrayFilter(x -> tupleElement(x, 2) IN ('role', 'group') AND tupleElement(x, 1) != '',
-        arrayMap((n, i, t) -> (if(n != '', n, i), t), target_names, target_ids, target_types))) AS r, 1) AS role,
-    tupleElement(r, 2) AS kind,
-    toDate(time) AS day,
-    argMaxState(toUInt8(action IN ('role.grant', 'group.member.add')) AS h, (toUInt64(time) * 1000 + time_ms, h)) AS held,
-    maxState(toUInt64(time) * 1000 + time_ms) AS changed
-FROM {{.Database}}.events
-WHERE action IN ('role.grant', 'role.revoke', 'group.member.add', 'group.member.remove') AND outcome = 'success' AND source != 'scim'
-GROUP BY tenant, user_id, role, kind, day{{end}}
-{{define "tenants"}}SELECT tenant, minState(time) AS first, maxState(time) AS last
-FROM {{.Database}}.events
-GROUP BY tenant{{end}}
+-- (in _accounts.tmpl: actor_days, target_days, roles, tenants)
 
 CREATE TABLE IF NOT EXISTS {{.Database}}.account_days (
     tenant String,
