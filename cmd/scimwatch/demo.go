@@ -138,6 +138,8 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	slackCfg(&cfg)
 	cfg.registry = prometheus.NewRegistry()
 	cfg.onAlert = d.alert
+	readyCh := make(chan struct{})
+	cfg.onReady = func() { close(readyCh) }
 	logger := slog.New(slog.NewTextHandler(d.errw, &slog.HandlerOptions{Level: slog.LevelError}))
 	rctx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
@@ -150,7 +152,15 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	fmt.Fprintf(d.out, "   the events      clickhouse-client --port %s -q 'SELECT tenant, action, count() FROM %s.events_unique GROUP BY tenant, action'\n",
 		chAddr[strings.LastIndexByte(chAddr, ':')+1:], database)
 
-	// 3. Live traffic with attacks.
+	// 3. Live traffic with attacks, once the service is ready: the rules
+	// that learn have learned the history.
+	select {
+	case <-readyCh:
+	case err := <-runDone:
+		return fmt.Errorf("scimwatch run stopped: %v", err)
+	case <-ctx.Done():
+		return nil
+	}
 	fmt.Fprintf(d.out, "\n3. live traffic, %d records/s per tenant, an attack every %s (Ctrl-C stops)\n\n", rate, every)
 	sink := newKafkaSink(brokers, "idp-")
 	defer sink.Close()

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scimwatch/scimwatch/ingest/synth"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
 
@@ -31,7 +33,7 @@ func TestDemo(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"demo", "--clickhouse", chAddr, "--database", db, "--days", "10", "--users", "60",
-			"--inject-every", "2s", "--duration", "35s", "--http", "127.0.0.1:0", "--preview", "127.0.0.1:0"}, strings.NewReader(""), out, errs)
+			"--inject-every", "1s", "--duration", "40s", "--http", "127.0.0.1:0", "--preview", "127.0.0.1:0"}, strings.NewReader(""), out, errs)
 	}()
 	// The preview, while it runs.
 	preview := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/\n`)
@@ -63,9 +65,14 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the demo did not stop:\n%s", out.String())
 	}
 	text := out.String()
-	for _, rule := range []string{"bulk-role-change", "mass-deprovision", "off-hours-user-create", "self-privilege-grant", "create-then-privilege",
-		"reactivate-after-deactivate", "credential-created", "provisioning-failures", "new-provisioning-source",
-		"stale-account", "dormant-admin", "never-activated"} {
+	// Every attack of the first round was injected (one a second, under
+	// load too) and raised its alert; so did the accounts planted in the
+	// history.
+	injected := regexp.MustCompile(`>> attack injected: (\S+)`).FindAllStringSubmatch(text, -1)
+	if len(injected) < len(synth.Scenarios) {
+		t.Errorf("%d attacks injected in 40 s, want at least %d", len(injected), len(synth.Scenarios))
+	}
+	for _, rule := range append(slices.Clone(synth.Scenarios), "stale-account", "dormant-admin", "never-activated") {
 		if !regexp.MustCompile(`!! \w+ +` + rule + ` `).MatchString(text) {
 			t.Errorf("no %s alert in the demo's output", rule)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,9 @@ type historyRun struct {
 	saved time.Time // the progress last saved
 
 	rewarm chan struct{}
+	// warmed: the first warm from history is over (or failed: the rules
+	// then learn from the stream).
+	warmed atomic.Bool
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -109,6 +113,15 @@ func startHistory(ctx context.Context, cfg *detectionConfig, set *rules.Set, eng
 		h.run(ctx)
 	}()
 	return h
+}
+
+// ready reports whether the rules that learn have warmed (nil h: nothing
+// to warm).
+func (h *historyRun) ready() error {
+	if h != nil && !h.warmed.Load() {
+		return errors.New("history: the rules that learn are warming from ClickHouse")
+	}
+	return nil
 }
 
 // stop saves the checkpoint and stops.
@@ -149,6 +162,7 @@ func (h *historyRun) run(ctx context.Context) {
 		until = t
 	}
 	h.warm(ctx, src, until)
+	h.warmed.Store(true)
 	h.mu.Lock()
 	h.store, h.src = store, src
 	h.mu.Unlock()

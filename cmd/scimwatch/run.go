@@ -53,9 +53,11 @@ type runConfig struct {
 	} `yaml:"detector"`
 
 	// For the demo and benchmarks: each alert as the notifier takes it,
-	// and the registry the service's metrics go to.
+	// the registry the service's metrics go to, and, once detection is
+	// ready (joined, alerting loaded, learned rules warm), a call.
 	onAlert  func(detect.Alert)
 	registry *prometheus.Registry
+	onReady  func()
 }
 
 func defaultRunConfig() runConfig {
@@ -224,6 +226,16 @@ func runService(ctx context.Context, cfg runConfig, poll time.Duration, logger *
 		}
 		defer stop()
 		readiness = append(readiness, ready)
+		if cfg.onReady != nil {
+			go func() {
+				for cctx.Err() == nil && ready(cctx) != nil {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if cctx.Err() == nil {
+					cfg.onReady()
+				}
+			}()
+		}
 	}
 	if !cfg.Components.Ingest {
 		return serveOnly(cctx, cfg.HTTP.Listen, reg, readiness, logger)
@@ -333,6 +345,7 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 		if nf != nil && !nf.n.Ready() {
 			errs = append(errs, errors.New("alerting: loading its state"))
 		}
+		errs = append(errs, hist.ready())
 		return errors.Join(errs...)
 	}
 	return stop, ready, nil

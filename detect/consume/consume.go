@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,9 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 	}
 	c.logger.Info("detector reading partition", "topic", topic, "partition", pa.ID, "committed", committed, "from", from)
 	norm, tenant := c.norms[topic], c.tenants[topic]
+	// The series this partition updates, looked up once, not per record.
+	live, replayed := c.metrics.records.WithLabelValues(topic, "false"), c.metrics.records.WithLabelValues(topic, "true")
+	rejected, lag := c.metrics.rejected.WithLabelValues(topic), c.metrics.lag.WithLabelValues(topic, strconv.Itoa(pa.ID))
 	var evs []event.Event
 	for {
 		m, err := r.FetchMessage(ctx)
@@ -249,13 +253,17 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 			}
 			return
 		}
-		replay := m.Offset < committed
-		c.metrics.records.WithLabelValues(topic, fmt.Sprint(replay)).Inc()
+		if m.Offset < committed {
+			replayed.Inc()
+		} else {
+			live.Inc()
+		}
 		if len(m.Value) > c.cfg.MaxRecordBytes {
-			c.metrics.rejected.WithLabelValues(topic).Inc()
+			rejected.Inc()
+			evs = evs[:0]
 		} else if evs, err = norm.Normalize(evs[:0], m.Value, tenant); err != nil {
 			// Ingest dead-letters what cannot be read; the detector counts it.
-			c.metrics.rejected.WithLabelValues(topic).Inc()
+			rejected.Inc()
 			c.logger.Debug("detector skipping a record it cannot read", "topic", topic, "partition", pa.ID, "offset", m.Offset, "err", err)
 		}
 		for i := range evs {
@@ -263,7 +271,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 				c.logger.Error("alerts not delivered; they will be retried", "err", err)
 			}
 		}
-		c.metrics.lag.WithLabelValues(topic, fmt.Sprint(pa.ID)).Set(float64(max(0, r.Lag())))
+		lag.Set(float64(max(0, r.Lag())))
 		progress(m.Offset + 1)
 	}
 }

@@ -169,11 +169,12 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 			return h.scimFail(now.Add(-time.Duration(11-i)*30*time.Second), app, h.someone(), h.appNet(app), h.appUA(app))
 		})
 	case "new-provisioning-source":
-		// A SCIM client's token used from a network and tool it never used.
+		// A SCIM client's token used from a network and tool it never used
+		// (not the history's planted leak either: 198.51.100.0/24 and curl).
 		app := s.rng.IntN(h.Apps)
 		p.Key = h.clientID(app)
 		each(3, func(i int) error {
-			return h.scim(now.Add(-time.Duration(2-i)*time.Minute), app, "PATCH", h.someone(), "198.51.100."+strconv.Itoa(20+s.rng.IntN(200)), "curl/8.4.0")
+			return h.scim(now.Add(-time.Duration(2-i)*time.Minute), app, "PATCH", h.someone(), "192.0.2."+strconv.Itoa(20+s.rng.IntN(200)), "python-requests/2.32.3")
 		})
 	}
 	return p, err
