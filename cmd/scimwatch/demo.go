@@ -154,6 +154,7 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 
 	// 3. Live traffic with attacks, once the service is ready: the rules
 	// that learn have learned the history.
+	fmt.Fprintf(d.out, "\n3. live traffic, %d records/s per tenant, an attack every %s (Ctrl-C stops)\n\n", rate, every)
 	select {
 	case <-readyCh:
 	case err := <-runDone:
@@ -161,7 +162,6 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	case <-ctx.Done():
 		return nil
 	}
-	fmt.Fprintf(d.out, "\n3. live traffic, %d records/s per tenant, an attack every %s (Ctrl-C stops)\n\n", rate, every)
 	sink := newKafkaSink(brokers, "idp-")
 	defer sink.Close()
 	sim.stdout = io.Discard

@@ -188,7 +188,8 @@ func (r *record) audit(p *object, e *event.Event) {
 		for _, mp := range tr.ModifiedProperties {
 			oldV, newV := norm.EncodedText(string(mp.OldValue)), norm.EncodedText(string(mp.NewValue))
 			v := norm.First(newV, oldV)
-			switch strings.TrimSpace(mp.DisplayName) {
+			field := strings.TrimSpace(mp.DisplayName)
+			switch field {
 			case "Role.DisplayName":
 				role.Name = v
 			case "Role.ObjectID":
@@ -218,9 +219,9 @@ func (r *record) audit(p *object, e *event.Event) {
 				if oldV == "" && newV == "" {
 					continue
 				}
-				mp.DisplayName = "(unnamed)"
+				field = "(unnamed)"
 			}
-			e.Changes = append(e.Changes, event.Change{Field: strings.TrimSpace(mp.DisplayName), Old: oldV, New: newV})
+			e.Changes = append(e.Changes, event.Change{Field: field, Old: oldV, New: newV})
 		}
 	}
 	if role.Name != "" || role.ID != "" {
