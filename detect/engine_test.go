@@ -160,6 +160,32 @@ func TestSequence(t *testing.T) {
 	}
 }
 
+// TestCallerReusesItsEvent: a caller that scans each event into the same
+// struct, reusing its targets' and changes' arrays (the ClickHouse reader
+// of backtest and warm), gets what distinct events give: events held for
+// the allowed lateness keep their own targets.
+func TestCallerReusesItsEvent(t *testing.T) {
+	e, rec, _ := newEngine(t, DefaultConfig())
+	var scratch event.Event
+	for _, src := range []*event.Event{
+		ev("c1", 0, event.ActionUserCreate, "admin", "u1"),
+		ev("g0", 5*time.Minute, event.ActionRoleGrant, "admin", "u2"),
+		ev("g1", 20*time.Minute, event.ActionRoleGrant, "admin", "u1"),
+	} {
+		targets := append(scratch.Targets[:0], src.Targets...)
+		scratch = *src
+		scratch.Targets = targets
+		if err := e.Process(&scratch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Flush()
+	got := rec.byRule("create-then-grant")
+	if len(got) != 1 || !slices.Equal(got[0].Events, []string{"c1", "g1"}) || got[0].Key != "u1" {
+		t.Fatalf("sequence alerts %+v", got)
+	}
+}
+
 // TestLateness: events out of order within the allowed lateness are
 // evaluated in time order; later ones are evaluated at once and counted.
 func TestLateness(t *testing.T) {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"time"
 
 	"github.com/scimwatch/scimwatch/event"
@@ -46,9 +47,10 @@ func (c *clock) tick(now time.Time) {
 // eventQueue holds events in time order for the allowed lateness. Events
 // mostly arrive in order, so it is a sorted slice: an in-order event is
 // appended, a late one is inserted from the back, the earliest is taken from
-// the front. It holds events by value, so holding one does not allocate,
-// and without Raw: held events would otherwise keep a minute of raw records
-// (and Raw may alias the caller's buffer).
+// the front. It holds events by value with copies of their targets and
+// changes (the caller may reuse its event's), and without Raw: held events
+// would otherwise keep a minute of raw records (and Raw may alias the
+// caller's buffer).
 type eventQueue struct {
 	buf  []event.Event
 	head int
@@ -60,7 +62,10 @@ func (q *eventQueue) first() *event.Event { return &q.buf[q.head] }
 
 func (q *eventQueue) push(e *event.Event) {
 	q.buf = append(q.buf, *e)
-	q.buf[len(q.buf)-1].Raw = nil
+	// Its own targets and changes: the caller may reuse e's (a reader
+	// scanning rows into one event) before this one is evaluated.
+	h := &q.buf[len(q.buf)-1]
+	h.Raw, h.Targets, h.Changes = nil, slices.Clone(e.Targets), slices.Clone(e.Changes)
 	i := len(q.buf) - 1
 	for i > q.head && e.Time.Before(q.buf[i-1].Time) {
 		i--
