@@ -15,6 +15,9 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 )
 
 // Datasources, by the uid the provisioning file gives them.
@@ -42,6 +45,10 @@ type Panel struct {
 	// test fails on an empty result).
 	Rows bool
 	W, H int
+
+	// reference: for a panel reading roll-ups, the same query reading
+	// only events (the tests compare the two).
+	reference string
 }
 
 // Dashboard is one dashboard.
@@ -57,53 +64,122 @@ const tenantFilter = `tenant IN (${tenant:singlequote})`
 
 // All returns the dashboards.
 func All() []Dashboard {
-	return []Dashboard{activity(), alerts(), hygiene(), pipeline()}
+	return []Dashboard{activity(), alerts(), hygiene(), deprovisioning(), pipeline()}
+}
+
+// The activity panels read the whole days of their range that ClickHouse
+// has rolled up (clickhouse.Store.Rollup) from the roll-up tables, and the
+// rest of the range from events FINAL. A day is read from a roll-up only
+// while its events partition's parts are those it was rolled up from (the
+// fingerprint in rollup_days matches system.parts), so the roll-ups can lag
+// and a count is still exact. Days are the server's, as the partitions are:
+// rolled are the days from rollLo (the first whole day of the range) to
+// rollHi (the day after its last whole day, or the first day not rolled up).
+const (
+	rollLo = `(toDate($__fromTime - 1) + 1)`
+	// unrolled is the first day from rollLo whose events partition is not
+	// rolled up as it is now (a far day when there is none).
+	unrolled = `(SELECT min(d) FROM (SELECT toDate('2105-12-31') AS d UNION ALL
+    SELECT toDate(concat(substring(partition, 1, 4), '-', substring(partition, 5, 2), '-', substring(partition, 7, 2))) AS d
+    FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active GROUP BY partition
+    HAVING (partition, sum(cityHash64(name))) NOT IN (SELECT partition, fingerprint FROM rollup_days FINAL)) WHERE d >= ` + rollLo + `)`
+	rollHi = `least(toDate($__toTime + 1), ` + unrolled + `)`
+	// rollHiHourly: hourly roll-ups only serve buckets of whole hours.
+	rollHiHourly = `if($__interval_s % 3600 != 0, ` + rollLo + `, ` + rollHi + `)`
+)
+
+// rolledUp is a panel query summing a roll-up's rows over the rolled days
+// and the events of the rest of the range: outer has %s for the two
+// queries' UNION ALL, rollup has {days} for the rolled days' condition and
+// events {rest} for the rest's. hourly says the roll-up is hourly. It
+// returns the query and the reference query reading only events.
+func rolledUp(outer, rollup, events string, hourly bool) (query, reference string) {
+	hi := rollHi
+	if hourly {
+		hi = rollHiHourly
+	}
+	days := `day >= ` + rollLo + ` AND day < ` + hi
+	rest := `NOT (time >= toDateTime(` + rollLo + `) AND time < toDateTime(` + hi + `))`
+	query = fmt.Sprintf(outer, strings.ReplaceAll(rollup, "{days}", days)+"\nUNION ALL\n"+strings.ReplaceAll(events, "{rest}", rest))
+	reference = fmt.Sprintf(outer, strings.ReplaceAll(events, "{rest}", "1"))
+	return query, reference
 }
 
 func activity() Dashboard {
-	bucket := "toDateTime(intDiv(toUInt32(time), $__interval_s) * $__interval_s)"
-	changes := `action IN ('role.grant', 'role.revoke', 'group.member.add', 'group.member.remove')`
+	bucket := func(col string) string {
+		return "toDateTime(intDiv(toUInt32(" + col + "), $__interval_s) * $__interval_s)"
+	}
+	changes := clickhouse.PrivilegeChange
+	lifecycle := `outcome = 'success' AND action IN ('user.create', 'user.deactivate', 'user.suspend', 'user.delete')`
+	panel := func(p Panel, outer, rollup, events string, hourly bool) Panel {
+		p.Query, p.reference = rolledUp(outer, rollup, events, hourly)
+		return p
+	}
 	return Dashboard{UID: "scimwatch-activity", Title: "scimwatch · Provisioning activity", Tenant: true,
 		Description: "What the identity providers and SCIM clients did: events by action and tenant, creates and deprovisions, privilege changes by hour of the week, who acts most and on whom, and what fails.",
 		Panels: []Panel{
-			{Title: "Events by action", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
-				Query: `SELECT ` + bucket + ` AS t, action, count() AS events
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + `
-GROUP BY t, action ORDER BY t`},
-			{Title: "Events by tenant", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
-				Query: `SELECT ` + bucket + ` AS t, tenant, count() AS events
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + `
-GROUP BY t, tenant ORDER BY t`},
-			{Title: "Creates and deprovisions", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
-				Description: "Accounts created, and accounts deactivated, suspended or deleted.",
-				Query: `SELECT ` + bucket + ` AS t,
-    countIf(action = 'user.create') AS created,
-    countIf(action IN ('user.deactivate', 'user.suspend', 'user.delete')) AS deprovisioned
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND outcome = 'success'
-    AND action IN ('user.create', 'user.deactivate', 'user.suspend', 'user.delete')
-GROUP BY t ORDER BY t`},
-			{Title: "Role and group changes by hour of the week (UTC)", Type: "heatmap", Datasource: ClickHouse, Rows: true, W: 12, H: 8,
-				Description: "Privilege changes by weekday (1 = Monday) and hour: work outside the usual cells stands out.",
-				Query: `SELECT toDayOfWeek(time) AS weekday, toHour(time) AS hour, count() AS changes
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND ` + changes + `
-GROUP BY weekday, hour ORDER BY weekday, hour`},
-			{Title: "Top actors", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
-				Query: `SELECT tenant, if(actor_email != '', actor_email, actor_id) AS actor, actor_type, count() AS events,
-    countIf(` + changes + `) AS privilege_changes
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND actor_id != ''
-GROUP BY tenant, actor, actor_type ORDER BY events DESC LIMIT 20`},
-			{Title: "Top targets", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
-				Query: `SELECT tenant, target, count() AS events
-FROM events FINAL ARRAY JOIN arrayMap((i, n, e) -> if(e != '', e, if(n != '', n, i)), target_ids, target_names, target_emails) AS target,
-    target_types AS target_type
-WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND target_type = 'user' AND target != ''
-GROUP BY tenant, target ORDER BY events DESC LIMIT 20`},
-			{Title: "Failures by app", Type: "barchart", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
-				Description: "Failed provisioning by app, or by SCIM client when the record names no app.",
-				Query: `SELECT if(has(target_types, 'app'), target_names[indexOf(target_types, 'app')], if(actor_type = 'app', actor_id, source)) AS app,
-    count() AS failures
-FROM events FINAL WHERE $__timeFilter(time) AND ` + tenantFilter + ` AND outcome = 'failure'
-GROUP BY app ORDER BY failures DESC LIMIT 20`},
+			panel(Panel{Title: "Events by action", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8},
+				`SELECT t, action, sum(n) AS events FROM (
+%s
+) GROUP BY t, action ORDER BY t`,
+				`SELECT `+bucket("hour")+` AS t, action, sum(events) AS n
+FROM events_hourly FINAL WHERE {days} AND `+tenantFilter+` GROUP BY t, action`,
+				`SELECT `+bucket("time")+` AS t, action, count() AS n
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` GROUP BY t, action`, true),
+			panel(Panel{Title: "Events by tenant", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8},
+				`SELECT t, tenant, sum(n) AS events FROM (
+%s
+) GROUP BY t, tenant ORDER BY t`,
+				`SELECT `+bucket("hour")+` AS t, tenant, sum(events) AS n
+FROM events_hourly FINAL WHERE {days} AND `+tenantFilter+` GROUP BY t, tenant`,
+				`SELECT `+bucket("time")+` AS t, tenant, count() AS n
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` GROUP BY t, tenant`, true),
+			panel(Panel{Title: "Creates and deprovisions", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, Rows: true, W: 12, H: 8,
+				Description: "Accounts created, and accounts deactivated, suspended or deleted."},
+				`SELECT t, sum(c) AS created, sum(d) AS deprovisioned FROM (
+%s
+) GROUP BY t ORDER BY t`,
+				`SELECT `+bucket("hour")+` AS t, sumIf(events, action = 'user.create') AS c, sumIf(events, action != 'user.create') AS d
+FROM events_hourly FINAL WHERE {days} AND `+tenantFilter+` AND `+lifecycle+` GROUP BY t`,
+				`SELECT `+bucket("time")+` AS t, countIf(action = 'user.create') AS c, countIf(action != 'user.create') AS d
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` AND `+lifecycle+` GROUP BY t`, true),
+			panel(Panel{Title: "Role and group changes by hour of the week (UTC)", Type: "heatmap", Datasource: ClickHouse, Rows: true, W: 12, H: 8,
+				Description: "Privilege changes by weekday (1 = Monday) and hour: work outside the usual cells stands out."},
+				`SELECT weekday, h AS hour, sum(n) AS changes FROM (
+%s
+) GROUP BY weekday, hour ORDER BY weekday, hour`,
+				`SELECT toDayOfWeek(hour) AS weekday, toHour(hour) AS h, sum(events) AS n
+FROM events_hourly FINAL WHERE {days} AND `+tenantFilter+` AND `+changes+` GROUP BY weekday, h`,
+				`SELECT toDayOfWeek(time) AS weekday, toHour(time) AS h, count() AS n
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` AND `+changes+` GROUP BY weekday, h`, false),
+			panel(Panel{Title: "Top actors (sign-ins aside)", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
+				Description: "Who made the most changes: admins, SCIM clients, users changing their own accounts. Sign-ins are left out: every user signs in."},
+				`SELECT tenant, actor, actor_type, sum(e) AS events, sum(p) AS privilege_changes FROM (
+%s
+) GROUP BY tenant, actor, actor_type ORDER BY events DESC, tenant, actor LIMIT 20`,
+				`SELECT tenant, actor, actor_type, sum(events) AS e, sum(privilege_changes) AS p
+FROM actors_daily FINAL WHERE {days} AND `+tenantFilter+` GROUP BY tenant, actor, actor_type`,
+				`SELECT tenant, `+clickhouse.ActorExpr+` AS actor, actor_type, count() AS e, countIf(`+changes+`) AS p
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` AND actor_id != '' AND action != 'user.login'
+GROUP BY tenant, actor, actor_type`, false),
+			panel(Panel{Title: "Top targets", Type: "table", Datasource: ClickHouse, Rows: true, W: 8, H: 9},
+				`SELECT tenant, target, sum(n) AS events FROM (
+%s
+) GROUP BY tenant, target ORDER BY events DESC, tenant, target LIMIT 20`,
+				`SELECT tenant, target, sum(events) AS n
+FROM targets_daily FINAL WHERE {days} AND `+tenantFilter+` GROUP BY tenant, target`,
+				`SELECT tenant, target, count() AS n
+FROM events FINAL `+clickhouse.TargetsJoin+`
+WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` AND target_type = 'user' AND target != '' GROUP BY tenant, target`, false),
+			panel(Panel{Title: "Failures by app", Type: "barchart", Datasource: ClickHouse, Rows: true, W: 8, H: 9,
+				Description: "Failed provisioning by app, or by SCIM client when the record names no app."},
+				`SELECT app, sum(n) AS failures FROM (
+%s
+) GROUP BY app ORDER BY failures DESC, app LIMIT 20`,
+				`SELECT app, sum(failures) AS n
+FROM failures_daily FINAL WHERE {days} AND `+tenantFilter+` GROUP BY app`,
+				`SELECT `+clickhouse.AppExpr+` AS app, count() AS n
+FROM events FINAL WHERE $__timeFilter(time) AND {rest} AND `+tenantFilter+` AND outcome = 'failure' GROUP BY app`, false),
 		}}
 }
 
@@ -192,6 +268,55 @@ ORDER BY age_days DESC LIMIT 100`},
 				Description: "Alerts of the scheduled rules stale-account, dormant-admin and never-activated, by day.",
 				Query: `SELECT toDateTime(toDate(first)) AS t, rule, count() AS findings
 FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('stale-account', 'dormant-admin', 'never-activated')
+GROUP BY t, rule ORDER BY t`},
+		}}
+}
+
+// deprovisions is, from the access map, every app a user had been
+// provisioned to when the identity provider deactivated, suspended or
+// deleted them (and has not reactivated them), as of the end of the range:
+// tenant, user_id, email, app, deactivated, removed (the app's last
+// removal), failed and failure (its last failed one), in milliseconds.
+const deprovisions = `SELECT tenant, user_id, email, app, deactivated, removed, failed, failure
+FROM (
+    SELECT tenant, user_id, app, minMerge(provisioned) AS provisioned, maxMerge(deprovisioned) AS removed,
+        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure
+    FROM app_access WHERE app != '' AND ` + tenantFilter + ` AND day <= toDate($__toTime)
+    GROUP BY tenant, user_id, app
+) ANY INNER JOIN (
+    SELECT tenant, user_id, argMaxMerge(email) AS email, maxMerge(deprovisioned) AS deactivated, maxMerge(provisioned_last) AS activated
+    FROM app_access WHERE app = '' AND ` + tenantFilter + ` AND day <= toDate($__toTime)
+    GROUP BY tenant, user_id
+) USING tenant, user_id
+WHERE deactivated > activated AND provisioned < deactivated AND deactivated <= toUInt64(toUInt32($__toTime)) * 1000`
+
+func deprovisioning() Dashboard {
+	now := "(toUInt64(toUInt32($__toTime)) * 1000)"
+	from := "(toUInt64(toUInt32($__fromTime)) * 1000)"
+	return Dashboard{UID: "scimwatch-deprovisioning", Title: "scimwatch · Deprovisioning assurance", Tenant: true,
+		Description: "When the identity provider deactivates someone, does every app they were provisioned to remove them, and how fast? Per app latency and failures for the deactivations of the time range, the open gaps (access that should be gone) as of its end, and the findings of the deprovisioning rules.",
+		Panels: []Panel{
+			{Title: "Deprovisioning latency per app", Type: "table", Datasource: ClickHouse, Rows: true, W: 24, H: 8,
+				Description: "For the users deactivated in the time range: how many each app had, how many it removed, how long removal took (p50, p95 minutes), failed attempts, and those still open.",
+				Query: `SELECT tenant, app, count() AS deactivated_users, countIf(removed >= deactivated) AS removed_users,
+    round(quantileExactIf(0.5)(removed - deactivated, removed >= deactivated) / 60000, 1) AS p50_minutes,
+    round(quantileExactIf(0.95)(removed - deactivated, removed >= deactivated) / 60000, 1) AS p95_minutes,
+    countIf(failed >= deactivated) AS failures, countIf(removed < deactivated) AS open_gaps
+FROM (` + deprovisions + `)
+WHERE deactivated >= ` + from + `
+GROUP BY tenant, app ORDER BY open_gaps DESC, p95_minutes DESC, tenant, app`},
+			{Title: "Open deprovisioning gaps", Type: "table", Datasource: ClickHouse, Rows: true, W: 24, H: 9,
+				Description: "Users the identity provider deactivated whom an app has not removed since, as of the end of the time range, oldest first: who still has access that should be gone.",
+				Query: `SELECT tenant, app, if(email != '', email, user_id) AS user, toDateTime(intDiv(deactivated, 1000)) AS deactivated_at,
+    round((` + now + ` - deactivated) / 3600000, 1) AS open_hours,
+    if(failed >= deactivated, failure, '') AS last_error
+FROM (` + deprovisions + `)
+WHERE removed < deactivated
+ORDER BY deactivated, tenant, app LIMIT 200`},
+			{Title: "Deprovisioning findings over time", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, W: 24, H: 8,
+				Description: "Alerts of deprovision-overdue, deprovision-failed and access-after-deprovision, by day.",
+				Query: `SELECT toDateTime(toDate(first)) AS t, rule, count() AS findings
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('deprovision-overdue', 'deprovision-failed', 'access-after-deprovision')
 GROUP BY t, rule ORDER BY t`},
 		}}
 }

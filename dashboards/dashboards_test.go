@@ -3,11 +3,16 @@ package dashboards
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/alerting/history"
@@ -159,6 +164,10 @@ func TestClickHouseQueries(t *testing.T) {
 	if total != uint64(len(distinct)) {
 		t.Errorf("%d events counted, %d distinct: duplicates inflate the counts", total, len(distinct))
 	}
+	// The activity panels read roll-ups for the days rolled up as they are
+	// now, events for the rest: at every stage, rolled or not, stale or
+	// not, each gives what its reference (events only) gives.
+	checkRollups(t, store, rows, end)
 }
 
 func TestExpand(t *testing.T) {
@@ -172,4 +181,166 @@ func TestExpand(t *testing.T) {
 	if _, err := Expand("SELECT $__unknown", nil, from, to, time.Minute); err == nil {
 		t.Error("an unknown macro expanded silently")
 	}
+}
+
+// checkRollups compares each activity panel with its reference (events
+// only) over several ranges and intervals: before any roll-up, after one,
+// after a rolled day received a duplicate and a new event (stale: read from
+// events again), and after rolling up again. It also checks which days the
+// panels read from the roll-ups, so that a test passing because nothing is
+// ever read from them fails.
+func checkRollups(t *testing.T, store *clickhouse.Store, rows []clickhouse.Row, end time.Time) {
+	ctx := context.Background()
+	conn, err := store.QueryConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := []string{"acme", "globex", "initech", "umbrella"}
+	type span struct {
+		from, to time.Time
+		interval time.Duration
+	}
+	spans := []span{
+		{end.Add(-10 * 24 * time.Hour), end, time.Hour},
+		{end.Add(-8*24*time.Hour - 7*time.Hour - 13*time.Minute), end.Add(-26 * time.Hour), 2 * time.Hour},
+		{end.Add(-6 * 24 * time.Hour), end, time.Minute},
+	}
+	// rolledUntil is the first day the panels read from events, from the
+	// first whole day of the range (as SQL evaluates it), and that first
+	// whole day.
+	rolledUntil := func(sp span) (lo, hi string) {
+		q, err := Expand("SELECT toString("+rollLo+"), toString("+rollHi+")", tenants, sp.from, sp.to, sp.interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+		return lo, hi
+	}
+	compare := func(stage string) {
+		for _, sp := range spans {
+			for _, p := range activity().Panels {
+				if p.reference == "" {
+					t.Fatalf("%s: no reference query", p.Title)
+				}
+				got := queryRows(t, conn, p.Query, tenants, sp.from, sp.to, sp.interval)
+				want := queryRows(t, conn, p.reference, tenants, sp.from, sp.to, sp.interval)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("%s, %s from %s to %s by %s: %d rows from roll-ups and events, %d from events alone; first difference:\n%s",
+						stage, p.Title, sp.from.Format(time.RFC3339), sp.to.Format(time.RFC3339), sp.interval, len(got), len(want), firstDiff(got, want))
+				}
+			}
+		}
+	}
+	compare("nothing rolled up")
+	if lo, hi := rolledUntil(spans[0]); hi != lo {
+		t.Errorf("nothing rolled up, yet the panels read %s to %s from roll-ups", lo, hi)
+	}
+	st, err := store.Rollup(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Rolled) < 9 {
+		t.Fatalf("rolled up %v: want the 9 or more whole days before today", st.Rolled)
+	}
+	compare("rolled up")
+	var today string
+	if err := conn.QueryRow(ctx, "SELECT toString(today())").Scan(&today); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := rolledUntil(spans[0])
+	if hi != today {
+		t.Errorf("rolled up, the panels read %s to %s from roll-ups: want up to today, %s", lo, hi, today)
+	}
+	// A rolled day gets a duplicate and a new event: it is stale, read
+	// from events until rolled up again.
+	var stale []clickhouse.Row
+	for _, r := range rows {
+		if r.Event.Time.Format("2006-01-02") == lo {
+			stale = append(stale, r)
+			break
+		}
+	}
+	if len(stale) == 0 {
+		t.Fatalf("no event on %s", lo)
+	}
+	ev := *stale[0].Event
+	ev.ID += "-late"
+	stale = append(stale, clickhouse.Row{Event: &ev, Topic: "test"})
+	if err := store.Insert(ctx, stale, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, hi := rolledUntil(spans[0]); hi != lo {
+		t.Errorf("%s received events after its roll-up, yet the panels read it from roll-ups (up to %s)", lo, hi)
+	}
+	compare("a rolled day stale")
+	st, err = store.Rollup(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Rolled) != 1 || st.Rolled[0] != strings.ReplaceAll(lo, "-", "") {
+		t.Errorf("rolled up again %v: want only the stale day %s", st.Rolled, lo)
+	}
+	compare("rolled up again")
+	// Retention: a dropped day's roll-ups go with it.
+	if _, err := store.DropPartitionsBefore(ctx, end.Add(-7*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = store.Rollup(ctx, time.Now()); err != nil || len(st.Dropped) == 0 {
+		t.Errorf("after retention, rollup dropped %v (%v): want the dropped days", st.Dropped, err)
+	}
+	compare("after retention")
+}
+
+// queryRows runs a panel query and returns its rows, each formatted.
+func queryRows(t *testing.T, conn driver.Conn, query string, tenants []string, from, to time.Time, interval time.Duration) []string {
+	t.Helper()
+	q, err := Expand(query, tenants, from, to, interval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rs.Close()
+	var out []string
+	types := rs.ColumnTypes()
+	for rs.Next() {
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			vals[i] = reflect.New(ct.ScanType()).Interface()
+		}
+		if err := rs.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, v := range vals {
+			fmt.Fprintf(&b, "%v\t", reflect.ValueOf(v).Elem().Interface())
+		}
+		out = append(out, b.String())
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Rows of equal sort keys come in any order.
+	slices.Sort(out)
+	return out
+}
+
+func firstDiff(a, b []string) string {
+	for i := range max(len(a), len(b)) {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return "  got  " + x + "\n  want " + y
+		}
+	}
+	return ""
 }

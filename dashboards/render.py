@@ -111,7 +111,8 @@ def main(src, dst):
     # Grafana's 24-column grid, rows of panels.
     rows, row, used = [], [], 0
     for p in panels:
-        w = 24 if p["type"] == "stat" and d["uid"] == "scimwatch-hygiene" else WIDTH.get(p["type"], 12)
+        # The panel's own width when the export gives it (older exports: by type).
+        w = p.get("w") or (24 if p["type"] == "stat" and d["uid"] == "scimwatch-hygiene" else WIDTH.get(p["type"], 12))
         if used + w > 24:
             rows.append(row)
             row, used = [], 0

@@ -91,7 +91,7 @@ func generate(n int) []generated {
 func benchSet(b testing.TB, n int) (*rules.Set, []generated) {
 	b.Helper()
 	dir := b.TempDir()
-	for _, f := range []string{"shared.yaml", "builtin.yaml", "windowed.yaml", "privileged-roles.txt", "privileged-groups.txt"} {
+	for _, f := range []string{"shared.yaml", "builtin.yaml", "windowed.yaml", "privileged-roles.txt", "privileged-groups.txt", "deprovision-sla.txt"} {
 		src, err := os.ReadFile(filepath.Join("../rules/builtin", f))
 		if err != nil {
 			b.Fatal(err)
@@ -289,6 +289,25 @@ func builtinConds(tb testing.TB) map[string]func(*event.Event) bool {
 		"reactivate-after-deactivate/reactivated": func(e *event.Event) bool {
 			return in(e.Action, event.ActionUserReactivate, event.ActionUserActivate, event.ActionUserUnsuspend) && ok(e)
 		},
+		"scim-privileged-attribute-write": func(e *event.Event) bool {
+			if e.Source != event.SourceSCIM || e.Outcome != event.OutcomeSuccess {
+				return false
+			}
+			for _, c := range e.Changes {
+				f := strings.ToLower(c.Field)
+				if c.New != "" && (f == "roles" || f == "entitlements" || f == "x509certificates" || f == "groups" ||
+					strings.HasPrefix(f, "roles[") || strings.HasPrefix(f, "entitlements[") || strings.HasPrefix(f, "roles.") || strings.HasPrefix(f, "entitlements.")) {
+					return true
+				}
+			}
+			return e.Action == event.ActionGroupMemberAdd && anyTarget(e, event.TargetGroup, groups)
+		},
+		"deprovision-failed": func(e *event.Event) bool {
+			hasApp := slices.ContainsFunc(e.Targets, func(t event.Target) bool { return t.Type == event.TargetApp })
+			return e.Outcome == event.OutcomeFailure && hasApp && (e.Action == event.ActionAppUnassign || e.Action == event.ActionUserDeactivate ||
+				e.Action == event.ActionUserSuspend || e.Action == event.ActionUserDelete ||
+				e.RawType == "application.provision.user.deactivate" || e.RawType == "application.provision.user.deprovision")
+		},
 		"provisioning-failures": func(e *event.Event) bool {
 			return e.Outcome == event.OutcomeFailure && (e.Action == event.ActionAppProvision || strings.HasPrefix(e.RawType, "provisioning.") ||
 				e.Source == event.SourceSCIM && !strings.HasPrefix(e.RawType, "GET "))
@@ -314,6 +333,11 @@ func TestHandWrittenMatchesRules(t *testing.T) {
 						Time: time.Date(2026, 11, 21+h%2, h, 0, 0, 0, time.UTC), Actor: event.Actor{ID: "a"},
 						Targets: []event.Target{{Type: event.TargetRole, Name: "Global Administrator"}, {Type: event.TargetUser, ID: "a"},
 							{Type: event.TargetGroup, Name: "Okta Admins"}}})
+					evs = append(evs, event.Event{Action: a, Outcome: out, Source: src, RawType: "PATCH /Users", Actor: event.Actor{ID: "c"},
+						Changes: []event.Change{{Field: "title", New: "x"}, {Field: []string{"roles", "Entitlements[type eq \"x\"]", "roles", "groups"}[h%4], New: []string{"admin", "", "x", "g"}[h%4]}}})
+					evs = append(evs, event.Event{Action: a, Outcome: out, Source: src, RawType: "application.provision.user.deactivate",
+						Time: time.Date(2026, 11, 21, h, 0, 0, 0, time.UTC), Actor: event.Actor{ID: "a"},
+						Targets: []event.Target{{Type: event.TargetApp, Name: "CRM"}, {Type: event.TargetUser, ID: "u"}}})
 				}
 			}
 		}

@@ -24,7 +24,9 @@ func TestBuiltinRules(t *testing.T) {
 	}
 	want := []string{"bulk-role-change", "mass-deprovision", "off-hours-user-create", "privileged-role-grant",
 		"self-privilege-grant", "create-then-privilege", "reactivate-after-deactivate", "credential-created", "provisioning-failures",
-		"stale-account", "dormant-admin", "never-activated", "role-change-rate-anomaly", "off-hours-for-actor", "new-provisioning-source"}
+		"stale-account", "dormant-admin", "never-activated", "role-change-rate-anomaly", "off-hours-for-actor", "new-provisioning-source",
+		"deprovision-overdue", "deprovision-failed", "access-after-deprovision",
+		"scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst", "scim-bulk-read"}
 	var ids []string
 	for _, r := range set.Rules {
 		ids = append(ids, r.ID)

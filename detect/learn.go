@@ -115,39 +115,94 @@ func (e *Engine) newTerm(rs *ruleState, ev *event.Event, key string, fire, learn
 	if err != nil {
 		return err
 	}
-	vals := make([]string, len(parts))
-	for i, p := range parts {
-		if p != nil {
-			vals[i] = groupKey(p)
+	var terms []string
+	if list, ok := termList(parts); ok {
+		terms = list
+	} else {
+		vals := make([]string, len(parts))
+		for i, p := range parts {
+			if p != nil {
+				vals[i] = groupKey(p)
+			}
+		}
+		if term := strings.Join(vals, " / "); strings.Trim(term, " /") != "" {
+			terms = []string{term}
 		}
 	}
-	term := strings.Join(vals, " / ")
-	if strings.Trim(term, " /") == "" {
+	if len(terms) == 0 {
 		return nil // nothing to learn: no IP, no user agent
 	}
 	kh := e.hash.sum(ev.Tenant, key)
-	th := e.hash.sum(ev.Tenant, key, term)
 	t := secs(ev.Time)
 	horizon := secs(ev.Time.Add(-nt.History))
-	if fire && ev.Time.Sub(st.since) >= nt.MinHistory {
-		k, knownKey := st.keys.get(kh)
-		tv, knownTerm := st.terms.get(th)
-		if knownKey && k.last >= horizon && (!knownTerm || tv.last < horizon) {
-			x := &alertExtra{term: term}
-			if err := e.fireKey(rs, ev, key, 1, ev.Time, []string{ev.ID}, time.Hour, x); err != nil {
-				return err
+	k, knownKey := st.keys.get(kh)
+	canFire := fire && ev.Time.Sub(st.since) >= nt.MinHistory && knownKey && k.last >= horizon
+	var fresh []string
+	for _, term := range terms {
+		th := e.hash.sum(ev.Tenant, key, term)
+		if canFire {
+			if tv, knownTerm := st.terms.get(th); !knownTerm || tv.last < horizon {
+				fresh = append(fresh, term)
+			}
+		}
+		if learn {
+			if n := st.terms.see(th, t); n > 0 {
+				e.metrics.evictions.WithLabelValues(rs.rule.ID, "term").Add(float64(n))
 			}
 		}
 	}
-	if learn {
-		if n := st.terms.see(th, t); n > 0 {
-			e.metrics.evictions.WithLabelValues(rs.rule.ID, "term").Add(float64(n))
+	if len(fresh) > 0 {
+		x := &alertExtra{term: strings.Join(fresh, ", ")}
+		if err := e.fireKey(rs, ev, key, 1, ev.Time, []string{ev.ID}, time.Hour, x); err != nil {
+			return err
 		}
+	}
+	if learn {
 		if n := st.keys.see(kh, t); n > 0 {
 			e.metrics.evictions.WithLabelValues(rs.rule.ID, "key").Add(float64(n))
 		}
 	}
 	return nil
+}
+
+// maxTermsPerEvent bounds the terms one event's list-valued field gives:
+// a request that sets ten thousand attributes costs at most this many
+// lookups.
+const maxTermsPerEvent = 32
+
+// termList returns the terms of a new_term rule whose one field is a
+// list (each element its own term: the attributes a request wrote), the
+// empty ones left out and the rest deduplicated, at most maxTermsPerEvent.
+func termList(parts []any) ([]string, bool) {
+	if len(parts) != 1 {
+		return nil, false
+	}
+	var items []any
+	switch v := parts[0].(type) {
+	case []any:
+		items = v
+	case []string:
+		for _, s := range v {
+			items = append(items, s)
+		}
+	default:
+		return nil, false
+	}
+	var out []string
+	for _, it := range items {
+		if it == nil {
+			continue
+		}
+		s := groupKey(it)
+		if s == "" || slices.Contains(out, s) {
+			continue
+		}
+		if len(out) == maxTermsPerEvent {
+			break
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // wallHour is the hour of t in the tenant's time zone, counted from the

@@ -437,3 +437,52 @@ func TestScheduledLimitsAndErrors(t *testing.T) {
 		t.Errorf("alerts %+v, want u1 then u2", got)
 	}
 }
+
+const listTermRule = `rules:
+  - id: new-attribute
+    title: 'New {{.Term}}'
+    severity: high
+    when: action == "user.update"
+    new_term:
+      by: actor.id
+      fields: ['map(changes, lower(.field))']
+      history: 30d
+      min_history: 1d
+`
+
+// TestListTerms: a list-valued field is a term per element: a request that
+// adds one new attribute to known ones fires naming only the new one, a
+// subset of known ones does not fire, and a request setting thousands of
+// attributes learns at most maxTermsPerEvent of them.
+func TestListTerms(t *testing.T) {
+	e, rec := liveEngine(t, DefaultConfig(), listTermRule)
+	update := func(id string, at time.Duration, fields ...string) *event.Event {
+		x := ev(id, at, event.ActionUserUpdate, "hr-sync", "u-1")
+		for _, f := range fields {
+			x.Changes = append(x.Changes, event.Change{Field: f, New: "v"})
+		}
+		return x
+	}
+	e.Process(update("a", 0, "title", "department"))
+	e.Process(update("b", 2*24*time.Hour, "Title"))                      // known, a subset
+	e.Process(update("c", 2*24*time.Hour+time.Minute, "title", "roles")) // one new
+	e.Process(update("d", 2*24*time.Hour+2*time.Minute, "roles", "title", "department"))
+	var many []string
+	for i := range 5000 {
+		many = append(many, fmt.Sprint("attr", i))
+	}
+	e.Process(update("flood", 3*24*time.Hour, many...))
+	e.Flush()
+	if len(rec.final) != 2 || rec.final[0].Title != "New roles" || !strings.HasPrefix(rec.final[1].Title, "New attr0, attr1,") {
+		for _, a := range rec.final {
+			t.Logf("%s", a.Title)
+		}
+		t.Fatalf("%d alerts, want New roles and the flood's", len(rec.final))
+	}
+	if n := strings.Count(rec.final[1].Title, ","); n != maxTermsPerEvent-1 {
+		t.Errorf("the flood named %d terms, want %d", n+1, maxTermsPerEvent)
+	}
+	if n := e.states["new-attribute"].learned.terms.len(); n != 3+maxTermsPerEvent {
+		t.Errorf("%d terms learned, want 3 and the flood's first %d", n, maxTermsPerEvent)
+	}
+}

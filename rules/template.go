@@ -90,6 +90,21 @@ var templateFuncs = template.FuncMap{
 		}
 		return "never"
 	},
+	// datetime renders a row's time (or milliseconds since the epoch) to
+	// the minute in UTC, "2026-08-01 14:03 UTC"; zero or absent as "never".
+	"datetime": func(v any) string {
+		switch t := v.(type) {
+		case time.Time:
+			if !t.IsZero() && t.Unix() > 0 {
+				return t.UTC().Format("2006-01-02 15:04 UTC")
+			}
+		case int:
+			if t > 0 {
+				return time.UnixMilli(int64(t)).UTC().Format("2006-01-02 15:04 UTC")
+			}
+		}
+		return "never"
+	},
 }
 
 // Span renders a duration in whole hours, days or weeks.

@@ -16,9 +16,11 @@ func benchDashboardsCmd(ctx context.Context, c *cmdIO, args []string) int {
 		about: `Measures the dashboards' ClickHouse queries: fills a database of its own with
 --events events (three tenants of 200,000 users, 90 days: logins, SCIM
 updates, group and role changes, lifecycle) by one INSERT ... SELECT through the
-account views, then runs every ClickHouse panel query of every dashboard, its
-macros expanded as the Grafana plugin does, over the last 7 days and over all
-90, --runs times each, and prints the median time and rows read of each. The
+account views, rolls up the past days for the activity panels as scimwatch run
+does (--rollup=false skips it: the panels then read events alone), then runs
+every ClickHouse panel query of every dashboard, its macros expanded as the
+Grafana plugin does (interval rounded as Grafana rounds it), over the last 7
+days and over all 90, --runs times each, and prints the median time and rows read of each. The
 database is dropped at the end (--keep keeps it). Start ClickHouse first:
 ./.ci/services.sh start.`,
 		example: `scimwatch bench dashboards --events 100000000 --runs 3`})
@@ -26,18 +28,19 @@ database is dropped at the end (--keep keeps it). Start ClickHouse first:
 	events := fs.Int("events", 10000000, "events")
 	runs := fs.Int("runs", 3, "runs of each query")
 	keep := fs.Bool("keep", false, "keep the database")
+	rollup := fs.Bool("rollup", true, "roll up the past days first, as scimwatch run does every clickhouse.rollup_interval (false: measure the panels reading events alone)")
 	db := fs.String("database", "", "use this existing `DATABASE` (filled by an earlier --keep run) instead of filling one")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	if err := benchDashboards(ctx, c, *chAddr, *events, *runs, *keep, *db); err != nil {
+	if err := benchDashboards(ctx, c, *chAddr, *events, *runs, *keep, *rollup, *db); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch bench dashboards:", err)
 		return 1
 	}
 	return 0
 }
 
-func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, keep bool, existing string) error {
+func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, keep, rollup bool, existing string) error {
 	if err := pingClickHouse(ctx, chAddr); err != nil {
 		return err
 	}
@@ -81,6 +84,14 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
     'high', ['firing', 'acknowledged'][number % 2 + 1], toDateTime(`+strconv.FormatInt(end.Unix(), 10)+` - number * 60), 0, 0, 1, 1, 0 FROM numbers(100000)`); err != nil {
 		return err
 	}
+	if rollup {
+		start := time.Now()
+		st, err := store.Rollup(ctx, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "roll-ups: %d days rolled up in %.1f s (%d already current)\n", len(st.Rolled), time.Since(start).Seconds(), st.Current)
+	}
 	conn, err := store.QueryConn()
 	if err != nil {
 		return err
@@ -88,13 +99,14 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
 	src := &queryTimer{conn: conn}
 	tenants := []string{"acme", "globex", "initech"}
 	for _, span := range []time.Duration{7 * 24 * time.Hour, 90 * 24 * time.Hour} {
-		fmt.Fprintf(c.stdout, "\nlast %d days, interval %s:\n", int(span.Hours()/24), span/200)
+		interval := niceInterval(span / 200)
+		fmt.Fprintf(c.stdout, "\nlast %d days, interval %s:\n", int(span.Hours()/24), interval)
 		for _, d := range dashboards.All() {
 			for _, p := range d.Panels {
 				if p.Datasource != dashboards.ClickHouse {
 					continue
 				}
-				q, err := dashboards.Expand(p.Query, tenants, end.Add(-span), end, span/200)
+				q, err := dashboards.Expand(p.Query, tenants, end.Add(-span), end, interval)
 				if err != nil {
 					return err
 				}
@@ -113,4 +125,16 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
 		}
 	}
 	return nil
+}
+
+// niceInterval rounds a panel's interval up as Grafana does, to one of its
+// usual steps.
+func niceInterval(d time.Duration) time.Duration {
+	for _, s := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
+		10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+		if d <= s {
+			return s
+		}
+	}
+	return 7 * 24 * time.Hour
 }

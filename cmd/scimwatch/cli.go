@@ -39,6 +39,7 @@ var commands = []command{
 	{"rules backtest", "run rules over the history in ClickHouse, as if live, and count their alerts", rulesBacktestCmd},
 	{"replay", "evaluate rules on files of events, offline, in event-time order", replayCmd},
 	{"detect", "evaluate rules on a live stream of records from stdin", detectCmd},
+	{"report", "deprovisioning per tenant and app: latency, failures, and who still has access that should be gone", reportCmd},
 	{"silence add", "silence alerts by rule, tenant, actor or target, for a time", silenceAddCmd},
 	{"silence list", "list the silences", silenceListCmd},
 	{"silence expire", "end silences now", silenceExpireCmd},

@@ -59,7 +59,9 @@ var titles = map[string]string{
 	"bulk-role-change": "role or group membership changes within", "mass-deprovision": "suspended or deleted",
 	"off-hours-user-create": "created off hours", "self-privilege-grant": "granted itself", "create-then-privilege": "New user",
 	"reactivate-after-deactivate": "soon after deactivation", "credential-created": "redential",
-	"provisioning-failures": "failing:", "new-provisioning-source": "used from a new source",
+	"provisioning-failures": "failing:", "new-provisioning-source": "used from a new source", "deprovision-failed": "Deprovisioning",
+	"scim-token-new-client": "New SCIM client", "scim-scope-drift": "wrote what it never wrote before", "scim-privileged-attribute-write": "privilege (",
+	"scim-error-burst": "failed requests in an hour", "scim-bulk-read": "pages of the user directory",
 }
 
 // TestEndToEndScenarios: history is imported, then simulated traffic goes
@@ -167,6 +169,12 @@ alerting:
 		t.Fatal(err)
 	}
 	defer store.Close()
+	// The service rolls up the history's past days for the dashboards.
+	wait("the history's past days rolled up", func() bool {
+		var n uint64
+		_ = store.Conn().QueryRow(ctx, "SELECT count() FROM "+db+".rollup_days FINAL WHERE fingerprint != 0").Scan(&n)
+		return n >= 9
+	})
 	live := func() (distinct, rows uint64) {
 		_ = store.Conn().QueryRow(ctx, "SELECT uniqExact(id), count() FROM "+db+".events FINAL WHERE startsWith(kafka_topic, ?)", prefix).Scan(&distinct, &rows)
 		return distinct, rows

@@ -53,14 +53,15 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 	rate := fs.Int("rate", 10, "live records per second per tenant")
 	duration := fs.Duration("duration", time.Minute, "how long live traffic runs (0: until interrupted)")
 	every := fs.Duration("inject-every", 10*time.Second, "an attack every `D` (0: none)")
-	inject := fs.String("inject", strings.Join(synth.Scenarios, ","), "the attacks injected, in turn")
+	all := append(slices.Clone(synth.Scenarios), synth.ScheduledScenarios...)
+	inject := fs.String("inject", strings.Join(all, ","), "the attacks injected, in turn (the scheduled rules' "+strings.Join(synth.ScheduledScenarios, ", ")+" alert at their next run)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	scenarios := strings.Split(*inject, ",")
 	for _, s := range scenarios {
-		if !slices.Contains(synth.Scenarios, s) && *every > 0 {
-			return fs.fail("--inject: %q is not one of %s", s, strings.Join(synth.Scenarios, ", "))
+		if !slices.Contains(all, s) && *every > 0 {
+			return fs.fail("--inject: %q is not one of %s", s, strings.Join(all, ", "))
 		}
 	}
 	switch {

@@ -31,6 +31,7 @@ import (
 type panelResult struct {
 	Title   string   `json:"title"`
 	Type    string   `json:"type"`
+	W       int      `json:"w"`
 	Series  bool     `json:"series"`
 	Columns []string `json:"columns"`
 	Rows    [][]any  `json:"rows"`
@@ -89,7 +90,7 @@ func run(chAddr, db, prom, out string, span, interval time.Duration) error {
 	for _, d := range dashboards.All() {
 		var results []panelResult
 		for _, p := range d.Panels {
-			r := panelResult{Title: p.Title, Type: p.Type, Series: p.TimeSeries}
+			r := panelResult{Title: p.Title, Type: p.Type, W: p.W, Series: p.TimeSeries}
 			switch p.Datasource {
 			case dashboards.ClickHouse:
 				q, err := dashboards.Expand(p.Query, tenants, from, to, interval)

@@ -31,17 +31,22 @@ type Config struct {
 	// Retention keeps this many days of events; older day partitions are
 	// dropped. 0 keeps everything.
 	RetentionDays int `yaml:"retention_days"`
+	// RollupInterval is how often the dashboards' roll-ups of past days
+	// are brought up to date (0: never; the dashboards then read events
+	// alone, exact but slow over long ranges).
+	RollupInterval time.Duration `yaml:"rollup_interval"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addrs:         []string{"127.0.0.1:9000"},
-		Database:      "scimwatch",
-		Username:      "default",
-		DialTimeout:   5 * time.Second,
-		Compression:   "lz4",
-		RetentionDays: 400,
+		Addrs:          []string{"127.0.0.1:9000"},
+		Database:       "scimwatch",
+		Username:       "default",
+		DialTimeout:    5 * time.Second,
+		Compression:    "lz4",
+		RetentionDays:  400,
+		RollupInterval: 5 * time.Minute,
 	}
 }
 
@@ -66,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days: %d is negative", c.RetentionDays))
+	}
+	if c.RollupInterval < 0 {
+		errs = append(errs, fmt.Errorf("rollup_interval: %s is negative", c.RollupInterval))
 	}
 	if c.Compression != "lz4" && c.Compression != "none" {
 		errs = append(errs, fmt.Errorf("compression: %q is not lz4 or none", c.Compression))

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,11 @@ var migrationFS embed.FS
 // "-- only if: SELECT …": it runs only when that query's first value is not
 // 0, so that a step that cannot be written idempotently (RENAME) runs only
 // while it is still to do.
+//
+// A statement after the comment line "-- for each events partition" runs
+// once per day partition of the events table, "$partition" in it replaced
+// by the partition's id (20261120): a back-fill over the events already
+// stored then holds one day in memory, not all of them.
 type Migration struct {
 	Version    uint32
 	Name       string
@@ -39,6 +45,8 @@ type Migration struct {
 type Statement struct {
 	SQL    string
 	OnlyIf string
+	// EachPartition: run once per events partition.
+	EachPartition bool
 }
 
 // Migrations returns the embedded migrations in version order, rendered for
@@ -89,11 +97,15 @@ func Migrations(db string) ([]Migration, error) {
 func splitStatements(sql string) []Statement {
 	var out []Statement
 	var cur strings.Builder
-	guard := ""
+	guard, each := "", false
 	for _, line := range strings.Split(sql, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if g, ok := strings.CutPrefix(trimmed, "-- only if:"); ok {
 			guard = strings.TrimSpace(g)
+			continue
+		}
+		if trimmed == "-- for each events partition" {
+			each = true
 			continue
 		}
 		if strings.HasPrefix(trimmed, "--") {
@@ -103,14 +115,14 @@ func splitStatements(sql string) []Statement {
 		cur.WriteByte('\n')
 		if strings.HasSuffix(trimmed, ";") {
 			if s := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"); s != "" {
-				out = append(out, Statement{SQL: s, OnlyIf: guard})
+				out = append(out, Statement{SQL: s, OnlyIf: guard, EachPartition: each})
 			}
 			cur.Reset()
-			guard = ""
+			guard, each = "", false
 		}
 	}
 	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, Statement{SQL: s, OnlyIf: guard})
+		out = append(out, Statement{SQL: s, OnlyIf: guard, EachPartition: each})
 	}
 	return out
 }
@@ -183,8 +195,23 @@ func (s *Store) apply(ctx context.Context, m Migration) error {
 				continue
 			}
 		}
-		if err := s.conn.Exec(ctx, stmt.SQL); err != nil {
-			return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+		if !stmt.EachPartition {
+			if err := s.conn.Exec(ctx, stmt.SQL); err != nil {
+				return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+			continue
+		}
+		parts, err := s.fingerprints(ctx, "SELECT partition, toUInt64(0) FROM system.parts WHERE database = ? AND table = 'events' AND active GROUP BY partition", s.cfg.Database)
+		if err != nil {
+			return fmt.Errorf("migration %04d_%s statement %d: listing partitions: %w", m.Version, m.Name, i+1, err)
+		}
+		for _, p := range slices.Sorted(maps.Keys(parts)) {
+			if _, err := strconv.Atoi(p); err != nil {
+				return fmt.Errorf("migration %04d_%s statement %d: partition %q is not a day", m.Version, m.Name, i+1, p)
+			}
+			if err := s.conn.Exec(ctx, strings.ReplaceAll(stmt.SQL, "$partition", p)); err != nil {
+				return fmt.Errorf("migration %04d_%s statement %d, partition %s: %w", m.Version, m.Name, i+1, p, err)
+			}
 		}
 	}
 	return nil

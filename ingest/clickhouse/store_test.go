@@ -168,12 +168,12 @@ func TestRetentionDropsOldDays(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := Config{Addrs: []string{"nohost"}, Database: "bad-name", Compression: "zstd", PasswordEnv: "X", PasswordFile: "/f", RetentionDays: -1}
+	c := Config{Addrs: []string{"nohost"}, Database: "bad-name", Compression: "zstd", PasswordEnv: "X", PasswordFile: "/f", RetentionDays: -1, RollupInterval: -time.Minute}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "dial_timeout", `compression: "zstd"`} {
+	for _, want := range []string{`addrs[0]: "nohost" is not host:port`, `database: "bad-name"`, "set at most one", "retention_days: -1", "rollup_interval: -1m0s", "dial_timeout", `compression: "zstd"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -89,6 +89,10 @@ func (s *Service) Run(ctx context.Context) error {
 
 	wg.Add(1)
 	go func() { defer wg.Done(); retentionLoop(ctx, store, logger) }()
+	if cfg.ClickHouse.RollupInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); rollupLoop(ctx, store, cfg.ClickHouse.RollupInterval, logger) }()
+	}
 
 	if s.Ready != nil {
 		s.Ready(cfg.Kafka.Brokers, ln.Addr().String())
@@ -106,6 +110,28 @@ func retentionLoop(ctx context.Context, store *clickhouse.Store, logger *slog.Lo
 			logger.Warn("retention", "err", err)
 		} else if len(dropped) > 0 {
 			logger.Info("retention dropped partitions", "partitions", dropped)
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// rollupLoop brings the dashboards' roll-ups up to date now and every
+// interval. Several instances may run it at once (see migration 0006).
+func rollupLoop(ctx context.Context, store *clickhouse.Store, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		st, err := store.Rollup(ctx, start)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("dashboard roll-ups; will retry", "err", err)
+		case len(st.Rolled)+len(st.Dropped) > 0:
+			logger.Info("dashboard roll-ups", "rolled", st.Rolled, "dropped", st.Dropped, "current", st.Current, "took", time.Since(start).Round(time.Millisecond))
 		}
 		select {
 		case <-t.C:

@@ -85,6 +85,9 @@ type tenantHistory struct {
 	// people: the first Admins are admins; hires are appended. left marks
 	// leavers (deactivated) and the planted accounts the days leave alone.
 	people []histPerson
+	// The planted leavers of plantDeprovisioning, once hired.
+	plantOverdue, plantBack int
+	plantHired              bool
 }
 
 type histPerson struct {
@@ -161,6 +164,14 @@ func (h *tenantHistory) run(cfg HistoryConfig, idx int) ([]Plant, error) {
 				return nil, err
 			}
 			plants = append(plants, p...)
+			if p, err = h.plantDeprovisioning(d, endDay); err != nil {
+				return nil, err
+			}
+			plants = append(plants, p...)
+			if p, err = h.plantSCIM(d, endDay); err != nil {
+				return nil, err
+			}
+			plants = append(plants, p...)
 		}
 	}
 	return plants, nil
@@ -169,6 +180,16 @@ func (h *tenantHistory) run(cfg HistoryConfig, idx int) ([]Plant, error) {
 // day generates one local day of the tenant.
 func (h *tenantHistory) day(d, end time.Time) error {
 	work := workday(d)
+	// About every third working day someone leaves: deactivated in office
+	// hours, not signing in that day (sign-ins after would be attacks).
+	leaver := -1
+	if work && h.rng.IntN(3) == 0 {
+		n := h.Admins + h.rng.IntN(len(h.people)-h.Admins)
+		if !h.people[n].left && h.people[n].from.IsZero() {
+			leaver = n
+			h.people[n].left = true
+		}
+	}
 	for i := range h.people {
 		p := &h.people[i]
 		if p.left || !p.from.IsZero() && !p.from.Before(d) {
@@ -216,33 +237,39 @@ func (h *tenantHistory) day(d, end time.Time) error {
 				}
 			}
 		}
-		// A hire about every other working day, and a leaver.
+		// A hire about every other working day, and the leaver.
 		if h.rng.IntN(2) == 0 {
 			if err := h.hire(d, h.rng.IntN(h.Admins)); err != nil {
 				return err
 			}
 		}
-		if h.rng.IntN(3) == 0 {
-			n := h.Admins + h.rng.IntN(len(h.people)-h.Admins)
-			if !h.people[n].left && h.people[n].from.IsZero() {
-				h.people[n].left = true
-				if err := h.change(h.office(d), h.rng.IntN(h.Admins), "deactivate", n, ""); err != nil {
-					return err
-				}
+		if leaver >= 0 {
+			if err := h.leave(h.office(d), h.rng.IntN(h.Admins), leaver); err != nil {
+				return err
 			}
 		}
 	}
-	// SCIM clients sync every 40 minutes, day and night, from their own
-	// networks.
+	// SCIM clients reconcile at night, reading the first page of the
+	// directory, and sync every 40 minutes, day and night, from their
+	// own networks.
 	for app := 0; app < h.Apps; app++ {
-		for m := h.rng.IntN(40); m < 24*60; m += 40 {
+		t := time.Date(d.Year(), d.Month(), d.Day(), 2, 5*app, h.rng.IntN(60), 0, h.loc)
+		if t.Before(end) {
+			if _, err := h.scimPages(t, app, max(1, len(h.people)/100), time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	for app := 0; app < h.Apps; app++ {
+		refused := h.rng.IntN(36) // a sync a day has a request the app refuses
+		for i, m := 0, h.rng.IntN(40); m < 24*60; i, m = i+1, m+40 {
 			t := time.Date(d.Year(), d.Month(), d.Day(), m/60, m%60, h.rng.IntN(60), 0, h.loc)
 			if !t.Before(end) {
 				break
 			}
 			for k := 0; k < 1+h.rng.IntN(2); k++ {
 				write := h.scim
-				if h.rng.IntN(200) == 0 { // now and then the app refuses one
+				if k == 0 && i == refused || h.rng.IntN(200) == 0 { // now and then the app refuses one
 					write = func(t time.Time, app int, _ string, n int, ip, ua string) error { return h.scimFail(t, app, n, ip, ua) }
 				}
 				if err := write(t.Add(time.Duration(k)*time.Second), app, "PATCH", h.someone(), h.appNet(app), h.appUA(app)); err != nil {
@@ -278,7 +305,26 @@ func (h *tenantHistory) hire(d time.Time, admin int) error {
 		return err
 	}
 	for app := 0; app < h.Apps; app++ {
-		if err := h.scim(t.Add(time.Duration(10+app)*time.Minute), app, "POST", n, h.appNet(app), h.appUA(app)); err != nil {
+		at := t.Add(time.Duration(10+app) * time.Minute)
+		if err := h.provision(at.Add(-time.Minute), admin, app, n); err != nil {
+			return err
+		}
+		if err := h.scim(at, app, "POST", n, h.appNet(app), h.appUA(app)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leave deactivates person n at t, and the identity provider removes the
+// person from every app within each app's usual time.
+func (h *tenantHistory) leave(t time.Time, admin, n int) error {
+	h.people[n].left = true
+	if err := h.change(t, admin, "deactivate", n, ""); err != nil {
+		return err
+	}
+	for app := 0; app < h.Apps; app++ {
+		if err := h.deprovision(t.Add(h.deprovisionLatency(app)), app, n, ""); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,7 +87,15 @@ func (s *Simulation) Tick(now time.Time, n int, emit Emit) error {
 var Scenarios = []string{
 	"bulk-role-change", "mass-deprovision", "off-hours-user-create", "self-privilege-grant", "create-then-privilege",
 	"reactivate-after-deactivate", "credential-created", "provisioning-failures", "new-provisioning-source",
+	"deprovision-failed", "scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst",
+	"scim-bulk-read",
 }
+
+// ScheduledScenarios are attacks Inject also knows whose rules are
+// scheduled: their alert comes at the rule's next run (within 15 minutes),
+// not at once. Inject writes them with the past they need (a provisioning
+// ten days ago, a deactivation hours ago).
+var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision"}
 
 // Inject emits the records of one attack in tenant (the next tenant in
 // turn when ""), ending at now, and says what it planted: the rule that
@@ -107,8 +116,19 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 	if h == nil {
 		return Plant{}, fmt.Errorf("no tenant %q", tenant)
 	}
-	if !slices.Contains(Scenarios, scenario) {
-		return Plant{}, fmt.Errorf("no scenario %q (want one of %v)", scenario, Scenarios)
+	if !slices.Contains(Scenarios, scenario) && !slices.Contains(ScheduledScenarios, scenario) {
+		return Plant{}, fmt.Errorf("no scenario %q (want one of %v or %v)", scenario, Scenarios, ScheduledScenarios)
+	}
+	if strings.HasPrefix(scenario, "deprovision-") || scenario == "access-after-deprovision" {
+		// Only the tenants whose identity provider logs provisioning: the
+		// next one from h.
+		at := slices.Index(s.tenants, h)
+		for k := 0; k < len(s.tenants) && !h.provisions(); k++ {
+			h = s.tenants[(at+k+1)%len(s.tenants)]
+		}
+		if !h.provisions() {
+			return Plant{}, fmt.Errorf("%s: no tenant logs provisioning (okta or entra)", scenario)
+		}
 	}
 	h.emit = emit
 	admin := 1 + s.rng.IntN(h.Admins-1)
@@ -163,11 +183,71 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 	case "credential-created":
 		err = h.credential(now, admin)
 	case "provisioning-failures":
-		app := s.rng.IntN(h.Apps)
+		app := 0 // scim-error-burst's is the last app's
 		p.Key = h.clientID(app)
 		each(12, func(i int) error {
 			return h.scimFail(now.Add(-time.Duration(11-i)*30*time.Second), app, h.someone(), h.appNet(app), h.appUA(app))
 		})
+	case "deprovision-failed":
+		// A leaver deactivated a minute ago; the first app refuses the
+		// removal (its connector's token was revoked).
+		n := h.provisioned()
+		p.Key, p.Actor = h.people[n].login, ""
+		if err = h.change(now.Add(-time.Minute), admin, "deactivate", n, ""); err == nil {
+			h.people[n].left = true
+			err = h.deprovision(now, 0, n, "401 Unauthorized: the bearer token was revoked")
+		}
+	case "deprovision-overdue", "access-after-deprovision":
+		// Someone provisioned to every app ten days ago and deactivated
+		// two hours ago: the last app never removes them (overdue), or
+		// every app does and they sign in to the first one now (access).
+		n := h.newPerson(now.AddDate(0, 0, -10), "leaver")
+		t := now.AddDate(0, 0, -10)
+		p.Actor = ""
+		each(h.Apps, func(app int) error { return h.provision(t.Add(time.Duration(app)*time.Minute), admin, app, n) })
+		off := now.Add(-2 * time.Hour)
+		if err == nil {
+			err = h.change(off, admin, "deactivate", n, "")
+		}
+		removed := h.Apps - 1
+		if scenario == "access-after-deprovision" {
+			removed = h.Apps
+		}
+		each(removed, func(app int) error { return h.deprovision(off.Add(h.deprovisionLatency(app)), app, n, "") })
+		if scenario == "deprovision-overdue" {
+			p.Key, p.At = h.people[n].id+" in "+appName(h.Apps-1), off
+		} else {
+			p.Key = h.people[n].id + " in " + appName(0)
+			if err == nil {
+				err = h.appSSO(now, 0, n)
+			}
+		}
+	case "scim-token-new-client":
+		p, err = h.scimNewClient(now)
+	case "scim-scope-drift":
+		var ps []Plant
+		ps, err = h.scimRoles(now, 0)
+		p = ps[0]
+	case "scim-privileged-attribute-write":
+		// Another app's client than scope drift's, to a group it never
+		// wrote: scope drift for it too.
+		p, err = h.scimAdminGroup(now, h.Apps-1)
+	case "scim-error-burst":
+		// Twelve within the minute before now, in now's hour (the
+		// baseline counts by the hour).
+		start := now.Add(-55 * time.Second)
+		if hr := now.Truncate(time.Hour); start.Before(hr) {
+			start = hr
+		}
+		p, err = h.scimBurst(start, h.Apps-1, 12, 5*time.Second)
+	case "scim-bulk-read":
+		// 25 pages of the directory within the minute before now, in
+		// now's hour.
+		start := now.Add(-50 * time.Second)
+		if hr := now.Truncate(time.Hour); start.Before(hr) {
+			start = hr
+		}
+		p, err = h.scimPages(start, 0, 25, 2*time.Second)
 	case "new-provisioning-source":
 		// A SCIM client's token used from a network and tool it never used
 		// (not the history's planted leak either: 198.51.100.0/24 and curl).

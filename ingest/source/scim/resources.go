@@ -20,12 +20,12 @@ func (b *builder) user(method, id string, req, resp []byte) {
 	targets := []event.Target{t}
 	switch method {
 	case "POST":
-		b.emit(event.ActionUserCreate, targets)
+		b.emit(event.ActionUserCreate, targets, bodyChanges(req)...)
 	case "PUT":
 		if v, ok := norm.Bool(in.Active); ok && !v {
-			b.emit(event.ActionUserDeactivate, targets, event.Change{Field: "active", New: "false"})
+			b.emit(event.ActionUserDeactivate, targets, bodyChanges(req)...)
 		} else {
-			b.emit(event.ActionUserUpdate, targets)
+			b.emit(event.ActionUserUpdate, targets, bodyChanges(req)...)
 		}
 	case "PATCH":
 		action := event.ActionUserUpdate
@@ -348,4 +348,23 @@ func Mappings() []Mapping {
 		{"DELETE /Groups", event.ActionGroupDelete, ""},
 		{"GET, and other paths", event.ActionOther, "reads are kept"},
 	}
+}
+
+// bodyChanges returns the attributes a POST or PUT body sets, one change
+// each (an extension's attributes each their own), as a PATCH replace of
+// them would: what a client wrote, for the rules that watch which
+// attributes clients set. The resource's bookkeeping (schemas, id, meta)
+// is left out.
+func bodyChanges(req []byte) []event.Change {
+	op := operation{Op: "replace", Value: req}
+	cs := op.changes()
+	out := cs[:0]
+	for _, c := range cs {
+		switch strings.ToLower(c.Field) {
+		case "schemas", "id", "meta":
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }

@@ -62,10 +62,14 @@ func (Normalizer) Normalize(dst []event.Event, raw []byte, tenant string) ([]eve
 	base.Outcome, base.Reason = outcome(int(r.Status), body(r.Response))
 
 	b := builder{base: base, dst: dst}
-	switch kind {
-	case "Users":
+	switch {
+	case method == "GET" && id == "" && kind != "":
+		// A list or a search: what it asked and what came back, so that
+		// a client paging through the directory shows.
+		b.emit(event.ActionOther, nil, listRead(r.Path, body(r.Response))...)
+	case kind == "Users":
 		b.user(method, id, body(r.Request), body(r.Response))
-	case "Groups":
+	case kind == "Groups":
 		b.group(method, id, body(r.Request), body(r.Response))
 	default:
 		b.emit(event.ActionOther, nil)
@@ -158,4 +162,33 @@ func outcome(status int, resp []byte) (string, string) {
 		return event.OutcomeFailure, reason
 	}
 	return event.OutcomeUnknown, ""
+}
+
+// listRead returns what a list or search request (GET /Users, GET /Groups)
+// asked, from its query (filter, startIndex, count, attributes), and what
+// came back, from its ListResponse (totalResults, and returned: the
+// resources in it), each a change; what is absent is left out.
+func listRead(path string, resp []byte) []event.Change {
+	var cs []event.Change
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		q, _ := url.ParseQuery(path[i+1:])
+		for _, k := range [...]string{"filter", "startIndex", "count", "attributes"} {
+			if v := q.Get(k); v != "" {
+				cs = append(cs, event.Change{Field: k, New: v})
+			}
+		}
+	}
+	var lr struct {
+		TotalResults *norm.FlexInt     `json:"totalResults"`
+		Resources    []json.RawMessage `json:"Resources"`
+	}
+	if json.Unmarshal(resp, &lr) == nil {
+		if lr.TotalResults != nil {
+			cs = append(cs, event.Change{Field: "totalResults", New: strconv.Itoa(int(*lr.TotalResults))})
+		}
+		if lr.Resources != nil {
+			cs = append(cs, event.Change{Field: "returned", New: strconv.Itoa(len(lr.Resources))})
+		}
+	}
+	return cs
 }

@@ -57,12 +57,15 @@ func TestRequestLog(t *testing.T) {
 		}},
 		{"DELETE /Users", 9, "DELETE /Users", []ev{{action: event.ActionUserDelete, targets: []string{"user:u-77:"}}}},
 		{"PUT with active \"false\"", 10, "PUT /Users", []ev{{
-			action: event.ActionUserDeactivate, targets: []string{"user:u-5:five@acme.com"}, changes: []string{"active:->false"},
+			action: event.ActionUserDeactivate, targets: []string{"user:u-5:five@acme.com"}, changes: []string{"active:->false", "userName:->five@acme.com"},
 		}}},
 		{"failed create keeps its action", 11, "POST /Users", []ev{{
 			action: event.ActionUserCreate, outcome: event.OutcomeFailure, reason: "User already exists",
 		}}},
-		{"GET is kept as other", 12, "GET /Users", []ev{{action: event.ActionOther, outcome: event.OutcomeSuccess}}},
+		{"GET is kept as other, with its filter", 12, "GET /Users", []ev{{action: event.ActionOther, outcome: event.OutcomeSuccess,
+			changes: []string{`filter:->userName eq "x"`}}}},
+		{"a page of a listing: what was asked and what came back", 19, "GET /Users", []ev{{action: event.ActionOther, outcome: event.OutcomeSuccess,
+			changes: []string{"startIndex:->201", "count:->100", "totalResults:->5000", "returned:->2"}}}},
 		{"bodies written as JSON strings", 13, "POST /Groups", []ev{{
 			action: event.ActionGroupCreate, targets: []string{"group:g-contractors:Contractors"},
 		}}},

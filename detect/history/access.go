@@ -1,0 +1,74 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Deprovision is one user's removal from one app after the identity
+// provider deactivated, suspended or deleted the user: done (Removed after
+// Deactivated) or open.
+type Deprovision struct {
+	Tenant, UserID, Email, App string
+	// Deactivated is when the identity provider deactivated the user;
+	// Removed when the app last removed them (zero: not since); Failed and
+	// Failure the last failed removal and the app's error.
+	Deactivated, Removed, Failed time.Time
+	Failure                      string
+}
+
+// Open says the app has not removed the user since the deactivation.
+func (d Deprovision) Open() bool { return d.Removed.Before(d.Deactivated) }
+
+// Latency is how long the app took to remove the user (0 while open).
+func (d Deprovision) Latency() time.Duration {
+	if d.Open() {
+		return 0
+	}
+	return d.Removed.Sub(d.Deactivated)
+}
+
+// Deprovisions returns, from the access map, for every user the identity
+// provider has deactivated (and not reactivated) since since, each app the
+// user had been provisioned to, with its removal; tenant "" is every tenant.
+// Ordered by tenant, app and deactivation.
+func (s *Store) Deprovisions(ctx context.Context, tenant string, since, now time.Time) ([]Deprovision, error) {
+	q := `SELECT tenant, user_id, email, app, deactivated, removed, failed, failure
+FROM (
+    SELECT tenant, user_id, app, minMerge(provisioned) AS provisioned, maxMerge(deprovisioned) AS removed,
+        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure
+    FROM ` + s.db + `.app_access
+    WHERE app != '' AND (? = '' OR tenant = ?) AND day <= toDate(toDateTime(?))
+    GROUP BY tenant, user_id, app
+) ANY INNER JOIN (
+    SELECT tenant, user_id, argMaxMerge(email) AS email, maxMerge(deprovisioned) AS deactivated, maxMerge(provisioned_last) AS activated
+    FROM ` + s.db + `.app_access
+    WHERE app = '' AND (? = '' OR tenant = ?) AND day <= toDate(toDateTime(?))
+    GROUP BY tenant, user_id
+) USING tenant, user_id
+WHERE deactivated > activated AND deactivated >= ? AND deactivated <= ? AND provisioned < deactivated
+ORDER BY tenant, app, deactivated, user_id`
+	rows, err := s.ch.Conn().Query(ctx, q, tenant, tenant, now.Unix(), tenant, tenant, now.Unix(), uint64(since.UnixMilli()), uint64(now.UnixMilli()))
+	if err != nil {
+		return nil, fmt.Errorf("reading the access map: %w", err)
+	}
+	defer rows.Close()
+	var out []Deprovision
+	ms := func(v uint64) time.Time {
+		if v == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(int64(v)).UTC()
+	}
+	for rows.Next() {
+		var d Deprovision
+		var deact, removed, failed uint64
+		if err := rows.Scan(&d.Tenant, &d.UserID, &d.Email, &d.App, &deact, &removed, &failed, &d.Failure); err != nil {
+			return nil, fmt.Errorf("reading the access map: %w", err)
+		}
+		d.Deactivated, d.Removed, d.Failed = ms(deact), ms(removed), ms(failed)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
