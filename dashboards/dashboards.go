@@ -227,7 +227,7 @@ func hygiene() Dashboard {
     GROUP BY user_id`
 	now := "(toUInt64(toUInt32($__toTime)) * 1000)"
 	return Dashboard{UID: "scimwatch-hygiene", Title: "scimwatch · Account hygiene", Tenant: true,
-		Description: "Accounts nobody uses that are still open, admins who stopped working, accounts never activated, as they are now (idle times counted to the end of the time range); and the findings of the scheduled rules over time.",
+		Description: "Accounts nobody uses that are still open, admins who stopped working, accounts never activated, credentials in use by age, as they are now (idle times counted to the end of the time range); and the findings of the scheduled rules over time.",
 		Panels: []Panel{
 			{Title: "Accounts", Type: "stat", Datasource: ClickHouse, Rows: true, W: 24, H: 5,
 				Query: `SELECT
@@ -265,10 +265,24 @@ WHERE created != 18446744073709551615 AND created < ` + now + ` - 14 * 86400000
     AND status NOT IN ('deactivated', 'suspended', 'deleted')
 ORDER BY age_days DESC LIMIT 100`},
 			{Title: "Hygiene findings over time", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, W: 12, H: 8,
-				Description: "Alerts of the scheduled rules stale-account, dormant-admin and never-activated, by day.",
+				Description: "Alerts of the scheduled rules stale-account, dormant-admin, never-activated, credential-not-rotated and credential-used-after-revoke, by day.",
 				Query: `SELECT toDateTime(toDate(first)) AS t, rule, count() AS findings
-FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('stale-account', 'dormant-admin', 'never-activated')
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('stale-account', 'dormant-admin', 'never-activated', 'credential-not-rotated', 'credential-used-after-revoke')
 GROUP BY t, rule ORDER BY t`},
+			{Title: "Credentials in use, by age", Type: "table", Datasource: ClickHouse, Rows: true, W: 24, H: 9,
+				Description: "API tokens, app secrets and certificates used in the 7 days before the end of the range, oldest first: age from creation, or (marked) from the first event that names them when their creation predates the logs; revoked ones used after revocation stand out.",
+				Query: `SELECT tenant, credential_id, name, owner,
+    intDiv(` + now + ` - if(created = 18446744073709551615, first_seen, created), 86400000) AS age_days,
+    created = 18446744073709551615 AS created_before_logs,
+    toDateTime(intDiv(last_used, 1000)) AS last_used_at, revoked > 0 AS revoked
+FROM (
+    SELECT tenant, credential_id, argMaxMerge(name) AS name, argMaxMerge(owner) AS owner, minMerge(first_seen) AS first_seen,
+        minMerge(created) AS created, maxMerge(revoked) AS revoked, maxMerge(last_used) AS last_used
+    FROM credentials WHERE ` + tenantFilter + ` AND day <= toDate($__toTime)
+    GROUP BY tenant, credential_id
+)
+WHERE last_used >= ` + now + ` - 7 * 86400000 AND last_used <= ` + now + `
+ORDER BY age_days DESC LIMIT 100`},
 		}}
 }
 

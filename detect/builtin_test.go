@@ -26,7 +26,8 @@ func TestBuiltinRules(t *testing.T) {
 		"self-privilege-grant", "create-then-privilege", "reactivate-after-deactivate", "credential-created", "provisioning-failures",
 		"stale-account", "dormant-admin", "never-activated", "role-change-rate-anomaly", "off-hours-for-actor", "new-provisioning-source",
 		"deprovision-overdue", "deprovision-failed", "access-after-deprovision",
-		"scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst", "scim-bulk-read"}
+		"scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst", "scim-bulk-read",
+		"credential-not-rotated", "credential-used-after-revoke"}
 	var ids []string
 	for _, r := range set.Rules {
 		ids = append(ids, r.ID)
@@ -97,10 +98,16 @@ func TestBuiltinTitlesSayWhoDidWhat(t *testing.T) {
 				}
 				n++
 				seen[r.ID] = true
+				// An account by its email; a credential by its name and id.
 				email, _ := row["email"].(string)
-				if email == "" || !strings.Contains(a.Title, email) || !slices.Contains(a.Targets, "user: "+email) ||
+				subject, target := email, "user: "+email
+				if name, _ := row["name"].(string); email == "" && strings.HasPrefix(r.ID, "credential-") {
+					key, _ := row["key"].(string)
+					subject, target = name, "credential: "+name+" ("+key+")"
+				}
+				if subject == "" || !strings.Contains(a.Title, subject) || !slices.Contains(a.Targets, target) ||
 					strings.Contains(a.Title+a.Summary, "<no value>") || strings.Contains(a.Summary, "  ") {
-					t.Errorf("%s: title %q, summary %q, targets %q: want the account %q named", r.ID, a.Title, a.Summary, a.Targets, email)
+					t.Errorf("%s: title %q, summary %q, targets %q: want %q named", r.ID, a.Title, a.Summary, a.Targets, subject)
 				}
 			}
 			return n, nil, nil

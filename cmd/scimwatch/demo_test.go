@@ -72,7 +72,8 @@ func TestDemo(t *testing.T) {
 	if len(injected) < len(synth.Scenarios) {
 		t.Errorf("%d attacks injected in 40 s, want at least %d", len(injected), len(synth.Scenarios))
 	}
-	for _, rule := range append(slices.Clone(synth.Scenarios), "stale-account", "dormant-admin", "never-activated", "deprovision-overdue", "access-after-deprovision") {
+	for _, rule := range append(slices.Clone(synth.Scenarios), "stale-account", "dormant-admin", "never-activated", "deprovision-overdue", "access-after-deprovision",
+		"credential-not-rotated", "credential-used-after-revoke") {
 		if !regexp.MustCompile(`!! \w+ +` + rule + ` `).MatchString(text) {
 			t.Errorf("no %s alert in the demo's output", rule)
 		}

@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/detect/history"
 	"github.com/scimwatch/scimwatch/ingest/synth"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
@@ -104,5 +108,74 @@ func TestReportCommand(t *testing.T) {
 	code, out, _ = runCLI(t, "", "report", "--config", cfg, "--tenant", "acme")
 	if code != 3 || !strings.Contains(out, "Open gaps") || !strings.Contains(out, "leaver.overdue") || strings.Contains(out, "globex") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestScheduledScenarios: each attack simulate injects for a scheduled rule
+// (a leaver an app never removes, a sign-in after deactivation, an old API
+// token in use, a token used after its revocation), imported with the
+// commands a user runs over ten days of clean history, is found by its rule
+// at the rule's next run, and nothing else is.
+func TestScheduledScenarios(t *testing.T) {
+	addr := testenv.ClickHouse(t)
+	db := "scimwatch_" + testenv.Name("sched")
+	ch := mustCH(addr, db)
+	t.Cleanup(func() { dropDatabase(ch) })
+	now := time.Now().UTC()
+	sim := &simulation{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	hcfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(60, 4), End: now.Add(-time.Hour), Days: 10, Seed: 9}
+	if err := sim.backfill(context.Background(), hcfg, true, "", &ch); err != nil {
+		t.Fatal(err)
+	}
+	// The attacks, written to files per tenant and source, then imported.
+	dir := t.TempDir()
+	files := map[string]*bytes.Buffer{}
+	var plants []synth.Plant
+	for _, sc := range synth.ScheduledScenarios {
+		p, err := sim.sim.Inject(sc, "", now, func(tenant, source string, rec []byte) error {
+			k := tenant + "." + source
+			if files[k] == nil {
+				files[k] = &bytes.Buffer{}
+			}
+			files[k].Write(rec)
+			files[k].WriteByte('\n')
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plants = append(plants, p)
+	}
+	cfg := writeHistoryConfig(t, addr, db, "")
+	for k, b := range files {
+		f := filepath.Join(dir, k+".ndjson")
+		if err := os.WriteFile(f, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tenant, _, _ := strings.Cut(k, ".")
+		if code, _, errs := runCLI(t, "", "import", "--config", cfg, "--tenant", tenant, f); code != 0 {
+			t.Fatalf("import %s: %d %s", k, code, errs)
+		}
+	}
+	from := now.Add(time.Minute)
+	args := append([]string{"rules", "backtest", "--config", cfg, "--rules", "../../rules/builtin", "--from", from.Format(time.RFC3339),
+		"--to", from.Add(time.Minute).Format(time.RFC3339)}, ruleFlags(synth.ScheduledScenarios)...)
+	code, out, errs := runCLI(t, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	alerts := readAlerts(t, out)
+	for _, p := range plants {
+		if !slices.ContainsFunc(alerts, func(a detect.Alert) bool {
+			return a.Rule == p.Rule && a.Tenant == p.Tenant && strings.Contains(a.Key, p.Key)
+		}) {
+			t.Errorf("%s in %s (key %s) not found", p.Rule, p.Tenant, p.Key)
+		}
+	}
+	if len(alerts) != len(plants) {
+		for _, a := range alerts {
+			t.Logf("%s %s %s: %s", a.Rule, a.Tenant, a.Key, a.Title)
+		}
+		t.Errorf("%d alerts for %d attacks", len(alerts), len(plants))
 	}
 }

@@ -158,8 +158,13 @@ func (h *tenantHistory) run(cfg HistoryConfig, idx int) ([]Plant, error) {
 		if err := h.day(d, cfg.End); err != nil {
 			return nil, err
 		}
+		p, err := h.tokens(d, start, endDay, cfg.Plant)
+		if err != nil {
+			return nil, err
+		}
+		plants = append(plants, p...)
 		if cfg.Plant {
-			p, err := h.plantOn(idx, d, endDay)
+			p, err = h.plantOn(idx, d, endDay)
 			if err != nil {
 				return nil, err
 			}

@@ -95,7 +95,7 @@ var Scenarios = []string{
 // scheduled: their alert comes at the rule's next run (within 15 minutes),
 // not at once. Inject writes them with the past they need (a provisioning
 // ten days ago, a deactivation hours ago).
-var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision"}
+var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision", "credential-not-rotated", "credential-used-after-revoke"}
 
 // Inject emits the records of one attack in tenant (the next tenant in
 // turn when ""), ending at now, and says what it planted: the rule that
@@ -119,15 +119,21 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 	if !slices.Contains(Scenarios, scenario) && !slices.Contains(ScheduledScenarios, scenario) {
 		return Plant{}, fmt.Errorf("no scenario %q (want one of %v or %v)", scenario, Scenarios, ScheduledScenarios)
 	}
-	if strings.HasPrefix(scenario, "deprovision-") || scenario == "access-after-deprovision" {
-		// Only the tenants whose identity provider logs provisioning: the
-		// next one from h.
+	// Scenarios only some sources log: the next tenant from h that does.
+	var can func(*tenantHistory) bool
+	switch {
+	case strings.HasPrefix(scenario, "deprovision-") || scenario == "access-after-deprovision":
+		can = (*tenantHistory).provisions
+	case strings.HasPrefix(scenario, "credential-not") || strings.HasPrefix(scenario, "credential-used"):
+		can = func(t *tenantHistory) bool { return t.Source == "okta" }
+	}
+	if can != nil {
 		at := slices.Index(s.tenants, h)
-		for k := 0; k < len(s.tenants) && !h.provisions(); k++ {
+		for k := 0; k < len(s.tenants) && !can(h); k++ {
 			h = s.tenants[(at+k+1)%len(s.tenants)]
 		}
-		if !h.provisions() {
-			return Plant{}, fmt.Errorf("%s: no tenant logs provisioning (okta or entra)", scenario)
+		if !can(h) {
+			return Plant{}, fmt.Errorf("%s: no tenant of a source that logs it", scenario)
 		}
 	}
 	h.emit = emit
@@ -248,6 +254,22 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 			start = hr
 		}
 		p, err = h.scimPages(start, 0, 25, 2*time.Second)
+	case "credential-not-rotated":
+		// A token created 100 days ago, used now.
+		name := "old-automation-" + strconv.Itoa(s.rng.IntN(1000))
+		p.Key, p.Actor = h.tokenID(name), ""
+		if err = h.token(now.AddDate(0, 0, -100), "system.api_token.create", 0, name); err == nil {
+			err = h.apiCall(now, 0, name, h.someone())
+		}
+	case "credential-used-after-revoke":
+		// A token created two days ago, revoked two hours ago, used now.
+		name := "revoked-script-" + strconv.Itoa(s.rng.IntN(1000))
+		p.Key, p.Actor = h.tokenID(name), ""
+		if err = h.token(now.AddDate(0, 0, -2), "system.api_token.create", 0, name); err == nil {
+			if err = h.token(now.Add(-2*time.Hour), "system.api_token.revoke", 0, name); err == nil {
+				err = h.apiCall(now, 0, name, h.someone())
+			}
+		}
 	case "new-provisioning-source":
 		// A SCIM client's token used from a network and tool it never used
 		// (not the history's planted leak either: 198.51.100.0/24 and curl).

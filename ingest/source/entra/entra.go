@@ -6,6 +6,7 @@ package entra
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -254,7 +255,34 @@ func (r *record) audit(p *object, e *event.Event) {
 	}
 	if e.Action == event.ActionCredentialCreate {
 		e.Action = credentialAction(e.Changes)
+		e.Targets = append(e.Targets, credentialTargets(e.Changes, e.Action == event.ActionCredentialRevoke)...)
 	}
+}
+
+// keyIdentifier finds the keys of a KeyDescription list:
+// "[KeyIdentifier=<id>, KeyType=Password, KeyUsage=Verify, DisplayName=ci]".
+var keyIdentifier = regexp.MustCompile(`KeyIdentifier=([^,\]\s"]+)(?:[^\]]*?DisplayName=([^,\]"]*))?`)
+
+// credentialTargets returns the keys a credential change added (or, when
+// revoked, removed): those in one of KeyDescription's lists and not the
+// other, as credential targets named by their display name.
+func credentialTargets(changes []event.Change, revoked bool) []event.Target {
+	var out []event.Target
+	for _, c := range changes {
+		if c.Field != "KeyDescription" {
+			continue
+		}
+		from, to := c.Old, c.New
+		if revoked {
+			from, to = c.New, c.Old
+		}
+		for _, m := range keyIdentifier.FindAllStringSubmatch(to, -1) {
+			if !strings.Contains(from, "KeyIdentifier="+m[1]) {
+				out = append(out, event.Target{ID: m[1], Type: event.TargetCredential, Name: strings.TrimSpace(m[2])})
+			}
+		}
+	}
+	return out
 }
 
 // credentialAction tells whether "Certificates and secrets management"
@@ -348,6 +376,10 @@ func (r *record) signIn(p *object, e *event.Event) {
 	}
 	if t.ID != "" || t.Name != "" {
 		e.Targets = []event.Target{t}
+	}
+	// The key a service principal signed in with: the credential used.
+	if k := strings.TrimSpace(p.ServicePrincipalCredentialKeyID); k != "" && e.Actor.Type == event.ActorApp {
+		e.Targets = append(e.Targets, event.Target{ID: k, Type: event.TargetCredential})
 	}
 }
 

@@ -215,11 +215,12 @@ func TestVendorShaped(t *testing.T) {
 		{rawType: "Consent to application", action: event.ActionAppConsent, outcome: event.OutcomeSuccess, actorID: admin,
 			targets: []string{"app:c0ffee00-sp-crm:Contoso CRM Sync", "role::Files.Read.All", "role::Mail.Read", "role::offline_access"}},
 		// An en dash and a trailing space in the name; a secret added, then
-		// one removed (fewer keys after than before).
+		// one removed (fewer keys after than before): the key added or
+		// removed is a credential target, by its KeyIdentifier.
 		{rawType: "Update application \u2013 Certificates and secrets management ", action: event.ActionCredentialCreate, outcome: event.OutcomeSuccess,
-			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync"}},
+			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync", "credential:9f8e7d6c-new:backdoor"}},
 		{rawType: "Update application - Certificates and secrets management", action: event.ActionCredentialRevoke, outcome: event.OutcomeSuccess,
-			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync"}},
+			actorID: admin, targets: []string{"app:e8a1b2c3-app-obj-crm:Contoso CRM Sync", "credential:9f8e7d6c-new:backdoor"}},
 		// Risk detections keep the at-risk user, as actor and target.
 		{rawType: "riskDetection.unfamiliarFeatures", action: event.ActionOther, outcome: event.OutcomeUnknown, reason: "medium, atRisk",
 			actorID: dana, actorType: event.ActorUser, actorEmail: "dana.fin@contoso.com", ip: "198.51.100.23", tstamp: "2026-11-18T02:14:09.000Z",

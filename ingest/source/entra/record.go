@@ -57,10 +57,13 @@ type object struct {
 	AppDisplayName       string `json:"appDisplayName"`
 	ServicePrincipalID   string `json:"servicePrincipalId"`
 	ServicePrincipalName string `json:"servicePrincipalName"`
-	UserAgent            string `json:"userAgent"`
-	ResourceID           string `json:"resourceId"`
-	ResourceDisplayName  string `json:"resourceDisplayName"`
-	Status               struct {
+	// ServicePrincipalCredentialKeyID is the key (secret or certificate)
+	// a service principal signed in with.
+	ServicePrincipalCredentialKeyID string `json:"servicePrincipalCredentialKeyId"`
+	UserAgent                       string `json:"userAgent"`
+	ResourceID                      string `json:"resourceId"`
+	ResourceDisplayName             string `json:"resourceDisplayName"`
+	Status                          struct {
 		ErrorCode     norm.FlexInt `json:"errorCode"`
 		FailureReason string       `json:"failureReason"`
 	} `json:"status"`

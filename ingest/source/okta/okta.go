@@ -45,7 +45,12 @@ type record struct {
 	} `json:"outcome"`
 	Target      []target `json:"target"`
 	Transaction struct {
-		ID string `json:"id"`
+		ID     string `json:"id"`
+		Detail struct {
+			// RequestAPITokenID is the API token a request authenticated
+			// with.
+			RequestAPITokenID string `json:"requestApiTokenId"`
+		} `json:"detail"`
 	} `json:"transaction"`
 	DebugContext struct {
 		DebugData debugData `json:"debugData"`
@@ -179,6 +184,13 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 		if tg.ChangeDetails != nil {
 			e.Changes = appendChanges(e.Changes, tg.ChangeDetails.From, tg.ChangeDetails.To)
 		}
+	}
+	// A request made with an API token names it: the credential used is a
+	// target of the event (of type credential), as the token a
+	// system.api_token.* event acts on is.
+	if id := strings.TrimSpace(r.Transaction.Detail.RequestAPITokenID); id != "" &&
+		!slices.ContainsFunc(e.Targets, func(t event.Target) bool { return t.Type == event.TargetCredential && t.ID == id }) {
+		e.Targets = append(e.Targets, event.Target{ID: id, Type: event.TargetCredential})
 	}
 	// Older records name the admin roles granted to a user or group only
 	// in debugData, a comma-separated list; newer ones have the role as a
