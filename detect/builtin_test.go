@@ -27,7 +27,7 @@ func TestBuiltinRules(t *testing.T) {
 		"stale-account", "dormant-admin", "never-activated", "role-change-rate-anomaly", "off-hours-for-actor", "new-provisioning-source",
 		"deprovision-overdue", "deprovision-failed", "access-after-deprovision",
 		"scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst", "scim-bulk-read",
-		"credential-not-rotated", "credential-used-after-revoke"}
+		"credential-not-rotated", "credential-used-after-revoke", "scim-admin-activated"}
 	var ids []string
 	for _, r := range set.Rules {
 		ids = append(ids, r.ID)

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -324,6 +325,11 @@ func (h *tenantHistory) plantSCIM(d, endDay time.Time) ([]Plant, error) {
 	if p, err = h.scimPages(t, 0, 30, 10*time.Second); err != nil {
 		return nil, err
 	}
+	plants = append(plants, p)
+	t = h.at(d, 17, 10)
+	if p, err = h.scimAdminPut(t, 0, 1); err != nil {
+		return nil, err
+	}
 	return append(plants, p), nil
 }
 
@@ -435,4 +441,20 @@ func (h *tenantHistory) provisioned() int {
 		return h.someone()
 	}
 	return joiners[h.rng.IntN(len(joiners))]
+}
+
+// scimAdminPut writes app's client replacing admin's account in the app by
+// PUT with active true: an admin made active through the SCIM API.
+func (h *tenantHistory) scimAdminPut(t time.Time, app, admin int) (Plant, error) {
+	p := &h.people[admin]
+	b := h.scimHead(h.buf[:0], t, app, h.appNet(app), h.appUA(app))
+	b = append(b, `"method":"PUT","path":"/scim/v2/Users/`...)
+	b = append(b, p.appID...)
+	b = append(b, `","status":200,"request":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],`...)
+	b = kv(b, "userName", p.login)
+	b = append(b, `,"active":true,`...)
+	b = kv(b, "displayName", p.name)
+	b = append(b, `}}`...)
+	h.buf = b
+	return Plant{Rule: "scim-admin-activated", Tenant: h.Name, Key: h.clientID(app) + " / " + strings.ToLower(p.login), At: t}, h.out("scim")
 }

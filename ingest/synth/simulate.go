@@ -95,7 +95,7 @@ var Scenarios = []string{
 // scheduled: their alert comes at the rule's next run (within 15 minutes),
 // not at once. Inject writes them with the past they need (a provisioning
 // ten days ago, a deactivation hours ago).
-var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision", "credential-not-rotated", "credential-used-after-revoke"}
+var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision", "credential-not-rotated", "credential-used-after-revoke", "scim-admin-activated"}
 
 // Inject emits the records of one attack in tenant (the next tenant in
 // turn when ""), ending at now, and says what it planted: the rule that
@@ -254,6 +254,8 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 			start = hr
 		}
 		p, err = h.scimPages(start, 0, 25, 2*time.Second)
+	case "scim-admin-activated":
+		p, err = h.scimAdminPut(now, 0, admin)
 	case "credential-not-rotated":
 		// A token created 100 days ago, used now.
 		name := "old-automation-" + strconv.Itoa(s.rng.IntN(1000))
