@@ -501,22 +501,41 @@ func (h *tenantHistory) uuid() string {
 }
 
 func (h *tenantHistory) login(t time.Time, i int) error {
-	p := &h.people[i]
-	b := h.buf[:0]
 	if h.Source == "gworkspace" {
-		h.buf = h.gwActivity(b, t, "login", "login", "login_success", i, h.ipOf(i), "login_type", "google_password")
+		h.buf = h.gwActivity(h.buf[:0], t, "login", "login", "login_success", i, h.ipOf(i), "login_type", "google_password")
 		return h.out(h.Source)
 	}
+	return h.signIn(t, i, -1)
+}
+
+// signIn writes person i's sign-in at t to the identity provider (app < 0:
+// Okta's session start, Entra's sign-in to Exchange Online) or to app (Okta
+// single sign-on, Entra's sign-in naming the app).
+func (h *tenantHistory) signIn(t time.Time, i, app int) error {
+	p := &h.people[i]
+	b := h.buf[:0]
 	if h.Source == "okta" {
 		b = append(b, `{"uuid":"`...)
 		b = append(b, h.uuid()...)
 		b = append(b, `","published":"`...)
 		b = t.UTC().AppendFormat(b, oktaLayout)
-		b = append(b, `","eventType":"user.session.start","version":"0","severity":"INFO","displayMessage":"User login to Okta","actor":{`...)
+		if app < 0 {
+			b = append(b, `","eventType":"user.session.start","version":"0","severity":"INFO","displayMessage":"User login to Okta","actor":{`...)
+		} else {
+			b = append(b, `","eventType":"user.authentication.sso","version":"0","severity":"INFO","displayMessage":"User single sign on to app","actor":{`...)
+		}
 		b = oktaActor(b, p)
 		b = append(b, `},"client":{"userAgent":{"rawUserAgent":"`+userAgent+`","os":"Windows","browser":"CHROME"},"zone":"null","device":"Computer","ipAddress":"`...)
 		b = append(b, h.ipOf(i)...)
-		b = append(b, `"},"outcome":{"result":"SUCCESS","reason":null},"target":null,"transaction":{"type":"WEB","id":"`...)
+		b = append(b, `"},"outcome":{"result":"SUCCESS","reason":null},"target":`...)
+		if app < 0 {
+			b = append(b, `null`...)
+		} else {
+			b = append(b, '[')
+			b = h.oktaAppTarget(b, app)
+			b = append(b, ']')
+		}
+		b = append(b, `,"transaction":{"type":"WEB","id":"`...)
 		b = append(b, h.uuid()[:20]...)
 		b = append(b, `","detail":{}}}`...)
 	} else {
@@ -530,7 +549,15 @@ func (h *tenantHistory) login(t time.Time, i int) error {
 		b = kv(b, "userPrincipalName", p.login)
 		b = append(b, ',')
 		b = kv(b, "userId", p.id)
-		b = append(b, `,"appId":"00000002-0000-0ff1-ce00-000000000000","appDisplayName":"Office 365 Exchange Online","ipAddress":"`...)
+		if app < 0 {
+			b = append(b, `,"appId":"00000002-0000-0ff1-ce00-000000000000","appDisplayName":"Office 365 Exchange Online"`...)
+		} else {
+			b = append(b, `,"appId":"`...)
+			b = append(b, h.appObjectID(app)...)
+			b = append(b, `",`...)
+			b = kv(b, "appDisplayName", appName(app))
+		}
+		b = append(b, `,"ipAddress":"`...)
 		b = append(b, h.ipOf(i)...)
 		b = append(b, `","clientAppUsed":"Browser","userAgent":"`+userAgent+`","correlationId":"`...)
 		b = append(b, h.uuid()...)

@@ -62,48 +62,7 @@ func (h *tenantHistory) deprovision(t time.Time, app, n int, errMsg string) erro
 }
 
 // appSSO writes person n's sign-in to app through the identity provider.
-func (h *tenantHistory) appSSO(t time.Time, app, n int) error {
-	p := &h.people[n]
-	b := h.buf[:0]
-	if h.Source == "okta" {
-		b = append(b, `{"uuid":"`...)
-		b = append(b, h.uuid()...)
-		b = append(b, `","published":"`...)
-		b = t.UTC().AppendFormat(b, oktaLayout)
-		b = append(b, `","eventType":"user.authentication.sso","version":"0","severity":"INFO","displayMessage":"User single sign on to app","actor":{`...)
-		b = oktaActor(b, p)
-		b = append(b, `},"client":{"userAgent":{"rawUserAgent":"`+userAgent+`","os":"Windows","browser":"CHROME"},"zone":"null","device":"Computer","ipAddress":"`...)
-		b = append(b, h.ipOf(n)...)
-		b = append(b, `"},"outcome":{"result":"SUCCESS","reason":null},"target":[`...)
-		b = h.oktaAppTarget(b, app)
-		b = append(b, `],"transaction":{"type":"WEB","id":"`...)
-		b = append(b, h.uuid()[:20]...)
-		b = append(b, `","detail":{}}}`...)
-		h.buf = b
-		return h.out("okta")
-	}
-	b = append(b, `{"id":"`...)
-	b = append(b, h.uuid()...)
-	b = append(b, `","createdDateTime":"`...)
-	b = t.UTC().AppendFormat(b, msLayout)
-	b = append(b, `",`...)
-	b = kv(b, "userDisplayName", p.name)
-	b = append(b, ',')
-	b = kv(b, "userPrincipalName", p.login)
-	b = append(b, ',')
-	b = kv(b, "userId", p.id)
-	b = append(b, `,"appId":"`...)
-	b = append(b, h.appObjectID(app)...)
-	b = append(b, `",`...)
-	b = kv(b, "appDisplayName", appName(app))
-	b = append(b, `,"ipAddress":"`...)
-	b = append(b, h.ipOf(n)...)
-	b = append(b, `","clientAppUsed":"Browser","userAgent":"`+userAgent+`","correlationId":"`...)
-	b = append(b, h.uuid()...)
-	b = append(b, `","conditionalAccessStatus":"success","isInteractive":true,"status":{"errorCode":0}}`...)
-	h.buf = b
-	return h.out("entra")
-}
+func (h *tenantHistory) appSSO(t time.Time, app, n int) error { return h.signIn(t, n, app) }
 
 // appObjectID is app's id in the identity provider: an Okta app instance,
 // an Entra service principal.
