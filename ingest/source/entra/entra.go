@@ -276,8 +276,16 @@ func credentialTargets(changes []event.Change, revoked bool) []event.Target {
 		if revoked {
 			from, to = c.New, c.Old
 		}
+		// The keys before, as a set: a record listing thousands of keys
+		// costs one pass over each list, not one scan of the other list
+		// per key.
+		before := map[string]bool{}
+		for _, m := range keyIdentifier.FindAllStringSubmatch(from, -1) {
+			before[m[1]] = true
+		}
 		for _, m := range keyIdentifier.FindAllStringSubmatch(to, -1) {
-			if !strings.Contains(from, "KeyIdentifier="+m[1]) {
+			if !before[m[1]] {
+				before[m[1]] = true // listed twice, one target
 				out = append(out, event.Target{ID: m[1], Type: event.TargetCredential, Name: strings.TrimSpace(m[2])})
 			}
 		}
