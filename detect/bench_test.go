@@ -308,6 +308,7 @@ func builtinConds(tb testing.TB) map[string]func(*event.Event) bool {
 				e.Action == event.ActionUserSuspend || e.Action == event.ActionUserDelete ||
 				e.RawType == "application.provision.user.deactivate" || e.RawType == "application.provision.user.deprovision")
 		},
+		"event-trimmed": func(e *event.Event) bool { return e.Trimmed.Any() },
 		"provisioning-failures": func(e *event.Event) bool {
 			return e.Outcome == event.OutcomeFailure && (e.Action == event.ActionAppProvision || strings.HasPrefix(e.RawType, "provisioning.") ||
 				e.Source == event.SourceSCIM && !strings.HasPrefix(e.RawType, "GET "))
@@ -342,6 +343,8 @@ func TestHandWrittenMatchesRules(t *testing.T) {
 			}
 		}
 	}
+	evs = append(evs, event.Event{Action: event.ActionUserCreate, Trimmed: event.Trimmed{Targets: 3}},
+		event.Event{Action: event.ActionUserCreate, Trimmed: event.Trimmed{Time: "9999-12-31T00:00:00Z"}})
 	evs = append(evs, event.Event{Action: event.ActionRoleGrant, Outcome: event.OutcomeSuccess, RawType: "Add member to role completed (PIM activation)",
 		Actor: event.Actor{ID: "a"}, Targets: []event.Target{{Type: event.TargetUser, ID: "a"}}})
 	var m rules.Matcher

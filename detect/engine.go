@@ -45,7 +45,26 @@ type Engine struct {
 	stats     Stats
 
 	deliverMu sync.Mutex
+	refusal   refusal // guarded by deliverMu
 }
+
+// refusal is the state of a sink that refuses alerts (alerting's store
+// down): since when, how many attempts, the last error, and when to try
+// again. While it lasts, alerts are held and handed over at most once per
+// backoff, not once per event read (which flooded the log and ClickHouse
+// during an outage).
+type refusal struct {
+	since, retryAt time.Time
+	attempts       int
+	wait           time.Duration
+	err            error
+}
+
+// Delivery backoff: from the first refusal, doubling up to the cap.
+const (
+	deliveryBackoffMin = 100 * time.Millisecond
+	deliveryBackoffMax = 30 * time.Second
+)
 
 // Stats counts what the engine did.
 type Stats struct {
@@ -163,10 +182,12 @@ func (e *Engine) Process(ev *event.Event) error {
 	e.metrics.events.Inc()
 	e.stats.Events++
 	switch {
-	case e.tooFarAhead(ev.Time):
+	case e.tooFarAhead(ev.Time) || ev.Trimmed.Time != "":
 		// A clock that lies must not move event time: placed at the
 		// current event time (the wall clock before any event), evaluated
-		// now by every rule.
+		// now by every rule. So is an event whose own time was outside
+		// the sane range (source.Limits placed it at its receipt, which a
+		// replay of old records is far from).
 		e.metrics.future.Inc()
 		e.stats.Future++
 		at := e.clock.watermark
@@ -198,7 +219,7 @@ func (e *Engine) Process(ev *event.Event) error {
 	if !raised {
 		return nil
 	}
-	return e.deliver()
+	return e.deliver(false)
 }
 
 // tooFarAhead reports whether t is more than MaxFutureSkew ahead of the
@@ -220,7 +241,7 @@ func (e *Engine) Tick() error {
 	e.clock.tick(e.now())
 	e.advance()
 	e.mu.Unlock()
-	return e.deliver()
+	return e.deliver(false)
 }
 
 // Flush evaluates every held event and resolves every open alert: the end
@@ -232,7 +253,7 @@ func (e *Engine) Flush() error {
 	}
 	e.closeUntil(time.Time{})
 	e.mu.Unlock()
-	return e.deliver()
+	return e.deliver(true)
 }
 
 // advance evaluates the held events the watermark has passed by
@@ -325,10 +346,16 @@ func (e *Engine) emit(a *Alert) {
 }
 
 // deliver hands the queued alerts to the sink, in order, outside the
-// engine's lock. What the sink refuses stays queued, ahead of newer alerts.
-func (e *Engine) deliver() error {
+// engine's lock. What the sink refuses stays queued, ahead of newer alerts,
+// and is handed over again once the backoff since the last refusal passed
+// (at once when force: a flush). It returns the sink's error when it
+// tried and failed, nil when it succeeded or held the alerts back.
+func (e *Engine) deliver(force bool) error {
 	e.deliverMu.Lock()
 	defer e.deliverMu.Unlock()
+	if !force && !e.refusal.since.IsZero() && e.now().Before(e.refusal.retryAt) {
+		return nil // held: DeliveryError says so
+	}
 	e.mu.Lock()
 	batch := e.outbox
 	e.outbox, e.spare = e.spare[:0], nil
@@ -342,15 +369,62 @@ func (e *Engine) deliver() error {
 				e.metrics.dropped.Inc()
 				e.outbox = e.outbox[1:]
 			}
+			pending := len(e.outbox)
 			e.mu.Unlock()
-			return fmt.Errorf("handing alert %s of rule %s to the sink: %w", batch[i].ID, batch[i].Rule, err)
+			err = fmt.Errorf("handing alert %s of rule %s to the sink: %w", batch[i].ID, batch[i].Rule, err)
+			e.refused(err, pending)
+			return err
 		}
+		e.metrics.pending.Set(float64(len(batch) - i - 1))
 	}
 	clear(batch)
 	e.mu.Lock()
 	e.spare = batch[:0]
+	pending := len(e.outbox)
 	e.mu.Unlock()
+	e.metrics.pending.Set(float64(pending))
+	if !e.refusal.since.IsZero() {
+		e.logger.Info("alerts handed over again", "refused_attempts", e.refusal.attempts,
+			"for", e.now().Sub(e.refusal.since).Round(time.Millisecond), "last_err", e.refusal.err)
+		e.refusal = refusal{}
+		e.metrics.refusedSince.Set(0)
+	}
 	return nil
+}
+
+// refused records a refusal: logged when the sink starts refusing, not
+// at each attempt; the next attempt waits a backoff.
+func (e *Engine) refused(err error, pending int) {
+	r := &e.refusal
+	now := e.now()
+	r.attempts++
+	r.err = err
+	if r.since.IsZero() {
+		r.since, r.wait = now, deliveryBackoffMin
+		e.metrics.refusedSince.Set(float64(now.Unix()))
+		e.logger.Error("alerts not handed over: the sink refuses them; they are held and handed over again with backoff",
+			"pending", pending, "err", err)
+	} else {
+		r.wait = min(2*r.wait, deliveryBackoffMax)
+	}
+	r.retryAt = now.Add(r.wait)
+	e.metrics.pending.Set(float64(pending))
+}
+
+// DeliveryError is nil while the sink takes alerts, and says since when,
+// how often and why it refuses them otherwise (readiness).
+func (e *Engine) DeliveryError() error {
+	e.deliverMu.Lock()
+	defer e.deliverMu.Unlock()
+	r := e.refusal
+	if r.since.IsZero() {
+		return nil
+	}
+	e.mu.Lock()
+	pending := len(e.outbox)
+	e.mu.Unlock()
+	return fmt.Errorf("detect: alerts not handed over since %s (%d attempts, %d held): %w",
+		r.since.UTC().Format(time.RFC3339), r.attempts, pending, r.err)
 }
 
 // groupKey renders expression results as a group key, "a|b".

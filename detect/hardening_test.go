@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -65,30 +66,44 @@ func TestSequenceStateIsBounded(t *testing.T) {
 
 // TestFutureEventKeepsOrdering: one event dated a year ahead must not move
 // event time: a create and a grant delivered grant-first, within the
-// allowed lateness, still make the sequence.
+// allowed lateness, still make the sequence. Nor must one whose own time
+// was outside the sane range, which the limits placed at its receipt (a
+// replay of old records receives them now).
 func TestFutureEventKeepsOrdering(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.AllowedLateness = 10 * time.Minute
-	e, rec, _ := newEngine(t, cfg)
-	wall := e.now()
-	future := ev("future", 0, event.ActionRoleGrant, "clock-liar", "u9")
-	future.Time = wall.AddDate(1, 0, 0)
-	e.Process(future)
-	e.Process(ev("g1", 20*time.Minute, event.ActionRoleGrant, "admin", "u1"))
-	e.Process(ev("c1", 15*time.Minute, event.ActionUserCreate, "admin", "u1"))
-	e.Process(ev("x", 60*time.Minute, event.ActionUserCreate, "x", "x"))
-	e.Flush()
-	if n := len(rec.byRule("create-then-grant")); n != 1 {
-		t.Errorf("%d create-then-grant alerts, want 1", n)
-	}
-	if got := testutil.ToFloat64(e.metrics.future); got != 1 {
-		t.Errorf("future events %v, want 1", got)
-	}
-	if got := testutil.ToFloat64(e.metrics.late); got != 0 {
-		t.Errorf("late events %v, want 0", got)
-	}
-	if !e.clock.watermark.Before(wall) {
-		t.Errorf("watermark %v moved past the wall clock %v", e.clock.watermark, wall)
+	for _, tc := range []struct {
+		name  string
+		apply func(ev *event.Event, wall time.Time)
+	}{
+		{"a year ahead", func(ev *event.Event, wall time.Time) { ev.Time = wall.AddDate(1, 0, 0) }},
+		{"year 9999, placed at its receipt", func(ev *event.Event, wall time.Time) {
+			ev.Time, ev.Trimmed.Time = wall, "9999-12-31T23:59:59Z"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.AllowedLateness = 10 * time.Minute
+			e, rec, _ := newEngine(t, cfg)
+			wall := e.now()
+			future := ev("future", 0, event.ActionRoleGrant, "clock-liar", "u9")
+			tc.apply(future, wall)
+			e.Process(future)
+			e.Process(ev("g1", 20*time.Minute, event.ActionRoleGrant, "admin", "u1"))
+			e.Process(ev("c1", 15*time.Minute, event.ActionUserCreate, "admin", "u1"))
+			e.Process(ev("x", 60*time.Minute, event.ActionUserCreate, "x", "x"))
+			e.Flush()
+			if n := len(rec.byRule("create-then-grant")); n != 1 {
+				t.Errorf("%d create-then-grant alerts, want 1", n)
+			}
+			if got := testutil.ToFloat64(e.metrics.future); got != 1 {
+				t.Errorf("future events %v, want 1", got)
+			}
+			if got := testutil.ToFloat64(e.metrics.late); got != 0 {
+				t.Errorf("late events %v, want 0", got)
+			}
+			if !e.clock.watermark.Before(wall) {
+				t.Errorf("watermark %v moved past the wall clock %v", e.clock.watermark, wall)
+			}
+		})
 	}
 }
 
@@ -284,3 +299,59 @@ func TestOverridesMustNameThresholdRules(t *testing.T) {
 }
 
 func writeString(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
+
+// TestRefusingSinkIsRetriedWithBackoff: while the sink refuses alerts
+// (alerting's store down), they are held and handed over again with
+// backoff, not at every event read; the refusal is logged when it starts
+// and when it ends, and DeliveryError says it meanwhile. It once tried the
+// store once per event and logged each time: 35,173 lines in an outage.
+func TestRefusingSinkIsRetriedWithBackoff(t *testing.T) {
+	set, err := rules.Load(rules.Options{}, "testdata/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, attempts, delivered := true, 0, 0
+	sink := SinkFunc(func(a Alert) error {
+		attempts++
+		if down {
+			return errors.New("alerting: storing alert: dial tcp 127.0.0.1:9000: connection refused")
+		}
+		delivered++
+		return nil
+	})
+	now := t0
+	cfg := DefaultConfig()
+	cfg.Now = func() time.Time { return now }
+	var logs strings.Builder
+	e, err := New(cfg, set, sink, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5,000 deletes, one every 20 ms of wall time (100 s): each raises an
+	// alert of each-delete.
+	for i := range 5000 {
+		e.Process(ev(fmt.Sprint("d", i), time.Duration(i)*time.Second, event.ActionUserDelete, fmt.Sprint("a", i)))
+		now = now.Add(20 * time.Millisecond)
+	}
+	if attempts > 20 {
+		t.Errorf("%d attempts to hand alerts over in 100 s of refusals, want a few (backoff)", attempts)
+	}
+	derr := e.DeliveryError()
+	if derr == nil || !strings.Contains(derr.Error(), "connection refused") || !strings.Contains(derr.Error(), "held") {
+		t.Errorf("DeliveryError while refused: %v", derr)
+	}
+	down = false
+	now = now.Add(time.Minute)
+	if err := e.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if e.DeliveryError() != nil {
+		t.Errorf("DeliveryError after recovery: %v", e.DeliveryError())
+	}
+	if delivered < 5000 {
+		t.Errorf("%d alerts delivered after the sink came back, want every one of 5000", delivered)
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 2 || !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "handed over again") {
+		t.Errorf("want one line when the refusals start and one when they end, got %d:\n%s", n, logs.String())
+	}
+}

@@ -6,17 +6,19 @@ import (
 )
 
 type metrics struct {
-	events     prometheus.Counter
-	late       prometheus.Counter
-	future     prometheus.Counter
-	alerts     *prometheus.CounterVec
-	evalErrors *prometheus.CounterVec
-	evictions  *prometheus.CounterVec
-	keys       *prometheus.GaugeVec
-	sinkErrors prometheus.Counter
-	dropped    prometheus.Counter
-	rules      prometheus.Gauge
-	warm       *prometheus.GaugeVec
+	events       prometheus.Counter
+	late         prometheus.Counter
+	future       prometheus.Counter
+	alerts       *prometheus.CounterVec
+	evalErrors   *prometheus.CounterVec
+	evictions    *prometheus.CounterVec
+	keys         *prometheus.GaugeVec
+	sinkErrors   prometheus.Counter
+	pending      prometheus.Gauge
+	refusedSince prometheus.Gauge
+	dropped      prometheus.Counter
+	rules        prometheus.Gauge
+	warm         *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,7 +39,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		keys: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "state_keys",
 			Help: "State held, by rule and kind: window, sequence, dedup, term, key, series, hour (updated each minute of event time)."}, []string{"rule", "kind"}),
 		sinkErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sink_errors_total",
-			Help: "Times the sink refused an alert; the alert was kept and handed over again."}),
+			Help: "Attempts to hand alerts over that the sink refused; the alerts were kept and handed over again, with backoff."}),
+		pending: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "alerts_pending",
+			Help: "Alerts raised and not yet accepted by the sink (alerting), held while it refuses them."}),
+		refusedSince: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "sink_refusing_since_seconds",
+			Help: "Unix time since which the sink refuses alerts (alerting's store down); 0 while it takes them."}),
 		dropped: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alerts_dropped_total",
 			Help: "Alerts dropped because the sink refused alerts past max_pending_alerts."}),
 		rules: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "rules", Help: "Rules loaded."}),

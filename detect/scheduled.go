@@ -244,9 +244,9 @@ func (s *Scheduler) runTenant(ctx context.Context, r *rules.Rule, tenant string,
 	s.mu.Unlock()
 	for _, a := range raise {
 		a.Observed = s.eng.now()
-		if err := s.eng.raise(a); err != nil {
-			s.logger.Error("alerts not delivered; they will be retried", "err", err)
-		}
+		// A refused alert is held and handed over again; the engine
+		// says so once, not per alert.
+		_ = s.eng.raise(a)
 	}
 	return nil
 }
@@ -330,7 +330,7 @@ func (e *Engine) raise(a Alert) error {
 	e.stats.Alerts++
 	e.emit(&a)
 	e.mu.Unlock()
-	return e.deliver()
+	return e.deliver(false)
 }
 
 type schedMetrics struct {

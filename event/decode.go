@@ -135,6 +135,8 @@ func (d *decoder) event(e *Event, raw RawMode) error {
 		case "correlation_id":
 			e.CorrelationID, err = d.str()
 			seen |= hasCorrelation
+		case "trimmed":
+			return errSlow // rare: the general decoder reads it
 		case "raw":
 			if raw == RawSkip && seen == hasAllButRaw {
 				return nil // the framing found the record's end
@@ -153,7 +155,7 @@ func (d *decoder) event(e *Event, raw RawMode) error {
 // general decoder does (encoding/json's rule): the fast path leaves those
 // to it.
 var (
-	eventKeys  = []string{"id", "time", "tenant", "source", "raw_type", "action", "outcome", "reason", "actor", "targets", "changes", "correlation_id", "raw"}
+	eventKeys  = []string{"id", "time", "tenant", "source", "raw_type", "action", "outcome", "reason", "actor", "targets", "changes", "correlation_id", "trimmed", "raw"}
 	actorKeys  = []string{"id", "type", "name", "email", "ip", "user_agent"}
 	targetKeys = []string{"id", "type", "name", "email"}
 	changeKeys = []string{"field", "old", "new"}

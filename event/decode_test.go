@@ -23,6 +23,9 @@ var decodeCases = []string{
 	`{"id":"e9","time":"2026-11-20T03:00:00.000Z","targets":[{"id":1}],"raw":{}}`,
 	`{"id":"e10","time":"2026-11-20T03:00:00.000Z","actor":{"id":"\ud83d\ude00"},"raw":{}}`,
 	"{\"id\":\"e11\xff\",\"time\":\"2026-11-20T03:00:00.000Z\",\"raw\":{}}",
+	// What the limits cut, as AppendJSON writes it, and off its form.
+	`{"id":"e12","time":"2026-11-20T03:00:00.000Z","tenant":"acme","source":"okta","raw_type":"x","action":"user.create","outcome":"success","reason":"","actor":{"id":"","type":"","name":"","email":"","ip":"","user_agent":""},"targets":[],"changes":[],"correlation_id":"","trimmed":{"targets":199936,"time":"9999-12-31T23:59:59Z"},"raw":{}}`,
+	`{"id":"e13","time":"2026-11-20T03:00:00.000Z","trimmed":{"strings":"x"},"raw":{}}`,
 }
 
 // TestDecodeAgreesWithUnmarshal: the fast decoder gives what the general
@@ -39,6 +42,15 @@ func TestDecodeAgreesWithUnmarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDecode(t, bytes.TrimSpace(b))
+	e.Trimmed = Trimmed{Changes: 3, Strings: 1, Time: "0001-01-01T00:00:00Z"}
+	if b, err = e.AppendJSON(nil); err != nil {
+		t.Fatal(err)
+	}
+	checkDecode(t, bytes.TrimSpace(b))
+	var back Event
+	if err := Decode(&back, b, RawSkip); err != nil || back.Trimmed != e.Trimmed {
+		t.Errorf("trimmed round trip: %+v, %v", back.Trimmed, err)
+	}
 }
 
 func checkDecode(t *testing.T, b []byte) {

@@ -42,6 +42,11 @@ type Event struct {
 	// transaction.id, Entra correlationId, SCIM request id).
 	CorrelationID string `json:"correlation_id" expr:"correlation_id"`
 
+	// Trimmed says what scimwatch left out of, or replaced in, a record
+	// too large or too strange to keep whole (see source.Limits). It is
+	// zero for almost every event, and then absent from the JSON form.
+	Trimmed Trimmed `json:"trimmed" expr:"trimmed"`
+
 	// Raw is the original record, unchanged. A normalizer's Raw aliases the
 	// input it was given: copy it if the input buffer is reused.
 	Raw json.RawMessage `json:"raw" expr:"raw"`
@@ -64,6 +69,23 @@ type Target struct {
 	Name  string `json:"name" expr:"name"`
 	Email string `json:"email" expr:"email"`
 }
+
+// Trimmed counts what was cut from an event at normalization, so that a
+// cut is never silent: the event is stored and evaluated with what was
+// kept, and says what was not.
+type Trimmed struct {
+	// Targets and Changes left out past the bounds.
+	Targets int `json:"targets,omitempty" expr:"targets"`
+	Changes int `json:"changes,omitempty" expr:"changes"`
+	// Strings shortened to their bound.
+	Strings int `json:"strings,omitempty" expr:"strings"`
+	// Time is the record's own time (RFC 3339) when it was outside the
+	// sane range; the event's Time is then when the record was received.
+	Time string `json:"time,omitempty" expr:"time"`
+}
+
+// Any reports whether anything was cut or replaced.
+func (t Trimmed) Any() bool { return t != Trimmed{} }
 
 // Change is one attribute that changed. Old and New are text: JSON-encoded
 // values that sources wrap in strings are decoded first (see the README).

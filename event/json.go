@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -88,6 +89,9 @@ func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
 	}
 	dst = append(dst, `],"correlation_id":`...)
 	dst = appendString(dst, e.CorrelationID)
+	if e.Trimmed.Any() {
+		dst = e.Trimmed.appendJSON(dst)
+	}
 	dst = append(dst, `,"raw":`...)
 	raw := bytes.TrimSpace(e.Raw)
 	switch {
@@ -103,6 +107,27 @@ func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, raw...)
 	}
 	return append(dst, "}\n"...), nil
+}
+
+// appendJSON appends `,"trimmed":{...}` with the counts that are not zero.
+func (t *Trimmed) appendJSON(dst []byte) []byte {
+	dst = append(dst, `,"trimmed":{`...)
+	sep := ""
+	for _, f := range [...]struct {
+		key string
+		n   int
+	}{{"targets", t.Targets}, {"changes", t.Changes}, {"strings", t.Strings}} {
+		if f.n != 0 {
+			dst = append(dst, sep+`"`+f.key+`":`...)
+			dst = strconv.AppendInt(dst, int64(f.n), 10)
+			sep = ","
+		}
+	}
+	if t.Time != "" {
+		dst = append(dst, sep+`"time":`...)
+		dst = appendString(dst, t.Time)
+	}
+	return append(dst, '}')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -31,6 +31,7 @@ var guardFields = map[string]func(e *event.Event) string{
 	"actor.email":      func(e *event.Event) string { return e.Actor.Email },
 	"actor.ip":         func(e *event.Event) string { return e.Actor.IP },
 	"actor.user_agent": func(e *event.Event) string { return e.Actor.UserAgent },
+	"trimmed.time":     func(e *event.Event) string { return e.Trimmed.Time },
 }
 
 // guardOf derives the guard of src (nil: none known) and reports whether it
@@ -38,8 +39,8 @@ var guardFields = map[string]func(e *event.Event) string{
 // at all. It understands comparisons of the fields above (and of
 // lower(field) and email_domain(field)) with string constants (==, !=, in,
 // startsWith, endsWith, contains), !, && and ||, true and false,
-// any(targets, …) and any(changes, …) over their fields, len(targets) and
-// len(changes) against integers, in_list(field, "list"), and macros by
+// any(targets, …) and any(changes, …) over their fields, len(targets),
+// len(changes) and the trimmed.* counts against integers, in_list(field, "list"), and macros by
 // name, and comparisons of two such fields with == and !=. Anything else is
 // taken as possibly true, and makes it inexact.
 func (l *loader) guardOf(src string, nMacros int) (Guard, bool) {
@@ -116,6 +117,38 @@ func (l *loader) guardNode(n ast.Node, nMacros, depth int) (Guard, bool) {
 		}
 	}
 	return nil, false
+}
+
+// countOf reads len(targets), len(changes) or a trimmed.* count.
+func countOf(n ast.Node) func(e *event.Event) int {
+	switch n := n.(type) {
+	case *ast.BuiltinNode:
+		if n.Name != "len" || len(n.Arguments) != 1 {
+			return nil
+		}
+		if id, ok := n.Arguments[0].(*ast.IdentifierNode); ok {
+			switch id.Value {
+			case "targets":
+				return func(e *event.Event) int { return len(e.Targets) }
+			case "changes":
+				return func(e *event.Event) int { return len(e.Changes) }
+			}
+		}
+	case *ast.MemberNode:
+		id, ok1 := n.Node.(*ast.IdentifierNode)
+		prop, ok2 := n.Property.(*ast.StringNode)
+		if ok1 && ok2 && !n.Optional && id.Value == "trimmed" {
+			switch prop.Value {
+			case "targets":
+				return func(e *event.Event) int { return e.Trimmed.Targets }
+			case "changes":
+				return func(e *event.Event) int { return e.Trimmed.Changes }
+			case "strings":
+				return func(e *event.Event) int { return e.Trimmed.Strings }
+			}
+		}
+	}
+	return nil
 }
 
 // fieldFunc reads a string field of the event, or of the element of the
@@ -364,18 +397,13 @@ func (l *loader) anyOf(n *ast.BuiltinNode) Guard {
 
 // lenComparison is len(targets|changes) OP integer.
 func (l *loader) lenComparison(n *ast.BinaryNode) Guard {
-	b, ok := n.Left.(*ast.BuiltinNode)
-	c, ok2 := n.Right.(*ast.IntegerNode)
-	if !ok || !ok2 || b.Name != "len" || len(b.Arguments) != 1 {
+	c, ok := n.Right.(*ast.IntegerNode)
+	if !ok {
 		return nil
 	}
-	id, ok := b.Arguments[0].(*ast.IdentifierNode)
-	if !ok || id.Value != "targets" && id.Value != "changes" {
+	size := countOf(n.Left)
+	if size == nil {
 		return nil
-	}
-	size := func(e *event.Event) int { return len(e.Targets) }
-	if id.Value == "changes" {
-		size = func(e *event.Event) int { return len(e.Changes) }
 	}
 	v := c.Value
 	switch n.Operator {

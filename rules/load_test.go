@@ -252,3 +252,31 @@ func TestLoadBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestTrimmedGuardIsExact: event-trimmed runs on every event, so its
+// condition must be decided by the Go guard without the expression.
+func TestTrimmedGuardIsExact(t *testing.T) {
+	set, err := Load(Options{}, "builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range set.Rules {
+		if r.ID != "event-trimmed" {
+			continue
+		}
+		if r.Guard == nil || !r.Exact {
+			t.Fatalf("event-trimmed: guard %v, exact %v", r.Guard != nil, r.Exact)
+		}
+		for _, tc := range []struct {
+			tr   event.Trimmed
+			want bool
+		}{{event.Trimmed{}, false}, {event.Trimmed{Targets: 1}, true}, {event.Trimmed{Changes: 2}, true},
+			{event.Trimmed{Strings: 3}, true}, {event.Trimmed{Time: "9999-12-31T00:00:00Z"}, true}} {
+			if got := r.Guard(&event.Event{Trimmed: tc.tr}); got != tc.want {
+				t.Errorf("guard on %+v: %v, want %v", tc.tr, got, tc.want)
+			}
+		}
+		return
+	}
+	t.Fatal("no rule event-trimmed")
+}

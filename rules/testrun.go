@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"time"
 
 	json "github.com/goccy/go-json"
 
@@ -68,9 +69,12 @@ func (tc *TestCase) events() ([]event.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
 		}
+		first := len(evs)
 		if evs, err = n.Normalize(evs, te.JSON, "test"); err != nil {
 			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
 		}
+		// As ingest and detection see them.
+		source.DefaultLimits().Apply(evs[first:], time.Now())
 	}
 	return evs, nil
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source"
@@ -49,6 +50,7 @@ func (s *eventStream) Next() (*event.Event, error) {
 			s.rejected++
 			reportReject(s.errw, s.label, rec.Line, err)
 		}
+		source.DefaultLimits().Apply(s.evs, time.Now())
 	}
 	s.next++
 	return &s.evs[s.next-1], nil

@@ -63,7 +63,7 @@ config: import uses its clickhouse: section.`,
 	if err != nil {
 		return fs.fail("--source: %v", err)
 	}
-	chCfg, err := loadClickHouseSection(*config)
+	chCfg, limits, err := loadStoreSections(*config)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch import:", err)
 		return 1
@@ -78,7 +78,7 @@ config: import uses its clickhouse: section.`,
 		fmt.Fprintln(stderr, "scimwatch import: preparing ClickHouse:", err)
 		return 1
 	}
-	im := &importer{store: store, n: n, tenant: *tenant, perFile: perFile, batch: *batch, maxRecord: *maxRecord, stdin: c.stdin, errw: bufio.NewWriter(stderr)}
+	im := &importer{store: store, n: n, tenant: *tenant, perFile: perFile, batch: *batch, maxRecord: *maxRecord, limits: limits, stdin: c.stdin, errw: bufio.NewWriter(stderr)}
 	defer im.errw.Flush()
 	show := *progress == "always" || *progress == "auto" && isTerminal(stderr)
 	if *progress != "auto" && *progress != "always" && *progress != "never" {
@@ -99,6 +99,9 @@ config: import uses its clickhouse: section.`,
 	st := im.stats()
 	fmt.Fprintf(im.errw, "scimwatch import: %d records, %d events imported in %.1fs (%.0f events/s), %d records rejected\n",
 		st.Records, st.Events, elapsed.Seconds(), float64(st.Events)/max(elapsed.Seconds(), 1e-9), st.Rejected)
+	if st.Trimmed > 0 {
+		fmt.Fprintf(im.errw, "scimwatch import: %d events cut to the limits (their trimmed_* columns say what was left out)\n", st.Trimmed)
+	}
 	if err != nil {
 		fmt.Fprintln(im.errw, "scimwatch import:", err)
 		fmt.Fprintln(im.errw, "scimwatch import: what was imported stays; run the same import again to finish (importing twice changes nothing)")
@@ -113,21 +116,32 @@ config: import uses its clickhouse: section.`,
 // loadClickHouseSection reads the clickhouse: section of an ingest or a
 // detection config (the other sections are those commands' to check).
 func loadClickHouseSection(path string) (clickhouse.Config, error) {
+	c, _, err := loadStoreSections(path)
+	return c, err
+}
+
+// loadStoreSections reads the clickhouse: and limits: sections of an
+// ingest or a detection config: where events go, and what one may carry.
+func loadStoreSections(path string) (clickhouse.Config, source.Limits, error) {
 	var doc struct {
 		ClickHouse clickhouse.Config `yaml:"clickhouse"`
+		Limits     source.Limits     `yaml:"limits"`
 	}
-	doc.ClickHouse = clickhouse.DefaultConfig()
+	doc.ClickHouse, doc.Limits = clickhouse.DefaultConfig(), source.DefaultLimits()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return doc.ClickHouse, fmt.Errorf("--config: %w", err)
+		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config: %w", err)
 	}
 	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return doc.ClickHouse, fmt.Errorf("--config %s: %v", path, goType.ReplaceAllString(err.Error(), ""))
+		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: %v", path, goType.ReplaceAllString(err.Error(), ""))
 	}
 	if err := doc.ClickHouse.Validate(); err != nil {
-		return doc.ClickHouse, fmt.Errorf("--config %s: clickhouse: %w", path, err)
+		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: clickhouse: %w", path, err)
 	}
-	return doc.ClickHouse, nil
+	if err := doc.Limits.Validate(); err != nil {
+		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: limits: %w", path, err)
+	}
+	return doc.ClickHouse, doc.Limits, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -159,13 +173,14 @@ type importer struct {
 	perFile   fileTenants
 	batch     int
 	maxRecord int
+	limits    source.Limits
 	stdin     io.Reader
 	errw      *bufio.Writer
 	bar       *progressbar.ProgressBar
 	started   time.Time
 
-	records, events, rejected, notJSON atomic.Int64
-	read                               atomic.Int64 // bytes
+	records, events, rejected, notJSON, trimmed atomic.Int64
+	read                                        atomic.Int64 // bytes
 }
 
 // importBatch is one insert: events whose Raw lives in the batch's own
@@ -178,7 +193,8 @@ type importBatch struct {
 }
 
 func (im *importer) stats() source.Stats {
-	return source.Stats{Records: int(im.records.Load()), Events: int(im.events.Load()), Rejected: int(im.rejected.Load()), NotJSON: int(im.notJSON.Load())}
+	return source.Stats{Records: int(im.records.Load()), Events: int(im.events.Load()), Rejected: int(im.rejected.Load()), NotJSON: int(im.notJSON.Load()),
+		Trimmed: int(im.trimmed.Load())}
 }
 
 func (im *importer) run(ctx context.Context, names []string) error {
@@ -307,6 +323,9 @@ func (im *importer) readFile(ctx context.Context, name string, batches chan<- *i
 			im.rejected.Add(1)
 			im.reject(label, rec.Line, err)
 			continue
+		}
+		if tr := im.limits.Apply(evs, time.Now()); tr.Events > 0 {
+			im.trimmed.Add(int64(tr.Events))
 		}
 		for j := range evs {
 			ev := evs[j]

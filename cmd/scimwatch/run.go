@@ -285,7 +285,8 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 		replay = replaySpan(set, cfg.Detect)
 	}
 	cons, err := consume.New(consume.Config{Brokers: cfg.Kafka.Brokers, Group: group, Topics: topics, Replay: replay,
-		StartLatest: cfg.Kafka.StartOffset == "latest", CommitEvery: cfg.Detector.CommitEvery, MaxRecordBytes: cfg.Kafka.MaxRecordBytes},
+		StartLatest: cfg.Kafka.StartOffset == "latest", CommitEvery: cfg.Detector.CommitEvery, MaxRecordBytes: cfg.Kafka.MaxRecordBytes,
+		Limits: cfg.Limits},
 		eng, reg, logger.With("component", "detector"))
 	if err != nil {
 		hist.stop()
@@ -316,9 +317,7 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 			case <-dctx.Done():
 				return
 			case <-t.C:
-				if err := eng.Tick(); err != nil {
-					logger.Error("alerts not delivered; they will be retried", "err", err)
-				}
+				_ = eng.Tick() // a refusing sink: the engine holds, retries and says so
 			}
 		}
 	}()
@@ -345,7 +344,7 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 		if nf != nil && !nf.n.Ready() {
 			errs = append(errs, errors.New("alerting: loading its state"))
 		}
-		errs = append(errs, hist.ready())
+		errs = append(errs, hist.ready(), eng.DeliveryError())
 		return errors.Join(errs...)
 	}
 	return stop, ready, nil

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +22,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
@@ -46,7 +46,14 @@ type Config struct {
 	// CommitEvery is how often read offsets are committed.
 	CommitEvery    time.Duration
 	MaxRecordBytes int
+	// Limits bound what one event may carry, as ingest's (zero: the
+	// defaults).
+	Limits source.Limits
 }
+
+// LagInterval is how often the lag of the assigned partitions is asked of
+// the broker.
+var LagInterval = 5 * time.Second
 
 // Processor is what records become events for: the engine.
 type Processor interface {
@@ -62,6 +69,7 @@ type Consumer struct {
 	norms   map[string]source.Normalizer
 	tenants map[string]string
 	joined  atomic.Bool
+	lag     *partition.Lag
 }
 
 // New returns a Consumer; reg may be nil.
@@ -79,6 +87,7 @@ func New(cfg Config, proc Processor, reg prometheus.Registerer, logger *slog.Log
 		cfg.MaxRecordBytes = source.DefaultMaxRecord
 	}
 	c := &Consumer{cfg: cfg, proc: proc, logger: logger, metrics: newMetrics(reg), norms: map[string]source.Normalizer{}, tenants: map[string]string{}}
+	c.lag = partition.NewLag(cfg.Brokers, &kafkago.Transport{}, c.metrics.lag, LagInterval, logger)
 	for _, t := range cfg.Topics {
 		n, err := source.ForSource(t.Source)
 		if err != nil {
@@ -117,6 +126,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("consume: consumer group: %w", err)
 	}
 	defer group.Close()
+	lctx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go c.lag.Run(lctx)
 	wait := time.Second
 	for {
 		gen, err := group.Next(ctx)
@@ -243,16 +255,25 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 	norm, tenant := c.norms[topic], c.tenants[topic]
 	// The series this partition updates, looked up once, not per record.
 	live, replayed := c.metrics.records.WithLabelValues(topic, "false"), c.metrics.records.WithLabelValues(topic, "true")
-	rejected, lag := c.metrics.rejected.WithLabelValues(topic), c.metrics.lag.WithLabelValues(topic, strconv.Itoa(pa.ID))
+	rejected := c.metrics.rejected.WithLabelValues(topic)
+	pos := c.lag.Track(topic, pa.ID, from)
+	defer c.lag.Forget(topic, pa.ID)
+	// A broker error (a restart, a leader moving) is retried with backoff
+	// for as long as the partition is assigned: it never stops detection
+	// of the partition silently.
+	bo := &partition.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
+	onErr := func(err error) {
+		c.metrics.fetchErrors.WithLabelValues(topic).Inc()
+		c.logger.Warn("detector fetching; will retry", "topic", topic, "partition", pa.ID, "err", err)
+	}
 	var evs []event.Event
+	var err error
 	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.logger.Warn("detector reading", "topic", topic, "partition", pa.ID, "err", err)
-			}
+		m, ok := partition.Fetch(ctx, r, bo, onErr)
+		if !ok {
 			return
 		}
+		pos.Set(m.Offset + 1)
 		if m.Offset < committed {
 			replayed.Inc()
 		} else {
@@ -265,13 +286,17 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 			// Ingest dead-letters what cannot be read; the detector counts it.
 			rejected.Inc()
 			c.logger.Debug("detector skipping a record it cannot read", "topic", topic, "partition", pa.ID, "offset", m.Offset, "err", err)
+		} else {
+			received := m.Time
+			if received.IsZero() {
+				received = time.Now()
+			}
+			c.cfg.Limits.Apply(evs, received) // ingest counts what it cuts
 		}
 		for i := range evs {
-			if err := c.proc.Process(&evs[i]); err != nil {
-				c.logger.Error("alerts not delivered; they will be retried", "err", err)
-			}
+			// The engine keeps what its sink refuses and says so itself.
+			_ = c.proc.Process(&evs[i])
 		}
-		lag.Set(float64(max(0, r.Lag())))
 		progress(m.Offset + 1)
 	}
 }
@@ -279,6 +304,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 type metrics struct {
 	records     *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
+	fetchErrors *prometheus.CounterVec
 	lag         *prometheus.GaugeVec
 	generations prometheus.Counter
 }
@@ -291,8 +317,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Records the detector read from Kafka, by topic and whether they were re-read to rebuild state (replay)."}, []string{"topic", "replay"}),
 		rejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "records_rejected_total",
 			Help: "Records the detector could not read (ingest dead-letters them), by topic."}, []string{"topic"}),
+		fetchErrors: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "fetch_errors_total",
+			Help: "Errors fetching from Kafka, by topic; each fetch is retried with backoff."}, []string{"topic"}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_lag",
-			Help: "Records behind the partition's end, by topic and partition."}, []string{"topic", "partition"}),
+			Help: "Records behind the partition's end, by topic and partition (asked of the broker every few seconds, also while the detector cannot move)."}, []string{"topic", "partition"}),
 		generations: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "group_generations_total",
 			Help: "Consumer group generations (rebalances) the detector joined."}),
 	}

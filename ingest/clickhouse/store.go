@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,18 +96,29 @@ type Row struct {
 	ProducedMs uint64 // Kafka message timestamp, ms since the epoch
 }
 
-// Columns of the events table that Insert writes, in order.
-const insertColumns = `tenant, id, time, time_ms, source, raw_type, action, outcome, reason,
+// Columns of the events table that Insert writes, in order: those of the
+// first schema, then those added since (0009).
+const (
+	firstColumns = `tenant, id, time, time_ms, source, raw_type, action, outcome, reason,
 	actor_id, actor_type, actor_name, actor_email, actor_ip, actor_user_agent,
 	target_ids, target_types, target_names, target_emails, change_fields, change_olds, change_news,
 	correlation_id, raw, kafka_topic, kafka_partition, kafka_offset, produced_ms, ingested_ms`
+	insertColumns = firstColumns + `,
+	trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time`
+)
 
 // Insert writes rows in one INSERT. ingested is recorded as ingested_ms.
 func (s *Store) Insert(ctx context.Context, rows []Row, ingested time.Time) error {
+	return s.insert(ctx, rows, ingested, insertColumns)
+}
+
+// insert writes rows into cols, a prefix of insertColumns.
+func (s *Store) insert(ctx context.Context, rows []Row, ingested time.Time, cols string) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Database+".events ("+insertColumns+")")
+	ncols := strings.Count(cols, ",") + 1
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.cfg.Database+".events ("+cols+")")
 	if err != nil {
 		return fmt.Errorf("preparing insert: %w", err)
 	}
@@ -120,7 +132,7 @@ func (s *Store) Insert(ctx context.Context, rows []Row, ingested time.Time) erro
 		for i := start; i < min(start+blockRows, len(rows)); i++ {
 			c.add(&rows[i], ing)
 		}
-		for i, col := range c.all() {
+		for i, col := range c.all()[:ncols] {
 			if err := batch.Column(i).Append(col); err != nil {
 				return fmt.Errorf("column %d: %w", i, err)
 			}
@@ -154,6 +166,8 @@ type columns struct {
 	partition                                 []int32
 	offset                                    []int64
 	produced, ingested                        []uint64
+	trTargets, trChanges, trStrings           []uint32
+	trTime                                    []string
 }
 
 func newColumns(n int) *columns {
@@ -167,6 +181,7 @@ func newColumns(n int) *columns {
 		correlation: s(), raw: s(), topic: s(),
 		partition: make([]int32, 0, n), offset: make([]int64, 0, n),
 		produced: make([]uint64, 0, n), ingested: make([]uint64, 0, n),
+		trTargets: make([]uint32, 0, n), trChanges: make([]uint32, 0, n), trStrings: make([]uint32, 0, n), trTime: s(),
 	}
 }
 
@@ -178,6 +193,7 @@ func (c *columns) reset() {
 	c.cFields, c.cOlds, c.cNews = c.cFields[:0], c.cOlds[:0], c.cNews[:0]
 	c.correlation, c.raw, c.topic = c.correlation[:0], c.raw[:0], c.topic[:0]
 	c.partition, c.offset, c.produced, c.ingested = c.partition[:0], c.offset[:0], c.produced[:0], c.ingested[:0]
+	c.trTargets, c.trChanges, c.trStrings, c.trTime = c.trTargets[:0], c.trChanges[:0], c.trStrings[:0], c.trTime[:0]
 }
 
 func (c *columns) add(r *Row, ingested uint64) {
@@ -216,6 +232,11 @@ func (c *columns) add(r *Row, ingested uint64) {
 	c.offset = append(c.offset, r.Offset)
 	c.produced = append(c.produced, r.ProducedMs)
 	c.ingested = append(c.ingested, ingested)
+	tr := &e.Trimmed
+	c.trTargets = append(c.trTargets, uint32(tr.Targets))
+	c.trChanges = append(c.trChanges, uint32(tr.Changes))
+	c.trStrings = append(c.trStrings, uint32(tr.Strings))
+	c.trTime = append(c.trTime, tr.Time)
 }
 
 func (c *columns) all() []any {
@@ -224,5 +245,6 @@ func (c *columns) all() []any {
 		c.actorID, c.actorType, c.actorName, c.actorEmail, c.actorIP, c.actorUA,
 		c.tIDs, c.tTypes, c.tNames, c.tEmails, c.cFields, c.cOlds, c.cNews,
 		c.correlation, c.raw, c.topic, c.partition, c.offset, c.produced, c.ingested,
+		c.trTargets, c.trChanges, c.trStrings, c.trTime,
 	}
 }

@@ -269,7 +269,8 @@ func TestUpgradeFromTheFirstSchema(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		rows = append(rows, Row{Event: testEvent(fmt.Sprint("old-", i), time.Date(2026, 11, 20, 3, 0, i, 0, time.UTC)), Topic: "t", Offset: int64(i)})
 	}
-	if err := s.Insert(ctx, rows, time.Now()); err != nil {
+	// As the first version wrote them: its columns only.
+	if err := s.insert(ctx, rows, time.Now(), firstColumns); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Open(s.cfg, nil)
@@ -298,5 +299,28 @@ func TestUpgradeFromTheFirstSchema(t *testing.T) {
 	}
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('events_v1', 'events_by_id')", db).Scan(&leftovers); err != nil || leftovers != 0 {
 		t.Errorf("%d tables of the upgrade left, %v", leftovers, err)
+	}
+}
+
+// TestTrimmedRoundTrip: what the limits cut from an event is stored with
+// it and read back by Events (backtests and warm-up see it as ingest did).
+func TestTrimmedRoundTrip(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	cut, whole := testEvent("cut", at), testEvent("whole", at.Add(time.Second))
+	cut.Trimmed = event.Trimmed{Targets: 199936, Changes: 3, Strings: 2, Time: "9999-12-31T23:59:59Z"}
+	if err := s.Insert(ctx, []Row{{Event: cut}, {Event: whole}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]event.Trimmed{}
+	if err := s.Events(ctx, at, at.Add(time.Minute), nil, func(e *event.Event) error { got[e.ID] = e.Trimmed; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got["cut"] != cut.Trimmed || got["whole"].Any() || len(got) != 2 {
+		t.Errorf("read back %+v", got)
 	}
 }

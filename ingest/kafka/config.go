@@ -26,6 +26,10 @@ type Config struct {
 	Batch      BatchConfig       `yaml:"batch"`
 	Retry      RetryConfig       `yaml:"retry"`
 	HTTP       HTTPConfig        `yaml:"http"`
+	// Limits bound what one event may carry; past them the excess is cut,
+	// counted and marked on the event. Detection and import apply the
+	// same.
+	Limits source.Limits `yaml:"limits"`
 	// ShutdownTimeout bounds how long SIGTERM waits for the current batch to
 	// land and commit; past it the batch is left for re-reading.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -46,6 +50,11 @@ type KafkaConfig struct {
 	// MaxRecordBytes is the largest record accepted; larger ones are dead
 	// letters.
 	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// DeadLetterMaxBytes is the largest dead letter written: the dead-letter
+	// topic's max.message.bytes (the broker's message.max.bytes, 1,048,588
+	// by default) less room to spare. A record larger than that goes with
+	// the start of its value, its length and SHA-256 in headers.
+	DeadLetterMaxBytes int `yaml:"dead_letter_max_bytes"`
 	// StartOffset is where a group with no committed offset starts:
 	// earliest or latest.
 	StartOffset string `yaml:"start_offset"`
@@ -73,6 +82,9 @@ type BatchConfig struct {
 type RetryConfig struct {
 	InitialBackoff time.Duration `yaml:"initial_backoff"`
 	MaxBackoff     time.Duration `yaml:"max_backoff"`
+	// StuckAfter is how long a batch may fail to be written before
+	// /readyz answers 503 (it is retried all the same).
+	StuckAfter time.Duration `yaml:"stuck_after"`
 }
 
 // HTTPConfig is the listener of /metrics, /healthz and /readyz.
@@ -87,14 +99,16 @@ type HTTPConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Kafka: KafkaConfig{
-			Group:          "scimwatch-ingest",
-			MaxRecordBytes: 1 << 20,
-			StartOffset:    "earliest",
+			Group:              "scimwatch-ingest",
+			MaxRecordBytes:     1 << 20,
+			DeadLetterMaxBytes: 1000000,
+			StartOffset:        "earliest",
 		},
 		ClickHouse:      clickhouse.DefaultConfig(),
 		Batch:           BatchConfig{MaxRows: 50000, MaxWait: time.Second, Queue: 4096},
-		Retry:           RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second},
+		Retry:           RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, StuckAfter: 2 * time.Minute},
 		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464"},
+		Limits:          source.DefaultLimits(),
 		ShutdownTimeout: 15 * time.Second,
 	}
 }
@@ -187,10 +201,14 @@ func (c *Config) Validate() error {
 	if k.MaxRecordBytes <= 0 {
 		add("kafka.max_record_bytes", errors.New("must be positive"))
 	}
+	if k.DeadLetterMaxBytes < minBudget {
+		add("kafka.dead_letter_max_bytes", fmt.Errorf("at least %d", minBudget))
+	}
 	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
 		add("kafka.start_offset", fmt.Errorf("%q is not earliest or latest", k.StartOffset))
 	}
 	add("clickhouse", c.ClickHouse.Validate())
+	add("limits", c.Limits.Validate())
 	if c.Batch.MaxRows <= 0 {
 		add("batch.max_rows", errors.New("must be positive"))
 	}
@@ -202,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.InitialBackoff <= 0 || c.Retry.MaxBackoff < c.Retry.InitialBackoff {
 		add("retry", errors.New("want 0 < initial_backoff <= max_backoff"))
+	}
+	if c.Retry.StuckAfter <= 0 {
+		add("retry.stuck_after", errors.New("must be positive"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", errors.New("must be positive"))

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +25,9 @@ import (
 	"github.com/scimwatch/scimwatch/ingest/synth"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
+
+// Lag is measured often in the tests, so that they wait little for it.
+func init() { LagInterval = 200 * time.Millisecond }
 
 // harness is one test's topic, dead-letter topic, group and database.
 type harness struct {
@@ -105,7 +110,18 @@ type running struct {
 func (h *harness) start(cfg Config) *running {
 	h.t.Helper()
 	reg := prometheus.NewRegistry()
-	in, err := New(cfg, h.store, reg, nil)
+	var logger *slog.Logger
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if p := os.Getenv("SCIMWATCH_TEST_LOG"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.t.Cleanup(func() { f.Close() })
+		logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	in, err := New(cfg, h.store, reg, logger)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -351,7 +367,9 @@ func TestClickHouseDownMidStream(t *testing.T) {
 
 	h := newHarness(t, []string{kafkaAddr}, "127.0.0.1:"+strconv.Itoa(port))
 	recs := synth.Records(5, 4000, 0.6)
-	r := h.start(h.config())
+	cfg := h.config()
+	cfg.Retry.StuckAfter = 2 * time.Second
+	r := h.start(cfg)
 	h.produce(recs[:1000]...)
 	h.waitFor("first 1000", 60*time.Second, func() bool { return h.uniqueEvents() == 1000 })
 
@@ -363,8 +381,26 @@ func TestClickHouseDownMidStream(t *testing.T) {
 		return testutil.ToFloat64(r.in.metrics.chErrors) >= 2
 	})
 	wg.Wait()
+	// Readiness tells the truth: the batch has not been written for longer
+	// than stuck_after, and the metric says since when.
+	h.waitFor("readiness to say ingest is stuck", 60*time.Second, func() bool {
+		err := r.in.stall.check()
+		return err != nil && strings.Contains(err.Error(), "ingest: stuck for")
+	})
+	if since := testutil.ToFloat64(r.in.metrics.stuckSince); since < float64(time.Now().Add(-time.Hour).Unix()) {
+		t.Errorf("stuck_since_seconds %v while stuck", since)
+	}
+	// Lag goes on being measured while nothing can be written: the 3000
+	// records produced meanwhile are not in ClickHouse.
+	h.waitFor("consumer_lag to count the records produced while ClickHouse is down", 60*time.Second, func() bool {
+		return sumGauge(t, r, "scimwatch_ingest_consumer_lag") >= 3000
+	})
 	ch("start")
 	h.waitFor("all 4000 after the restart", 120*time.Second, func() bool { return h.uniqueEvents() == 4000 })
+	h.waitFor("readiness to recover", 60*time.Second, func() bool {
+		return r.in.stall.check() == nil && testutil.ToFloat64(r.in.metrics.stuckSince) == 0
+	})
+	h.waitFor("consumer_lag back to 0", 60*time.Second, func() bool { return sumGauge(t, r, "scimwatch_ingest_consumer_lag") == 0 })
 	if n := h.count("SELECT uniqExact(id) FROM %s.events"); n != 4000 {
 		t.Errorf("%d distinct ids, want 4000", n)
 	}
@@ -385,6 +421,24 @@ func TestEmbeddedKafka(t *testing.T) {
 	h.waitFor("the dead letter", 30*time.Second, func() bool {
 		return testutil.ToFloat64(r.in.metrics.deadLettered.WithLabelValues(h.topic, reasonInvalid)) == 1
 	})
+}
+
+// sumGauge sums a gauge's series.
+func sumGauge(t *testing.T, r *running, name string) float64 {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // freePorts returns n ports free at once on 127.0.0.1.

@@ -17,6 +17,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
@@ -37,6 +38,8 @@ type Ingester struct {
 	logger  *slog.Logger
 	metrics *metrics
 	dlq     deadLetterer
+	stall   *stall
+	lag     *partition.Lag
 	topics  map[string]topicNormalizer
 	dialer  *kafkago.Dialer
 
@@ -82,7 +85,10 @@ func New(cfg Config, store Inserter, reg prometheus.Registerer, logger *slog.Log
 		}
 		in.topics[t.Name] = topicNormalizer{n: n, tenant: t.Tenant, normalized: in.metrics.normalized.WithLabelValues(t.Name)}
 	}
-	in.dlq = newDeadLetterer(cfg, in.dialer, logger)
+	in.dlq = newDeadLetterer(cfg, in.dialer, logger, in.metrics)
+	in.stall = &stall{logger: logger, gauge: in.metrics.stuckSince, after: cfg.Retry.StuckAfter, now: time.Now}
+	in.lag = partition.NewLag(cfg.Kafka.Brokers, &kafkago.Transport{Dial: in.dialer.DialFunc, DialTimeout: in.dialer.Timeout},
+		in.metrics.lag, LagInterval, logger)
 	return in, nil
 }
 
@@ -125,6 +131,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer group: %w", err)
 	}
 	defer group.Close()
+	lctx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go in.lag.Run(lctx)
 
 	bo := in.backoff()
 	for {
@@ -135,12 +144,12 @@ func (in *Ingester) Run(ctx context.Context) error {
 			}
 			in.metrics.kafkaErrors.WithLabelValues("group").Inc()
 			in.logger.Warn("joining consumer group", "group", in.cfg.Kafka.Group, "err", err)
-			if !bo.wait(ctx) {
+			if !bo.Wait(ctx) {
 				return nil
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		in.metrics.generations.Inc()
 		in.logger.Info("consumer group generation", "generation", gen.ID, "assignments", assignmentString(gen.Assignments))
 		done := in.runGeneration(ctx, gen)
@@ -158,6 +167,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// LagInterval is how often the consumer lag of the assigned partitions is
+// asked of the broker.
+var LagInterval = 5 * time.Second
 
 // rebalanceTimeout is how long the broker waits for the group's members to
 // rejoin after a rebalance began: the batch in flight lands within it.
@@ -182,9 +195,10 @@ func (in *Ingester) runGeneration(ctx context.Context, gen *kafkago.Generation) 
 }
 
 // Ready reports whether the Ingester can work: Kafka answers, ClickHouse
-// answers and its migrations are applied.
+// answers and its migrations are applied, and the batch in flight has not
+// failed to be written for longer than retry.stuck_after.
 func (in *Ingester) Ready(ctx context.Context, store *clickhouse.Store) error {
-	var errs []error
+	errs := []error{in.stall.check()}
 	if store != nil {
 		if err := store.Ping(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("clickhouse: %w", err))
@@ -219,4 +233,8 @@ func assignmentString(a map[string][]kafkago.PartitionAssignment) string {
 		s += " "
 	}
 	return s
+}
+
+func (in *Ingester) backoff() *partition.Backoff {
+	return &partition.Backoff{Initial: in.cfg.Retry.InitialBackoff, Max: in.cfg.Retry.MaxBackoff}
 }

@@ -3,12 +3,12 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 )
 
 // item is one Kafka record, normalized: its rows, or the dead letter it
@@ -19,6 +19,7 @@ type item struct {
 	partition int
 	offset    int64
 	rows      []clickhouse.Row
+	msg       kafkago.Message // the record, kept to dead-letter it should ClickHouse refuse its rows
 	dead      *kafkago.Message
 }
 
@@ -32,8 +33,6 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
 
-	part := strconv.Itoa(pa.ID)
-	defer in.metrics.lag.DeleteLabelValues(topic, part)
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:        in.cfg.Kafka.Brokers,
 		Dialer:         in.dialer,
@@ -52,28 +51,24 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 		in.logger.Error("setting offset", "topic", topic, "partition", pa.ID, "offset", pa.Offset, "err", err)
 		return
 	}
+	// Lag is what is not in ClickHouse yet: the partition's end less the
+	// offset committed after the last acknowledged insert (the batcher
+	// sets it), asked of the broker also while nothing can be written.
+	in.lag.Track(topic, pa.ID, pa.Offset)
+	defer in.lag.Forget(topic, pa.ID)
 	tn := in.topics[topic]
-	// The partition's metric children, looked up once rather than per record.
-	read, lag := in.metrics.read.WithLabelValues(topic), in.metrics.lag.WithLabelValues(topic, part)
+	read := in.metrics.read.WithLabelValues(topic) // looked up once, not per record
 	bo := in.backoff()
+	onErr := func(err error) {
+		in.metrics.kafkaErrors.WithLabelValues("fetch").Inc()
+		in.logger.Warn("fetching; will retry", "topic", topic, "partition", pa.ID, "err", err)
+	}
 	for {
-		m, err := r.FetchMessage(rctx)
-		if err != nil {
-			if rctx.Err() != nil {
-				return
-			}
-			in.metrics.kafkaErrors.WithLabelValues("fetch").Inc()
-			in.logger.Warn("fetching", "topic", topic, "partition", pa.ID, "err", err)
-			if !bo.wait(rctx) {
-				return
-			}
-			continue
+		m, ok := partition.Fetch(rctx, r, bo, onErr)
+		if !ok {
+			return
 		}
-		bo.reset()
 		read.Inc()
-		if m.HighWaterMark > 0 {
-			lag.Set(float64(m.HighWaterMark - m.Offset - 1))
-		}
 		it := in.process(tn, m)
 		select {
 		case out <- it:
@@ -96,10 +91,18 @@ func (in *Ingester) process(tn topicNormalizer, m kafkago.Message) item {
 		return it
 	}
 	tn.normalized.Inc()
+	received := m.Time
+	if received.IsZero() {
+		received = time.Now()
+	}
+	if tr := in.cfg.Limits.Apply(evs, received); tr.Events > 0 {
+		in.metrics.countTrims(m.Topic, tr)
+	}
 	produced := uint64(0)
 	if !m.Time.IsZero() {
 		produced = uint64(m.Time.UnixMilli())
 	}
+	it.msg = m
 	it.rows = make([]clickhouse.Row, len(evs))
 	for i := range evs {
 		it.rows[i] = clickhouse.Row{Event: &evs[i], Topic: m.Topic, Partition: int32(m.Partition), Offset: m.Offset, ProducedMs: produced}

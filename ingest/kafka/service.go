@@ -82,7 +82,7 @@ func (s *Service) Run(ctx context.Context) error {
 			break
 		}
 		logger.Warn("applying ClickHouse migrations; will retry", "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return nil
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/scimwatch/scimwatch/event"
 )
@@ -15,6 +16,7 @@ type Stats struct {
 	Events   int // canonical events written
 	Rejected int // records rejected (bad JSON, unknown source, bad fields)
 	NotJSON  int // runs of lines that are not JSON at all (text, binary data)
+	Trimmed  int // events cut to the Limits (see event.Trimmed)
 }
 
 // Add adds o to s.
@@ -23,6 +25,7 @@ func (s *Stats) Add(o Stats) {
 	s.Events += o.Events
 	s.Rejected += o.Rejected
 	s.NotJSON += o.NotJSON
+	s.Trimmed += o.Trimmed
 }
 
 // RejectFunc is told of each rejected record: the line it starts on and why.
@@ -31,13 +34,15 @@ type RejectFunc func(line int, err error)
 // NormalizeStream reads raw records from r, normalizes them with n and
 // writes each event as one NDJSON line to w, in input order. A record that
 // cannot be read or normalized goes to reject and the stream goes on. The
-// error returned is r's or w's, or ctx's.
+// error returned is r's or w's, or ctx's. Events are bounded by the
+// DefaultLimits, as received now.
 func NormalizeStream(ctx context.Context, r io.Reader, w io.Writer, n Normalizer, tenant string, maxRecord int, reject RejectFunc) (Stats, error) {
 	var (
-		st  Stats
-		rd  = NewReader(r, maxRecord)
-		evs []event.Event
-		out []byte
+		st     Stats
+		rd     = NewReader(r, maxRecord)
+		evs    []event.Event
+		out    []byte
+		limits = DefaultLimits()
 	)
 	for {
 		if st.Records&1023 == 0 && ctx.Err() != nil {
@@ -67,6 +72,7 @@ func NormalizeStream(ctx context.Context, r io.Reader, w io.Writer, n Normalizer
 			reject(rec.Line, err)
 			continue
 		}
+		st.Trimmed += limits.Apply(evs, time.Now()).Events
 		out = out[:0]
 		for i := range evs {
 			if out, err = evs[i].AppendJSON(out); err != nil {

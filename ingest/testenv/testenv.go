@@ -90,11 +90,22 @@ func WaitFor(t testing.TB, what string, bound time.Duration, cond func() bool) {
 // produce does not race the metadata.
 func CreateTopic(t testing.TB, broker, name string, partitions int) {
 	t.Helper()
+	CreateTopicWith(t, broker, name, partitions, nil)
+}
+
+// CreateTopicWith is CreateTopic with topic configs (max.message.bytes,
+// for one).
+func CreateTopicWith(t testing.TB, broker, name string, partitions int, configs map[string]string) {
+	t.Helper()
+	var entries []kafkago.ConfigEntry
+	for k, v := range configs {
+		entries = append(entries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
+	}
 	var err error
 	for i := 0; i < 40; i++ {
 		var conn *kafkago.Conn
 		if conn, err = kafkago.Dial("tcp", broker); err == nil {
-			err = conn.CreateTopics(kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1})
+			err = conn.CreateTopics(kafkago.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1, ConfigEntries: entries})
 			if err == nil || errors.Is(err, kafkago.TopicAlreadyExists) {
 				var ps []kafkago.Partition
 				ps, err = conn.ReadPartitions(name)
