@@ -21,6 +21,12 @@ type Store interface {
 	LoadDeliveries(ctx context.Context, since time.Time) ([]Delivery, error)
 	SaveSilence(ctx context.Context, s Silence) error
 	LoadSilences(ctx context.Context) ([]Silence, error)
+	// FirstRequest records a request taken from outside (a Slack button
+	// press), by a digest of what was signed, and reports whether none
+	// with that digest was recorded before: a replay is not. It must
+	// remember for as long as a signed request stays valid, across
+	// restarts.
+	FirstRequest(ctx context.Context, digest string, at time.Time) (bool, error)
 }
 
 // Delivery is one receiver's record of one notification: what it last
@@ -49,13 +55,16 @@ type MemoryStore struct {
 	changes    []Change
 	deliveries map[string]Delivery
 	silences   map[string]Silence
+	requests   map[string]time.Time
+	started    time.Time
 	// Fail, when set, makes every save fail with its error.
 	Fail error
 }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{alerts: map[string]Alert{}, deliveries: map[string]Delivery{}, silences: map[string]Silence{}}
+	return &MemoryStore{alerts: map[string]Alert{}, deliveries: map[string]Delivery{}, silences: map[string]Silence{},
+		requests: map[string]time.Time{}, started: time.Now().Truncate(time.Second)}
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -139,4 +148,30 @@ func (m *MemoryStore) LoadSilences(context.Context) ([]Silence, error) {
 	}
 	slices.SortFunc(out, func(a, b Silence) int { return a.Start.Compare(b.Start) })
 	return out, nil
+}
+
+// FirstRequest implements Store. Memory does not outlive a restart, so a
+// request signed in a second before the store was made is taken as seen:
+// an exact replay after a restart is refused (a press in the moment
+// before a restart must be pressed again). Entries older than ten minutes are
+// forgotten.
+func (m *MemoryStore) FirstRequest(_ context.Context, digest string, at time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Fail != nil {
+		return false, m.Fail
+	}
+	if at.Before(m.started) {
+		return false, nil
+	}
+	if _, ok := m.requests[digest]; ok {
+		return false, nil
+	}
+	for d, t := range m.requests {
+		if time.Since(t) > 10*time.Minute {
+			delete(m.requests, d)
+		}
+	}
+	m.requests[digest] = at
+	return true, nil
 }

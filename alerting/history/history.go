@@ -213,3 +213,30 @@ func (s *Store) LoadSilences(ctx context.Context) ([]alerting.Silence, error) {
 	}
 	return out, rows.Err()
 }
+
+// FirstRequest implements alerting.Store: the digest is looked up among
+// the requests of the last ten minutes, then recorded. Two instances taking
+// the same replay in the same instant could both find it new (ClickHouse
+// has no unique constraint); one instance, before or after a restart, never.
+func (s *Store) FirstRequest(ctx context.Context, digest string, at time.Time) (bool, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".slack_requests WHERE digest = ? AND at_ms >= ?",
+		digest, ms(at.Add(-10*time.Minute))).Scan(&n); err != nil {
+		return false, fmt.Errorf("looking up a request: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".slack_requests (digest, at_ms)")
+	if err != nil {
+		return false, err
+	}
+	if err := b.Append(digest, ms(at)); err != nil {
+		_ = b.Abort()
+		return false, err
+	}
+	if err := b.Send(); err != nil {
+		return false, fmt.Errorf("recording a request: %w", err)
+	}
+	return true, nil
+}

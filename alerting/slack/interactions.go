@@ -2,15 +2,17 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/slack-go/slack"
@@ -23,25 +25,36 @@ type Actor interface {
 	Act(ctx context.Context, a alerting.Action) error
 }
 
+// Requests remembers the requests taken (alerting.Store): a signed request
+// is taken once, also after a restart.
+type Requests interface {
+	FirstRequest(ctx context.Context, digest string, at time.Time) (bool, error)
+}
+
 // Interactions is the endpoint Slack calls when someone presses a button
 // of a notification (POST /slack/interactions). It accepts only requests
 // signed with the app's signing secret, dated within five minutes, and not
 // seen before; anything else is refused with 401 and counted.
+//
+// "Seen before" is by what was signed (the timestamp and the body), not by
+// how the signature is written: the signature's hex is compared without
+// regard to case, so a replay with it in capitals is the same request. The
+// requests taken are recorded in the store, so that a replay is refused
+// after a restart too.
 type Interactions struct {
 	secret   string
 	actor    Actor
+	requests Requests
 	logger   *slog.Logger
-	seen     *simplelru.LRU[string, struct{}]
 	rejected *prometheus.CounterVec
 	actions  *prometheus.CounterVec
-	mu       chan struct{} // guards seen
 }
 
 // maxBody bounds an interaction request.
 const maxBody = 1 << 20
 
 // NewInteractions returns the endpoint; the signing secret is read now.
-func NewInteractions(cfg Config, actor Actor, reg prometheus.Registerer, logger *slog.Logger) (*Interactions, error) {
+func NewInteractions(cfg Config, actor Actor, requests Requests, reg prometheus.Registerer, logger *slog.Logger) (*Interactions, error) {
 	s, err := secret("signing secret", cfg.SigningSecretEnv, cfg.SigningSecretFile)
 	if err != nil {
 		return nil, err
@@ -49,11 +62,10 @@ func NewInteractions(cfg Config, actor Actor, reg prometheus.Registerer, logger 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	seen, _ := simplelru.NewLRU[string, struct{}](100000, nil)
 	f := promauto.With(reg)
-	return &Interactions{secret: s, actor: actor, logger: logger, seen: seen, mu: make(chan struct{}, 1),
+	return &Interactions{secret: s, actor: actor, requests: requests, logger: logger,
 		rejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: "scimwatch", Subsystem: "slack", Name: "interactions_rejected_total",
-			Help: "Interaction requests refused, by reason: unsigned, stale, forged, replayed, malformed."}, []string{"reason"}),
+			Help: "Interaction requests refused, by reason: unsigned, stale, forged, replayed, malformed, unavailable (the store that remembers requests did not answer)."}, []string{"reason"}),
 		actions: f.NewCounterVec(prometheus.CounterOpts{Namespace: "scimwatch", Subsystem: "slack", Name: "actions_total",
 			Help: "Buttons pressed and applied, by action."}, []string{"action"}),
 	}, nil
@@ -87,13 +99,19 @@ func (h *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A valid request can be sent again within the five minutes: each
-	// signature is taken once.
-	sig := r.Header.Get("X-Slack-Signature")
-	h.mu <- struct{}{}
-	replayed := h.seen.Contains(sig)
-	h.seen.Add(sig, struct{}{})
-	<-h.mu
-	if replayed {
+	// signed timestamp and body is taken once.
+	ts := r.Header.Get("X-Slack-Request-Timestamp")
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	sum := sha256.Sum256(append([]byte(ts+":"), body...))
+	sctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	first, err := h.requests.FirstRequest(sctx, hex.EncodeToString(sum[:]), time.Unix(sec, 0))
+	cancel()
+	if err != nil {
+		h.logger.Warn("slack interaction not taken: the store that remembers requests did not answer", "err", err)
+		h.reject(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if !first {
 		h.reject(w, "replayed", http.StatusUnauthorized)
 		return
 	}

@@ -20,9 +20,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimwatch/scimwatch/alerting"
+	"github.com/scimwatch/scimwatch/alerting/history"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
+	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
+
+// openClickHouse is a migrated database of the test's own on the real
+// server.
+func openClickHouse(t *testing.T) *clickhouse.Store {
+	t.Helper()
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addrs = []string{testenv.ClickHouse(t)}
+	cfg.Database = testenv.Name("slack_test")
+	s, err := clickhouse.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
+		s.Close()
+	})
+	return s
+}
 
 const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -41,9 +67,13 @@ func (a *actions) Act(_ context.Context, act alerting.Action) error {
 }
 
 func newInteractions(t testing.TB, actor Actor) *Interactions {
+	return newInteractionsWith(t, actor, alerting.NewMemoryStore())
+}
+
+func newInteractionsWith(t testing.TB, actor Actor, requests Requests) *Interactions {
 	cfg := testConfig("http://x/")
 	cfg.SigningSecretEnv = "SCIMWATCH_TEST_SLACK_SECRET"
-	h, err := NewInteractions(cfg, actor, prometheus.NewRegistry(), nil)
+	h, err := NewInteractions(cfg, actor, requests, prometheus.NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +145,94 @@ func TestInteractionSignatures(t *testing.T) {
 	}
 	if len(act.got) != 1 || act.got[0].Kind != alerting.ActAck || act.got[0].GroupID != "n-1" || act.got[0].By != "U024BE7LH alice" {
 		t.Errorf("actions applied %+v, want the signed one only", act.got)
+	}
+}
+
+// post sends a signed request to the endpoint over real HTTP.
+func post(t *testing.T, url, body, stamp, sig string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", sig)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestReplayIsRefusedHoweverWrittenAndAfterARestart: one signed request
+// is applied once. Sent again with its signature's hex in capitals or in
+// mixed case (Slack's check compares it without regard to case), it was
+// taken as new and applied again; sent again after a restart, it was
+// applied again too (the cache was in memory). Real HTTP requests, and the
+// ClickHouse store that remembers requests across restarts.
+func TestReplayIsRefusedHoweverWrittenAndAfterARestart(t *testing.T) {
+	var db *clickhouse.Store
+	stores := map[string]func(t *testing.T) Requests{
+		"memory": func(*testing.T) Requests { return alerting.NewMemoryStore() },
+		"clickhouse": func(t *testing.T) Requests {
+			if db == nil {
+				db = openClickHouse(t)
+			}
+			return history.New(db)
+		},
+	}
+	for _, name := range []string{"memory", "clickhouse"} {
+		t.Run(name, func(t *testing.T) {
+			act := &actions{}
+			requests := stores[name](t)
+			h := newInteractionsWith(t, act, requests)
+			srv := httptest.NewServer(h)
+			body := payload(actionAck, "n-"+name)
+			stamp, sig := sign(testSecret, body, time.Now())
+			hexSig := strings.TrimPrefix(sig, "v0=")
+			mixed := []byte(hexSig)
+			for i := range mixed {
+				if i%2 == 0 {
+					mixed[i] = strings.ToUpper(string(mixed[i]))[0]
+				}
+			}
+			for _, tc := range []struct {
+				sig  string
+				want int
+			}{{sig, 200}, {"v0=" + strings.ToUpper(hexSig), 401}, {"v0=" + string(mixed), 401}, {sig, 401}} {
+				if code := post(t, srv.URL, body, stamp, tc.sig); code != tc.want {
+					t.Errorf("signature %s: %d, want %d", tc.sig, code, tc.want)
+				}
+			}
+			if n := testutil.ToFloat64(h.rejected.WithLabelValues("replayed")); n != 3 {
+				t.Errorf("%v refused as replayed, want 3 (not as forged: the signatures are valid)", n)
+			}
+			srv.Close()
+			// A restart: a new endpoint, the store made anew from the same
+			// place (memory starts empty, and knows when it started).
+			if name == "memory" {
+				time.Sleep(time.Second) // the signed second is before the restart
+				requests = alerting.NewMemoryStore()
+			} else {
+				requests = history.New(db)
+			}
+			h = newInteractionsWith(t, act, requests)
+			srv = httptest.NewServer(h)
+			defer srv.Close()
+			if code := post(t, srv.URL, body, stamp, sig); code != 401 || testutil.ToFloat64(h.rejected.WithLabelValues("replayed")) != 1 {
+				t.Errorf("the same request after a restart: %d, want 401 as replayed", code)
+			}
+			// A new press after the restart is taken.
+			stamp2, sig2 := sign(testSecret, body, time.Now().Add(time.Second))
+			if code := post(t, srv.URL, body, stamp2, sig2); code != 200 {
+				t.Errorf("a new press after the restart: %d, want 200", code)
+			}
+			if len(act.got) != 2 {
+				t.Errorf("%d actions applied, want 2 (the first press, and the new one)", len(act.got))
+			}
+		})
 	}
 }
 

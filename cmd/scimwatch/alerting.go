@@ -86,7 +86,7 @@ func startNotifying(ctx context.Context, cfg *detectionConfig, reg *prometheus.R
 	}
 	extra := map[string]http.Handler{}
 	if sl != nil {
-		in, err := slack.NewInteractions(ac.Slack, n, reg, logger.With("component", "slack-interactions"))
+		in, err := slack.NewInteractions(ac.Slack, n, store, reg, logger.With("component", "slack-interactions"))
 		if err != nil {
 			logger.Warn("Slack's buttons will not work: no signing secret to check them with", "err", err)
 		} else {
