@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -97,7 +98,7 @@ func render(n *alerting.Notification, dashboard *template.Template, redact bool)
 	if first.Description != "" || first.Runbook != "" {
 		text := esc(first.Description)
 		if first.Runbook != "" {
-			text += fmt.Sprintf("\n<%s|Runbook>", first.Runbook)
+			text += fmt.Sprintf("\n<%s|Runbook>", strings.NewReplacer("|", "%7C", ">", "%3E", "<", "%3C").Replace(first.Runbook))
 		}
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.TrimSpace(text)), nil, nil))
 	}
@@ -121,7 +122,7 @@ func render(n *alerting.Notification, dashboard *template.Template, redact bool)
 	}
 	if dashboard != nil && !redact { // the link would name the actor
 		var b bytes.Buffer
-		if dashboard.Execute(&b, first) == nil && b.Len() > 0 {
+		if dashboard.Execute(&b, linkFields(&first)) == nil && b.Len() > 0 {
 			link := slack.NewButtonBlockElement("scimwatch_dashboard", n.ID, slack.NewTextBlockObject(slack.PlainTextType, "Dashboard", false, false))
 			link.URL = b.String()
 			buttons = append(buttons, link)
@@ -130,8 +131,25 @@ func render(n *alerting.Notification, dashboard *template.Template, redact bool)
 	if len(buttons) > 0 {
 		blocks = append(blocks, slack.NewActionBlock("actions", buttons...))
 	}
-	text := fmt.Sprintf("[%s] %s: %s", strings.ToUpper(sev), strings.ReplaceAll(status, "_", " "), title)
+	// The fallback text is what notifications and screen readers show, and
+	// Slack parses it as mrkdwn: an actor named <!channel> must not reach it.
+	text := fmt.Sprintf("[%s] %s: %s", strings.ToUpper(sev), strings.ReplaceAll(status, "_", " "), esc(title))
 	return message{text: text, blocks: blocks}
+}
+
+// linkFields is the alert as the dashboard link template sees it: every
+// value from the audit log query-escaped, so that an actor named
+// "x&var-tenant=other" cannot point the link at another tenant.
+func linkFields(a *alerting.Alert) *alerting.Alert {
+	c := *a
+	for _, f := range []*string{&c.ID, &c.Rule, &c.Severity, &c.Tenant, &c.Key, &c.GroupKey, &c.GroupID, &c.Actor, &c.Title, &c.Summary} {
+		*f = url.QueryEscape(*f)
+	}
+	c.Targets = make([]string, len(a.Targets))
+	for i, t := range a.Targets {
+		c.Targets[i] = url.QueryEscape(t)
+	}
+	return &c
 }
 
 // statusLine says where the notification stands and who moved it.

@@ -303,3 +303,58 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuditTextIsEscapedEverywhere: every field a message takes from the
+// audit log reaches Slack escaped, the fallback text included (it is what
+// push and desktop notifications show, and Slack parses it: an actor named
+// <!channel> once reached it raw); the dashboard link's values are
+// query-escaped.
+func TestAuditTextIsEscapedEverywhere(t *testing.T) {
+	ws := fakeslack.Start()
+	defer ws.Stop()
+	r := startRig(t, ws, alerting.NewMemoryStore())
+	a := grant("x1", "acme", "high", 1, detect.StatusFiring)
+	a.Actor = "<!channel> x&var-tenant=globex"
+	a.Title = "Privileged role <!here> granted to <@U0ADMIN> by <!channel>"
+	a.Summary = "<https://evil.example|click> <!everyone>"
+	a.Tags = []string{"<!subteam^S1>"}
+	a.Events = []string{"<!channel>"}
+	a.Targets = []string{"user: <!channel>", "role: <@U0ADMIN>"}
+	must(t, r.n.Alert(a))
+	waitFor(t, "the post", func() bool { top, _ := posts(ws, "#scimwatch"); return len(top) == 1 })
+	top, _ := posts(ws, "#scimwatch")
+	m := top[0]
+	var blocks any
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"<!channel>", "<!here>", "<@U0ADMIN>", "<!everyone>", "<https://evil", "<!subteam"} {
+		if strings.Contains(m.Text, raw) {
+			t.Errorf("fallback text carries %s raw: %q", raw, m.Text)
+		}
+		// Blocks are JSON: Slack reads their text after JSON decoding.
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if v["type"] == "mrkdwn" && strings.Contains(fmt.Sprint(v["text"]), raw) {
+					t.Errorf("a mrkdwn block carries %s raw: %q", raw, v["text"])
+				}
+				if u, ok := v["url"].(string); ok && (strings.Contains(u, "&var-tenant=globex") || strings.Contains(u, "<")) {
+					t.Errorf("dashboard link not escaped: %s", u)
+				}
+				for _, x := range v {
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(blocks)
+	}
+	if !strings.Contains(m.Text, "&lt;!channel&gt;") {
+		t.Errorf("fallback text %q: want the title escaped, not dropped", m.Text)
+	}
+}
