@@ -84,6 +84,18 @@ func (a *Alert) Label(name string) string {
 	return ""
 }
 
+// SilenceMatchers are the matchers of the silence a person asks for from
+// this alert ("Silence 24 h" in Slack), each value literal: its actor in
+// its tenant; for a scheduled rule's finding, whose actor is the rule
+// itself (or for an alert with no actor), that finding only, by rule and
+// key.
+func (a *Alert) SilenceMatchers() Matchers {
+	if a.Actor == "" || a.Actor == detect.ScheduledActor(a.Rule) {
+		return Matchers{"tenant": Literal(a.Tenant), "rule": Literal(a.Rule), "key": Literal(a.Key)}
+	}
+	return Matchers{"tenant": Literal(a.Tenant), "actor": Literal(a.Actor)}
+}
+
 // fromDetect builds or updates a stored alert from what the detector says.
 // It reports whether anything changed.
 func (a *Alert) fromDetect(d *detect.Alert) bool {

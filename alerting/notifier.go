@@ -186,7 +186,7 @@ type Action struct {
 	By      string
 	Comment string
 	// SilenceFor is how long a "silence" silences the notification's
-	// actors (24 hours by default).
+	// actors, or its scheduled findings (24 hours by default).
 	SilenceFor time.Duration
 }
 
@@ -215,16 +215,16 @@ func (n *Notifier) Act(ctx context.Context, act Action) error {
 		}
 		seen := map[string]bool{}
 		for _, a := range g.alerts {
-			if seen[a.Tenant+"\x00"+a.Actor] {
-				continue
+			m := a.SilenceMatchers()
+			if k := matchersString(m); !seen[k] {
+				seen[k] = true
+				s, err := NewSilence(m, now, now.Add(act.SilenceFor), act.By,
+					fmt.Sprintf("from Slack, notification %s: %s", g.id, a.Title), now, false)
+				if err != nil {
+					return err
+				}
+				silences = append(silences, s)
 			}
-			seen[a.Tenant+"\x00"+a.Actor] = true
-			s, err := NewSilence(Matchers{"tenant": a.Tenant, "actor": a.Actor}, now, now.Add(act.SilenceFor), act.By,
-				fmt.Sprintf("from Slack, notification %s: %s", g.id, a.Title), now)
-			if err != nil {
-				return err
-			}
-			silences = append(silences, s)
 		}
 	}
 	updated := make([]Alert, 0, len(g.alerts))

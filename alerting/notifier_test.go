@@ -193,7 +193,7 @@ func TestInhibitionAndSilences(t *testing.T) {
 	cfg := fast()
 	cfg.Inhibit = []InhibitRule{{Source: Matchers{"rule": "bulk-role-change"}, Target: Matchers{"rule": "privileged-role-grant"}, Equal: []string{"tenant", "actor"}}}
 	h := start(t, cfg, nil)
-	s, err := NewSilence(Matchers{"actor": "svc-*"}, t0, time.Now().Add(time.Hour), "alice", "planned migration", time.Now())
+	s, err := NewSilence(Matchers{"actor": "svc-*"}, t0, time.Now().Add(time.Hour), "alice", "planned migration", time.Now(), false)
 	must(t, err)
 	must(t, h.n.AddSilence(context.Background(), s))
 	must(t, h.n.Alert(alert("b1", "bulk-role-change", "high", "mallory", 20, detect.StatusFiring)))
@@ -375,5 +375,90 @@ func TestAlertFloodStaysBounded(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.n.metrics.dropped); got == 0 {
 		t.Error("no notification counted as dropped from memory")
+	}
+}
+
+// TestSilenceFromAnAlertIsLiteral: "Silence 24 h for this actor" made from
+// an alert whose actor is named "*" once silenced every actor of the
+// tenant, and a later critical grant by someone else was stored as
+// silenced and never posted. The silence now matches that actor's name
+// literally. For a scheduled rule's finding, whose actor is the rule, it
+// silences that finding (rule and key), not the rule.
+func TestSilenceFromAnAlertIsLiteral(t *testing.T) {
+	h := start(t, fast(), nil)
+	silence := func(a detect.Alert) {
+		t.Helper()
+		must(t, h.n.Alert(a))
+		var id string
+		waitFor(t, "the notification of "+a.ID, func() bool {
+			for _, n := range h.recv.notifications() {
+				if n.Alerts[0].ID == a.ID {
+					id = n.ID
+				}
+			}
+			return id != ""
+		})
+		must(t, h.n.Act(context.Background(), Action{Kind: ActSilence, GroupID: id, By: "U9 bob"}))
+	}
+	status := func(id string) string {
+		var s string
+		for _, c := range h.store.Changes() {
+			if c.AlertID == id {
+				s = c.Status
+			}
+		}
+		return s
+	}
+	silence(alert("star", "credential-created", "medium", "*", 1, detect.StatusFiring))
+	silence(alert("pattern", "scim-token-new-client", "medium", "svc-[a-z]*", 1, detect.StatusFiring))
+	stale := alert("stale-u1", "stale-account", "low", detect.ScheduledActor("stale-account"), 1, detect.StatusFiring)
+	stale.Key = "u1"
+	silence(stale)
+
+	must(t, h.n.Alert(alert("grant", "self-privilege-grant", "critical", "mallory", 1, detect.StatusFiring)))
+	must(t, h.n.Alert(alert("svc", "scim-token-new-client", "medium", "svc-sync", 1, detect.StatusFiring)))
+	other := alert("stale-u2", "stale-account", "low", detect.ScheduledActor("stale-account"), 1, detect.StatusFiring)
+	other.Key = "u2"
+	must(t, h.n.Alert(other))
+	again := alert("star-again", "credential-created", "medium", "*", 2, detect.StatusFiring)
+	must(t, h.n.Alert(again))
+	sameKey := alert("stale-u1-again", "stale-account", "low", detect.ScheduledActor("stale-account"), 1, detect.StatusFiring)
+	sameKey.Key, sameKey.First = "u1", t0.Add(time.Hour)
+	must(t, h.n.Alert(sameKey))
+	for id, want := range map[string]string{"grant": StatusFiring, "svc": StatusFiring, "stale-u2": StatusFiring,
+		"star-again": StatusSilenced, "stale-u1-again": StatusSilenced} {
+		if got := status(id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+}
+
+// TestBroadSilencesAreExplicit: a silence matching every alert of a
+// tenant is refused unless asked for as broad; one stored without the
+// flag (by an older version) is not applied.
+func TestBroadSilencesAreExplicit(t *testing.T) {
+	now := time.Now()
+	for _, m := range []Matchers{{"tenant": "acme"}, {"tenant": "acme", "actor": "*"}, {"actor": "**", "severity": "critical"}, {"rule": "*", "key": "*"}} {
+		if _, err := NewSilence(m, now, now.Add(time.Hour), "alice", "why", now, false); err == nil || !strings.Contains(err.Error(), "matches every alert") {
+			t.Errorf("%v: %v, want refused", m, err)
+		}
+		s, err := NewSilence(m, now, now.Add(time.Hour), "alice", "why", now, true)
+		if err != nil || !s.Broad {
+			t.Errorf("%v asked for as broad: %+v, %v", m, s, err)
+		}
+	}
+	for _, m := range []Matchers{{"tenant": "acme", "actor": `\*`}, {"rule": "bulk-*"}, {"target": "user: eve@acme.com"}} {
+		if _, err := NewSilence(m, now, now.Add(time.Hour), "alice", "why", now, false); err != nil {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+	old := Silence{ID: "old", Matchers: Matchers{"tenant": "acme", "actor": "*"}, Start: now.Add(-time.Hour), End: now.Add(time.Hour)}
+	a := &Alert{Tenant: "acme", Actor: "mallory", Rule: "self-privilege-grant"}
+	if s := silencedBy([]Silence{old}, a, now); s != nil {
+		t.Errorf("a broad silence stored without the flag silenced %+v", a)
+	}
+	old.Broad = true
+	if s := silencedBy([]Silence{old}, a, now); s == nil {
+		t.Error("a broad silence asked for as such did not apply")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,6 +17,12 @@ import (
 type Silence struct {
 	ID       string
 	Matchers Matchers
+	// Broad is set on a silence that matches every alert of a tenant (or
+	// of every tenant): it was asked for explicitly (silence add --broad)
+	// by a person, with a comment. A broad silence without it is not
+	// applied (one made by an older version from an alert whose actor was
+	// named "*").
+	Broad bool
 	Start    time.Time
 	End      time.Time
 	Author   string
@@ -27,13 +35,19 @@ type Silence struct {
 // Active reports whether the silence mutes alerts at t.
 func (s *Silence) Active(t time.Time) bool { return !t.Before(s.Start) && t.Before(s.End) }
 
-// NewSilence validates and returns a silence with a new id.
-func NewSilence(m Matchers, start, end time.Time, author, comment string, now time.Time) (Silence, error) {
+// NewSilence validates and returns a silence with a new id. A silence
+// that would match every alert of a tenant (no rule, actor, key or target
+// narrows it) is refused unless broad says a person means it.
+func NewSilence(m Matchers, start, end time.Time, author, comment string, now time.Time, broad bool) (Silence, error) {
 	var errs []error
 	if len(m) == 0 {
 		errs = append(errs, errors.New("at least one matcher (rule, tenant, actor, target, severity) is required"))
 	}
 	errs = append(errs, m.validate("matchers")...)
+	if m.Broad() && !broad {
+		errs = append(errs, fmt.Errorf("%s matches every alert%s: refused unless asked for as broad, with a comment saying why",
+			matchersString(m), map[bool]string{true: " of its tenant", false: ""}[m["tenant"] != "" && !matchesAll(m["tenant"])]))
+	}
 	if !end.After(start) {
 		errs = append(errs, fmt.Errorf("end %v is not after start %v", end.Format(time.RFC3339), start.Format(time.RFC3339)))
 	}
@@ -49,13 +63,43 @@ func NewSilence(m Matchers, start, end time.Time, author, comment string, now ti
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return Silence{ID: hex.EncodeToString(id[:]), Matchers: m, Start: start, End: end, Author: author, Comment: comment,
-		Created: now, Version: uint64(now.UnixNano())}, nil
+		Created: now, Version: uint64(now.UnixNano()), Broad: m.Broad()}, nil
+}
+
+// Literal escapes the pattern characters of s (path.Match's * ? [ \), so
+// that a matcher made from a value matches that value only: an actor named
+// "*" silences the actor named "*", not every actor.
+func Literal(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`).Replace(s)
+}
+
+// Broad reports whether m matches every alert of a tenant: none of rule,
+// actor, key and target narrows it (absent, or a pattern that matches
+// anything).
+func (m Matchers) Broad() bool {
+	for _, l := range []string{"rule", "actor", "key", "target"} {
+		if p, ok := m[l]; ok && !matchesAll(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchesAll reports whether a pattern matches any value: stars only.
+func matchesAll(p string) bool { return strings.Trim(p, "*") == "" }
+
+func matchersString(m Matchers) string {
+	var parts []string
+	for _, l := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%q", l, m[l]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // silencedBy returns the first active silence that matches a, or nil.
 func silencedBy(silences []Silence, a *Alert, now time.Time) *Silence {
 	for i := range silences {
-		if s := &silences[i]; s.Active(now) && s.Matchers.Matches(a) {
+		if s := &silences[i]; s.Active(now) && (s.Broad || !s.Matchers.Broad()) && s.Matchers.Matches(a) {
 			return s
 		}
 	}

@@ -251,6 +251,10 @@ func (s *Scheduler) runTenant(ctx context.Context, r *rules.Rule, tenant string,
 	return nil
 }
 
+// ScheduledActor is the actor of a scheduled rule's alert whose row names
+// none: the rule itself.
+func ScheduledActor(rule string) string { return "scheduled rule " + rule }
+
 // rowAlert evaluates a scheduled rule on one row: the alert it raises, if
 // its when holds (ID and Observed left to the caller).
 func rowAlert(m *rules.Matcher, r *rules.Rule, env *rules.RowEnv, maxIDs int) (Alert, bool, error) {
@@ -288,7 +292,7 @@ func rowAlert(m *rules.Matcher, r *rules.Rule, env *rules.RowEnv, maxIDs int) (A
 		a.Targets = []string{t}
 	}
 	if a.Actor == "" {
-		a.Actor = "scheduled rule " + r.ID
+		a.Actor = ScheduledActor(r.ID)
 	}
 	if ids, ok := env.Row["events"].([]string); ok {
 		a.Events = ids[:min(len(ids), maxIDs)]

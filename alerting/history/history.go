@@ -169,7 +169,7 @@ func (s *Store) LoadDeliveries(ctx context.Context, since time.Time) ([]alerting
 
 // SaveSilence implements alerting.Store.
 func (s *Store) SaveSilence(ctx context.Context, sl alerting.Silence) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".silences (id, matcher_labels, matcher_patterns, starts_ms, ends_ms, author, comment, created_ms, version)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".silences (id, matcher_labels, matcher_patterns, starts_ms, ends_ms, author, comment, created_ms, version, broad)")
 	if err != nil {
 		return fmt.Errorf("preparing the silence insert: %w", err)
 	}
@@ -177,7 +177,7 @@ func (s *Store) SaveSilence(ctx context.Context, sl alerting.Silence) error {
 	for _, l := range slices.Sorted(maps.Keys(sl.Matchers)) {
 		labels, patterns = append(labels, l), append(patterns, sl.Matchers[l])
 	}
-	if err := b.Append(sl.ID, nonNil(labels), nonNil(patterns), ms(sl.Start), ms(sl.End), sl.Author, sl.Comment, ms(sl.Created), sl.Version); err != nil {
+	if err := b.Append(sl.ID, nonNil(labels), nonNil(patterns), ms(sl.Start), ms(sl.End), sl.Author, sl.Comment, ms(sl.Created), sl.Version, b2u(sl.Broad)); err != nil {
 		_ = b.Abort()
 		return err
 	}
@@ -190,7 +190,7 @@ func (s *Store) SaveSilence(ctx context.Context, sl alerting.Silence) error {
 // LoadSilences implements alerting.Store: the silences not ended more than
 // a week ago.
 func (s *Store) LoadSilences(ctx context.Context) ([]alerting.Silence, error) {
-	rows, err := s.conn.Query(ctx, `SELECT id, matcher_labels, matcher_patterns, starts_ms, ends_ms, author, comment, created_ms, version
+	rows, err := s.conn.Query(ctx, `SELECT id, matcher_labels, matcher_patterns, starts_ms, ends_ms, author, comment, created_ms, version, broad
 		FROM `+s.db+`.silences FINAL WHERE ends_ms >= ? ORDER BY starts_ms`, ms(time.Now().Add(-7*24*time.Hour)))
 	if err != nil {
 		return nil, fmt.Errorf("reading silences: %w", err)
@@ -201,9 +201,11 @@ func (s *Store) LoadSilences(ctx context.Context) ([]alerting.Silence, error) {
 		var sl alerting.Silence
 		var labels, patterns []string
 		var starts, ends, created uint64
-		if err := rows.Scan(&sl.ID, &labels, &patterns, &starts, &ends, &sl.Author, &sl.Comment, &created, &sl.Version); err != nil {
+		var broad uint8
+		if err := rows.Scan(&sl.ID, &labels, &patterns, &starts, &ends, &sl.Author, &sl.Comment, &created, &sl.Version, &broad); err != nil {
 			return nil, err
 		}
+		sl.Broad = broad == 1
 		sl.Matchers = alerting.Matchers{}
 		for i := range min(len(labels), len(patterns)) {
 			sl.Matchers[labels[i]] = patterns[i]

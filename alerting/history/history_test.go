@@ -76,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].Ref != "C1/1.2" || ds[0].Version != 2 || !ds[0].Pending.IsZero() {
 		t.Fatalf("deliveries %+v, %v", ds, err)
 	}
-	sl, err := alerting.NewSilence(alerting.Matchers{"actor": "svc-*", "tenant": "acme"}, time.Now(), time.Now().Add(time.Hour), "alice", "migration", time.Now())
+	sl, err := alerting.NewSilence(alerting.Matchers{"actor": "svc-*", "tenant": "acme"}, time.Now(), time.Now().Add(time.Hour), "alice", "migration", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,28 @@ func TestRoundTrip(t *testing.T) {
 	if err := s.SaveSilence(ctx, sl); err != nil {
 		t.Fatal(err)
 	}
+	broad, err := alerting.NewSilence(alerting.Matchers{"tenant": "acme"}, time.Now(), time.Now().Add(time.Hour), "alice", "tenant migration weekend", time.Now(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSilence(ctx, broad); err != nil {
+		t.Fatal(err)
+	}
 	ss, err := s.LoadSilences(ctx)
-	if err != nil || len(ss) != 1 || ss[0].Matchers["actor"] != "svc-*" || ss[0].Active(time.Now().Add(time.Second)) {
+	if err != nil || len(ss) != 2 {
 		t.Fatalf("silences %+v, %v", ss, err)
+	}
+	for _, got := range ss {
+		switch got.ID {
+		case sl.ID:
+			if got.Matchers["actor"] != "svc-*" || got.Active(time.Now().Add(time.Second)) || got.Broad {
+				t.Errorf("silence %+v", got)
+			}
+		case broad.ID:
+			if !got.Broad {
+				t.Errorf("a broad silence read back as not broad: %+v", got)
+			}
+		}
 	}
 }
 

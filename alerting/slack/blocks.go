@@ -117,8 +117,12 @@ func render(n *alerting.Notification, dashboard *template.Template, redact bool)
 		}
 		fp := slack.NewButtonBlockElement(actionFalsePositive, n.ID, slack.NewTextBlockObject(slack.PlainTextType, "False positive", false, false))
 		fp.Style = slack.StyleDanger
+		label := "Silence 24 h for this actor"
+		if _, byActor := first.SilenceMatchers()["actor"]; !byActor {
+			label = "Silence 24 h for this finding"
+		}
 		buttons = append(buttons, fp,
-			slack.NewButtonBlockElement(actionSilence, n.ID, slack.NewTextBlockObject(slack.PlainTextType, "Silence 24 h for this actor", false, false)))
+			slack.NewButtonBlockElement(actionSilence, n.ID, slack.NewTextBlockObject(slack.PlainTextType, label, false, false)))
 	}
 	if dashboard != nil && !redact { // the link would name the actor
 		var b bytes.Buffer

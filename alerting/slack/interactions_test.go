@@ -285,3 +285,35 @@ func TestButtonsEndToEnd(t *testing.T) {
 		t.Errorf("after the ack: %s / %s", top[0].Blocks, replies[0].Text)
 	}
 }
+
+// TestSilenceButtonOverHTTP: the Silence button pressed (a real HTTP
+// request to the endpoint) on an alert whose actor is named "*" silences
+// that actor only: a later critical grant by another actor is posted.
+func TestSilenceButtonOverHTTP(t *testing.T) {
+	ws := fakeslack.Start()
+	defer ws.Stop()
+	r := startRig(t, ws, alerting.NewMemoryStore())
+	srv := httptest.NewServer(newInteractions(t, r.n))
+	defer srv.Close()
+	star := grant("s1", "acme", "high", 1, detect.StatusFiring)
+	star.Actor = "*"
+	must(t, r.n.Alert(star))
+	waitFor(t, "the post", func() bool { top, _ := posts(ws, "#scimwatch"); return len(top) == 1 })
+	top, _ := posts(ws, "#scimwatch")
+	body := payload(actionSilence, top[0].Metadata.EventPayload["notification_id"].(string))
+	stamp, sig := sign(testSecret, body, time.Now())
+	if code := post(t, srv.URL, body, stamp, sig); code != 200 {
+		t.Fatalf("silence press: %d", code)
+	}
+	critical := grant("c1", "acme", "critical", 1, detect.StatusFiring)
+	critical.Rule, critical.Actor = "self-privilege-grant", "mallory@acme.com"
+	must(t, r.n.Alert(critical))
+	waitFor(t, "the critical grant by another actor, posted", func() bool { top, _ := posts(ws, "#sec-critical"); return len(top) == 1 })
+	again := grant("s2", "acme", "high", 1, detect.StatusFiring)
+	again.Actor, again.First = "*", t0.Add(time.Hour)
+	must(t, r.n.Alert(again))
+	time.Sleep(200 * time.Millisecond) // what would be posted, posted
+	if top, _ := posts(ws, "#scimwatch"); len(top) != 1 {
+		t.Errorf("%d posts in #scimwatch, want 1: the actor named * was silenced", len(top))
+	}
+}

@@ -124,7 +124,7 @@ func TestPostEditThreadRoute(t *testing.T) {
 	if !strings.Contains(replies[0].Text, "6 more events (7 in all).") || !strings.Contains(replies[1].Text, "Resolved") || !replies[1].Broadcast {
 		t.Errorf("thread replies %q, %q", replies[0].Text, replies[1].Text)
 	}
-	for _, want := range []string{`"text":"🔴 CRITICAL · Privileged role Global Administrator granted`, `✅ *Resolved*`, `*Events*\n9`, `\u0026lt;!channel\u0026gt;`, "var-actor=mallory@acme.com"} {
+	for _, want := range []string{`"text":"🔴 CRITICAL · Privileged role Global Administrator granted`, `✅ *Resolved*`, `*Events*\n9`, `\u0026lt;!channel\u0026gt;`, "var-actor=mallory%40acme.com"} {
 		if !strings.Contains(string(top[0].Blocks), want) {
 			t.Errorf("final message lacks %q:\n%s", want, top[0].Blocks)
 		}

@@ -103,6 +103,15 @@ func TestSilenceCommands(t *testing.T) {
 	if code, _, errs := runCLI(t, "", "silence", "add", "--config", cfg, "--actor", "x"); code != 2 || !strings.Contains(errs, "comment is required") {
 		t.Errorf("add without a comment: %d %q", code, errs)
 	}
+	// A silence of a whole tenant is refused unless asked for as broad.
+	if code, _, errs := runCLI(t, "", "silence", "add", "--config", cfg, "--tenant", "acme", "--actor", "*", "--comment", "quiet please"); code != 2 ||
+		!strings.Contains(errs, "matches every alert of its tenant") {
+		t.Errorf("add a broad silence: %d %q", code, errs)
+	}
+	code, out, errs = runCLI(t, "", "silence", "add", "--config", cfg, "--tenant", "acme", "--broad", "--duration", "1h", "--comment", "tenant cut-over CHG-77")
+	if code != 0 || !strings.HasPrefix(out, "silence ") {
+		t.Errorf("add a broad silence with --broad: %d %q %q", code, out, errs)
+	}
 }
 
 func mustCH(addr, db string) clickhouse.Config {

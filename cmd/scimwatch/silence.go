@@ -41,7 +41,9 @@ func silenceAddCmd(ctx context.Context, c *cmdIO, args []string) int {
 		about: `Silences the alerts that match every matcher given, from --start for
 --duration (or until --end), with who and why. Matchers are shell patterns
 (svc-*@acme.com). The running detector picks the silence up within 10 s; an
-alert it silences is stored, with the silence's id, and not notified.`,
+alert it silences is stored, with the silence's id, and not notified. A silence
+that no --rule, --actor or --target narrows silences every alert of its tenant:
+it is refused unless --broad says so.`,
 		example: `scimwatch silence add --config detect.yaml --tenant acme --actor 'svc-migration@acme.com' --duration 4h --comment "CHG-1234 group migration"`})
 	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
 	m := alerting.Matchers{}
@@ -53,6 +55,7 @@ alert it silences is stored, with the silence's id, and not notified.`,
 	dur := fs.Duration("duration", 2*time.Hour, "how long it lasts")
 	author := fs.String("author", currentUser(), "who silences")
 	comment := fs.String("comment", "", "why: the change or ticket (required)")
+	broad := fs.Bool("broad", false, "allow a silence that matches every alert of a tenant (no --rule, --actor or --target narrows it)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -70,7 +73,7 @@ alert it silences is stored, with the silence's id, and not notified.`,
 			return fs.fail("--end: %v", err)
 		}
 	}
-	s, err := alerting.NewSilence(m, from, to, *author, *comment, now)
+	s, err := alerting.NewSilence(m, from, to, *author, *comment, now, *broad)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "scimwatch silence add: %v\n", err)
 		return 2
