@@ -22,12 +22,12 @@ type Silence struct {
 	// by a person, with a comment. A broad silence without it is not
 	// applied (one made by an older version from an alert whose actor was
 	// named "*").
-	Broad bool
-	Start    time.Time
-	End      time.Time
-	Author   string
-	Comment  string
-	Created  time.Time
+	Broad   bool
+	Start   time.Time
+	End     time.Time
+	Author  string
+	Comment string
+	Created time.Time
 	// Version orders a silence's states (expiring one is a new version).
 	Version uint64
 }
