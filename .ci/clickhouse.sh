@@ -18,6 +18,10 @@ dir=${SCIMWATCH_CH_DIR:-/tmp/scimwatch-clickhouse}
 port=${SCIMWATCH_CH_PORT:-19000}
 http_port=${SCIMWATCH_CH_HTTP_PORT:-$((port + 1))}
 pidfile=$dir/clickhouse.pid
+# The scheduled rules' reader of the tests: a user that may read one
+# database, read-only (test credentials, on loopback only).
+rules_database=scimwatch_rules_test
+rules_password=rules-test-password
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -64,8 +68,12 @@ XML
   cat >"$dir/users.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
-    <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>random</load_balancing></default></profiles>
-    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>random</load_balancing></default>
+        <!-- Scheduled rules' reader, as README "Least privilege" says: read-only (1: table functions refused too), one database. -->
+        <scimwatch_rules><readonly>1</readonly><max_memory_usage>2000000000</max_memory_usage></scimwatch_rules></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>
+        <scimwatch_rules><password>$rules_password</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>scimwatch_rules</profile><quota>default</quota>
+            <allow_databases><database>$rules_database</database></allow_databases></scimwatch_rules></users>
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
@@ -91,6 +99,7 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   status) if running && answers; then echo "clickhouse: running on 127.0.0.1:$port"; else echo "clickhouse: not running"; exit 1; fi ;;
-  env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port" ;;
+  env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port"
+       echo "SCIMWATCH_TEST_CLICKHOUSE_RULES=scimwatch_rules:$rules_password@$rules_database" ;;
   *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

@@ -347,6 +347,9 @@ func (l *loader) loadScheduled(p *parsed, ss *scheduledSpec, bad func(string, ..
 		if !used["tenant"] {
 			bad("scheduled.query must filter by tenant = @tenant: it runs once per tenant")
 		}
+		if _, err := TenantScoped(s.Query, ""); err != nil {
+			bad("scheduled.query: %v", err)
+		}
 		for _, name := range slices.Sorted(func(yield func(string) bool) {
 			for k := range used {
 				if !yield(k) {

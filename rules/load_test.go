@@ -280,3 +280,24 @@ func TestTrimmedGuardIsExact(t *testing.T) {
 	}
 	t.Fatal("no rule event-trimmed")
 }
+
+// TestHostileScheduledRules: rules lint refuses each scheduled query that
+// would read another tenant, another database, a URL or a file, or change
+// its settings, with the file, line and reason.
+func TestHostileScheduledRules(t *testing.T) {
+	_, err := Load(Options{}, "testdata/hostile")
+	if err == nil {
+		t.Fatal("hostile scheduled rules loaded")
+	}
+	for _, want := range []string{
+		"scheduled.yaml:4:", "tenant != @tenant: a scheduled query reads the tenant it runs for only",
+		"scheduled.yaml:10:", "system.tables: name tables without a database",
+		"scheduled.yaml:16:", "url(): table functions are not allowed",
+		"scheduled.yaml:24:", "file(): table functions are not allowed",
+		"scheduled.yaml:30:", "SETTINGS is not allowed",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/rules"
 )
 
 // Store implements detect.HistorySource, detect.Querier and detect.Reports
@@ -91,7 +93,16 @@ func (s *Store) Query(ctx context.Context, q detect.Query, fn func(row map[strin
 	for name, v := range q.Params {
 		args = append(args, ch.Named(name, v))
 	}
-	rows, err := conn.Query(ctx, q.SQL, args...)
+	// Checked again as it runs, whatever loaded it: scimwatch's tables
+	// only, each scoped to the tenant the query runs for.
+	sql, err := rules.TenantScoped(q.SQL, s.db)
+	if err != nil {
+		return st, fmt.Errorf("query refused: %w", err)
+	}
+	if _, ok := q.Params["tenant"].(string); !ok {
+		return st, errors.New("query refused: no tenant to scope it to")
+	}
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		st.Elapsed = time.Since(start)
 		return st, fmt.Errorf("query: %w", err)

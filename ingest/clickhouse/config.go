@@ -24,6 +24,12 @@ type Config struct {
 	// file PasswordFile, never from the config file itself.
 	PasswordEnv  string        `yaml:"password_env"`
 	PasswordFile string        `yaml:"password_file"`
+	// RulesUsername is the user scheduled rules' queries run as: one that
+	// may only read scimwatch's database (README, "Least privilege"); its
+	// password from RulesPasswordEnv or RulesPasswordFile. Empty: Username.
+	RulesUsername     string `yaml:"rules_username"`
+	RulesPasswordEnv  string `yaml:"rules_password_env"`
+	RulesPasswordFile string `yaml:"rules_password_file"`
 	DialTimeout  time.Duration `yaml:"dial_timeout"`
 	// Compression of inserts on the wire: lz4 (less network, more CPU) or
 	// none (for a ClickHouse on the same host).
@@ -69,6 +75,12 @@ func (c *Config) Validate() error {
 	if c.PasswordEnv != "" && c.PasswordFile != "" {
 		errs = append(errs, errors.New("password_env and password_file: set at most one"))
 	}
+	if c.RulesPasswordEnv != "" && c.RulesPasswordFile != "" {
+		errs = append(errs, errors.New("rules_password_env and rules_password_file: set at most one"))
+	}
+	if c.RulesUsername == "" && (c.RulesPasswordEnv != "" || c.RulesPasswordFile != "") {
+		errs = append(errs, errors.New("rules_password_env or rules_password_file without rules_username"))
+	}
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days: %d is negative", c.RetentionDays))
 	}
@@ -85,14 +97,26 @@ func (c *Config) Validate() error {
 }
 
 // password reads the password from the environment or a file.
-func (c *Config) password() (string, error) {
+func (c *Config) password() (string, error) { return secret("password_file", c.PasswordEnv, c.PasswordFile) }
+
+// rulesUser returns the user and password scheduled rules' queries run as.
+func (c *Config) rulesUser() (string, string, error) {
+	if c.RulesUsername == "" {
+		pw, err := c.password()
+		return c.Username, pw, err
+	}
+	pw, err := secret("rules_password_file", c.RulesPasswordEnv, c.RulesPasswordFile)
+	return c.RulesUsername, pw, err
+}
+
+func secret(fileKey, env, file string) (string, error) {
 	switch {
-	case c.PasswordEnv != "":
-		return os.Getenv(c.PasswordEnv), nil
-	case c.PasswordFile != "":
-		b, err := os.ReadFile(c.PasswordFile)
+	case env != "":
+		return os.Getenv(env), nil
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("password_file: %w", err)
+			return "", fmt.Errorf("%s: %w", fileKey, err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}

@@ -115,21 +115,21 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // QueryConn returns a connection whose default database is the Store's,
-// for queries that name its tables unqualified (scheduled rules). It is
-// opened on first use; Close closes it.
+// for queries that name its tables unqualified (scheduled rules), as
+// rules_username when set. It is opened on first use; Close closes it.
 func (s *Store) QueryConn() (driver.Conn, error) {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	if s.qconn != nil {
 		return s.qconn, nil
 	}
-	pw, err := s.cfg.password()
+	user, pw, err := s.cfg.rulesUser()
 	if err != nil {
 		return nil, err
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:         s.cfg.Addrs,
-		Auth:         ch.Auth{Database: s.cfg.Database, Username: s.cfg.Username, Password: pw},
+		Auth:         ch.Auth{Database: s.cfg.Database, Username: user, Password: pw},
 		DialTimeout:  s.cfg.DialTimeout,
 		Compression:  compression(s.cfg.Compression),
 		MaxOpenConns: 2,

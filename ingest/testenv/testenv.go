@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,15 @@ func Kafka(t testing.TB) string { return need(t, "SCIMWATCH_TEST_KAFKA", "Apache
 // ClickHouse returns the native-protocol address of the real server.
 func ClickHouse(t testing.TB) string {
 	return need(t, "SCIMWATCH_TEST_CLICKHOUSE", "ClickHouse")
+}
+
+// ClickHouseRules returns the scheduled rules' reader of the test server
+// (.ci/clickhouse.sh): a read-only user that may read one database.
+func ClickHouseRules(t testing.TB) (user, password, database string) {
+	v := need(t, "SCIMWATCH_TEST_CLICKHOUSE_RULES", "ClickHouse's rules user")
+	cred, database, _ := strings.Cut(v, "@")
+	user, password, _ = strings.Cut(cred, ":")
+	return user, password, database
 }
 
 // ClickHouseScript returns the path of .ci/clickhouse.sh, which stops and
