@@ -104,11 +104,11 @@ func TestScheduledQueriesStayInTheirTenant(t *testing.T) {
 	}
 	for attack, want := range map[string]string{
 		"SELECT * FROM url('http://127.0.0.1:1/x', CSV, 'a String')": "readonly",
-		"SELECT * FROM file('x.csv', CSV, 'a String')":              "readonly",
-		"SELECT * FROM numbers(3)":                                  "readonly",
-		"SELECT count() FROM default.system_nothing":                "Access denied",
-		"INSERT INTO events (id) SELECT 'x'":                        "readonly",
-		"DROP TABLE events":                                         "readonly",
+		"SELECT * FROM file('x.csv', CSV, 'a String')":               "readonly",
+		"SELECT * FROM numbers(3)":                                   "readonly",
+		"SELECT count() FROM default.system_nothing":                 "Access denied",
+		"INSERT INTO events (id) SELECT 'x'":                         "readonly",
+		"DROP TABLE events":                                          "readonly",
 	} {
 		rows, err := conn.Query(ctx, attack)
 		if err == nil {

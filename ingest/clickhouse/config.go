@@ -22,15 +22,15 @@ type Config struct {
 	Username string `yaml:"username"`
 	// The password comes from the environment variable PasswordEnv or the
 	// file PasswordFile, never from the config file itself.
-	PasswordEnv  string        `yaml:"password_env"`
-	PasswordFile string        `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
 	// RulesUsername is the user scheduled rules' queries run as: one that
 	// may only read scimwatch's database (README, "Least privilege"); its
 	// password from RulesPasswordEnv or RulesPasswordFile. Empty: Username.
-	RulesUsername     string `yaml:"rules_username"`
-	RulesPasswordEnv  string `yaml:"rules_password_env"`
-	RulesPasswordFile string `yaml:"rules_password_file"`
-	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	RulesUsername     string        `yaml:"rules_username"`
+	RulesPasswordEnv  string        `yaml:"rules_password_env"`
+	RulesPasswordFile string        `yaml:"rules_password_file"`
+	DialTimeout       time.Duration `yaml:"dial_timeout"`
 	// Compression of inserts on the wire: lz4 (less network, more CPU) or
 	// none (for a ClickHouse on the same host).
 	Compression string `yaml:"compression"`
@@ -97,7 +97,9 @@ func (c *Config) Validate() error {
 }
 
 // password reads the password from the environment or a file.
-func (c *Config) password() (string, error) { return secret("password_file", c.PasswordEnv, c.PasswordFile) }
+func (c *Config) password() (string, error) {
+	return secret("password_file", c.PasswordEnv, c.PasswordFile)
+}
 
 // rulesUser returns the user and password scheduled rules' queries run as.
 func (c *Config) rulesUser() (string, string, error) {
