@@ -127,9 +127,9 @@ alerting:
 		targets.WriteString("{}")
 	}
 	poison := map[string][]byte{
-		"targets": []byte(`{"uuid":"poison-targets","published":"` + now + `","eventType":"group.user_membership.add","actor":{"id":"00uATTACKER","type":"User"},"outcome":{"result":"SUCCESS"},"target":[` + targets.String() + `]}`),
+		"targets":  []byte(`{"uuid":"poison-targets","published":"` + now + `","eventType":"group.user_membership.add","actor":{"id":"00uATTACKER","type":"User"},"outcome":{"result":"SUCCESS"},"target":[` + targets.String() + `]}`),
 		"year9999": []byte(`{"uuid":"poison-9999","published":"9999-12-31T23:59:59.000Z","eventType":"user.lifecycle.create","actor":{"id":"00uCLOCK","type":"User","alternateId":"clock@acme.example"},"outcome":{"result":"SUCCESS"},"target":[{"id":"00uNEW","type":"User","alternateId":"new@acme.example"}]}`),
-		"mention": []byte(`{"uuid":"poison-mention","published":"` + now + `","eventType":"user.account.privilege.grant","actor":{"id":"00uMENTION","type":"User","alternateId":"<!channel>","displayName":"<!channel>"},"outcome":{"result":"SUCCESS"},"target":[{"id":"00uVICTIM","type":"User","alternateId":"victim@acme.example"}],"debugContext":{"debugData":{"privilegeGranted":"Super administrator"}}}`),
+		"mention":  []byte(`{"uuid":"poison-mention","published":"` + now + `","eventType":"user.account.privilege.grant","actor":{"id":"00uMENTION","type":"User","alternateId":"<!channel>","displayName":"<!channel>"},"outcome":{"result":"SUCCESS"},"target":[{"id":"00uVICTIM","type":"User","alternateId":"victim@acme.example"}],"debugContext":{"debugData":{"privilegeGranted":"Super administrator"}}}`),
 		"underMax": bytes.Repeat([]byte("x"), 1048450),
 	}
 	write := func(topic string, partition int, values ...[]byte) {
