@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -85,17 +84,7 @@ func (h *harness) config() Config {
 
 func (h *harness) produce(values ...[]byte) {
 	h.t.Helper()
-	w := &kafkago.Writer{Addr: kafkago.TCP(h.brokers...), Topic: h.topic, Transport: &kafkago.Transport{}, Balancer: &kafkago.RoundRobin{}, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafkago.RequireAll}
-	defer w.Close()
-	msgs := make([]kafkago.Message, len(values))
-	for i, v := range values {
-		msgs[i] = kafkago.Message{Value: v}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		h.t.Fatal(err)
-	}
+	h.produceTo(h.topic, values...)
 }
 
 // running is an Ingester running in the background.
@@ -351,7 +340,7 @@ func TestClickHouseDownMidStream(t *testing.T) {
 	script := testenv.ClickHouseScript(t)
 	// Both of its ports free (the HTTP port was once the native port + 1,
 	// which a busy machine could have given to another socket).
-	ports := freePorts(t, 2)
+	ports := testenv.FreePorts(t, 2)
 	port := ports[0]
 	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(port), "SCIMWATCH_CH_HTTP_PORT="+strconv.Itoa(ports[1]))
 	ch := func(verb string) {
@@ -441,17 +430,3 @@ func sumGauge(t *testing.T, r *running, name string) float64 {
 	return sum
 }
 
-// freePorts returns n ports free at once on 127.0.0.1.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out
-}

@@ -37,12 +37,16 @@ func manyTargets(id string, n int) []byte {
 // notJSON is an invalid record of n bytes.
 func notJSON(n int) []byte { return bytes.Repeat([]byte("x"), n) }
 
-// produceTo writes values to topic with a writer that takes records of up
-// to 32 MB.
+// produceTo writes values to topic, round robin over its partitions, in
+// batches the broker's default 1 MB takes (a larger record alone).
 func (h *harness) produceTo(topic string, values ...[]byte) {
 	h.t.Helper()
+	batchBytes := int64(1 << 20)
+	for _, v := range values {
+		batchBytes = max(batchBytes, int64(len(v))+64<<10)
+	}
 	w := &kafkago.Writer{Addr: kafkago.TCP(h.brokers...), Topic: topic, Transport: &kafkago.Transport{}, Balancer: &kafkago.RoundRobin{},
-		BatchTimeout: 5 * time.Millisecond, BatchBytes: 32 << 20, RequiredAcks: kafkago.RequireAll}
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, BatchBytes: batchBytes, RequiredAcks: kafkago.RequireAll}
 	defer w.Close()
 	msgs := make([]kafkago.Message, len(values))
 	for i, v := range values {

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,6 +49,35 @@ func ClickHouseRules(t testing.TB) (user, password, database string) {
 	cred, database, _ := strings.Cut(v, "@")
 	user, password, _ = strings.Cut(cred, ":")
 	return user, password, database
+}
+
+// FreePorts returns n ports free at once on 127.0.0.1, below the range the
+// kernel hands out to outgoing connections (32768 and up on Linux): a
+// server the test stops and starts again finds its ports still free,
+// where an ephemeral port may meanwhile be the source port of a client
+// retrying its connection.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 1000 {
+			t.Fatal("no free ports below 32768")
+		}
+		p := 20000 + mrand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		held = append(held, l)
+		out = append(out, p)
+	}
+	return out
 }
 
 // ClickHouseScript returns the path of .ci/clickhouse.sh, which stops and
