@@ -429,4 +429,3 @@ func sumGauge(t *testing.T, r *running, name string) float64 {
 	}
 	return sum
 }
-
