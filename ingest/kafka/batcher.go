@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -178,8 +179,14 @@ func (b *batcher) writeDead(ctx context.Context, msgs []kafkago.Message) bool {
 	bo := in.backoff()
 	for len(msgs) > 0 {
 		rest, err := in.dlq.Write(ctx, msgs)
-		for _, m := range msgs[:len(msgs)-len(rest)] {
-			in.metrics.deadLettered.WithLabelValues(m.Topic, headerValue(m, hdrReason)).Inc()
+		left := make(map[string]bool, len(rest))
+		for _, m := range rest {
+			left[m.Topic+"/"+strconv.Itoa(m.Partition)+"/"+strconv.FormatInt(m.Offset, 10)] = true
+		}
+		for _, m := range msgs {
+			if !left[m.Topic+"/"+strconv.Itoa(m.Partition)+"/"+strconv.FormatInt(m.Offset, 10)] {
+				in.metrics.deadLettered.WithLabelValues(m.Topic, headerValue(m, hdrReason)).Inc()
+			}
 		}
 		if err == nil {
 			return true
