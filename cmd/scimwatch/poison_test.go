@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,41 @@ import (
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
+
+// freeAddr returns a free 127.0.0.1 address for a child's listener.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// get returns the status and body of an HTTP GET.
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitChild polls cond until it holds, failing with the child's log after
+// bound.
+func waitChild(t *testing.T, svc *child, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; log:\n%s", what, svc.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // TestPoisonRecordsEndToEnd: scimwatch run (a process of its own, on the
 // real broker, ClickHouse and a Slack stand-in) is sent a poison record of
@@ -43,12 +77,7 @@ func TestPoisonRecordsEndToEnd(t *testing.T) {
 	ws := fakeslack.Start()
 	defer ws.Stop()
 	os.Setenv("SCIMWATCH_TEST_SLACK_TOKEN", "xoxb-test")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpAddr := ln.Addr().String()
-	ln.Close()
+	httpAddr := freeAddr(t)
 	// limits.max_targets is raised past the default so that the record of
 	// 200,000 targets reaches ClickHouse whole, and ClickHouse refuses it
 	// (with the default it is stored with 64; ingest's own tests check that).
@@ -77,24 +106,10 @@ alerting:
   slack: {api_url: %s, token_env: SCIMWATCH_TEST_SLACK_TOKEN, channel: "#soc"}
 `, broker, id, audit, big, dead, 30<<20, chAddr, db, httpAddr, id, ws.URL()))
 	svc := startChild(t, "run", "--config", cfg, "--log-level", "info")
-	readyz := func() (int, string) {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	readyz := func() (int, string) { return get("http://" + httpAddr + "/readyz") }
 	wait := func(what string, bound time.Duration, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(bound)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; log:\n%s", what, svc.logs.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitChild(t, svc, what, bound, cond)
 	}
 	wait("scimwatch run to be ready", 120*time.Second, func() bool { code, _ := readyz(); return code == 200 })
 
@@ -247,21 +262,7 @@ alerting:
 // /readyz says why it is not ready, and every alert arrives afterwards.
 func TestAlertStoreOutageDoesNotFlood(t *testing.T) {
 	broker := testenv.Kafka(t)
-	testenv.ClickHouse(t)
-	script := testenv.ClickHouseScript(t)
-	ports := testenv.FreePorts(t, 2)
-	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(ports[0]), "SCIMWATCH_CH_HTTP_PORT="+strconv.Itoa(ports[1]))
-	ch := func(verb string) {
-		t.Helper()
-		cmd := exec.Command(script, verb)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("clickhouse.sh %s: %v: %s", verb, err, out)
-		}
-	}
-	ch("start")
-	t.Cleanup(func() { ch("stop") })
-	chAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	chAddr, ch := testenv.OwnClickHouse(t)
 
 	id := testenv.Name("outage")
 	topic := id + "-audit"
@@ -269,12 +270,7 @@ func TestAlertStoreOutageDoesNotFlood(t *testing.T) {
 	ws := fakeslack.Start()
 	defer ws.Stop()
 	os.Setenv("SCIMWATCH_TEST_SLACK_TOKEN", "xoxb-test")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpAddr := ln.Addr().String()
-	ln.Close()
+	httpAddr := freeAddr(t)
 	cfg := writeFile(t, "scimwatch.yaml", fmt.Sprintf(`kafka:
   brokers: [%s]
   group: %s
@@ -295,35 +291,13 @@ alerting:
   slack: {api_url: %s, token_env: SCIMWATCH_TEST_SLACK_TOKEN, channel: "#soc"}
 `, broker, id, topic, chAddr, httpAddr, id, ws.URL()))
 	svc := startChild(t, "run", "--config", cfg, "--log-level", "info")
-	readyz := func() (int, string) {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	wait := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(120 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; log:\n%s", what, svc.logs.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	readyz := func() (int, string) { return get("http://" + httpAddr + "/readyz") }
+	wait := func(what string, cond func() bool) { t.Helper(); waitChild(t, svc, what, 120*time.Second, cond) }
 	wait("scimwatch run to be ready", func() bool { code, _ := readyz(); return code == 200 })
 	metric := func(name string) float64 {
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, body := get("http://" + httpAddr + "/metrics")
 		var sum float64
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(body, "\n") {
 			if strings.HasPrefix(line, name) {
 				var v float64
 				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)

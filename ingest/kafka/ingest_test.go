@@ -336,25 +336,9 @@ func TestRebalanceLandsTheBatchInFlight(t *testing.T) {
 // written around the failure collapse on read.
 func TestClickHouseDownMidStream(t *testing.T) {
 	kafkaAddr := testenv.Kafka(t)
-	testenv.ClickHouse(t)
-	script := testenv.ClickHouseScript(t)
-	// Both of its ports free (the HTTP port was once the native port + 1,
-	// which a busy machine could have given to another socket).
-	ports := testenv.FreePorts(t, 2)
-	port := ports[0]
-	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(port), "SCIMWATCH_CH_HTTP_PORT="+strconv.Itoa(ports[1]))
-	ch := func(verb string) {
-		t.Helper()
-		cmd := exec.Command(script, verb)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("clickhouse.sh %s: %v: %s", verb, err, out)
-		}
-	}
-	ch("start")
-	t.Cleanup(func() { ch("stop") })
+	chAddr, ch := testenv.OwnClickHouse(t)
 
-	h := newHarness(t, []string{kafkaAddr}, "127.0.0.1:"+strconv.Itoa(port))
+	h := newHarness(t, []string{kafkaAddr}, chAddr)
 	recs := synth.Records(5, 4000, 0.6)
 	cfg := h.config()
 	cfg.Retry.StuckAfter = 2 * time.Second

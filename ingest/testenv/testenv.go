@@ -12,8 +12,10 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,33 @@ func FreePorts(t testing.TB, n int) []int {
 		out = append(out, p)
 	}
 	return out
+}
+
+// OwnClickHouse starts a ClickHouse server of the test's own with
+// .ci/clickhouse.sh, on ports of its own, stopped at the end of the test:
+// for tests that stop and restart it (ctl("stop"), ctl("start"); its data
+// is kept). It returns its native-protocol address.
+func OwnClickHouse(t testing.TB) (addr string, ctl func(verb string)) {
+	t.Helper()
+	ClickHouse(t) // skipped (or failed under CI) like the shared one
+	script := ClickHouseScript(t)
+	// Both ports below the ephemeral range: the HTTP port was once the
+	// native port + 1, which a busy machine could have given to another
+	// socket while the server was down.
+	ports := FreePorts(t, 2)
+	env := append(os.Environ(), "SCIMWATCH_CH_DIR="+t.TempDir(), "SCIMWATCH_CH_PORT="+strconv.Itoa(ports[0]),
+		"SCIMWATCH_CH_HTTP_PORT="+strconv.Itoa(ports[1]))
+	ctl = func(verb string) {
+		t.Helper()
+		cmd := exec.Command(script, verb)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("clickhouse.sh %s: %v: %s", verb, err, out)
+		}
+	}
+	ctl("start")
+	t.Cleanup(func() { ctl("stop") })
+	return "127.0.0.1:" + strconv.Itoa(ports[0]), ctl
 }
 
 // ClickHouseScript returns the path of .ci/clickhouse.sh, which stops and
