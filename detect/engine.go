@@ -44,8 +44,12 @@ type Engine struct {
 	spare     []Alert     // the outbox's other buffer, for the next batch
 	stats     Stats
 
-	deliverMu sync.Mutex
-	refusal   refusal // guarded by deliverMu
+	deliverMu sync.Mutex // one delivery at a time, in order
+	// refusalMu guards refusal apart from deliverMu, which is held for as
+	// long as the sink takes to answer: readiness and the backoff check
+	// must not wait for a store that hangs.
+	refusalMu sync.Mutex
+	refusal   refusal
 }
 
 // refusal is the state of a sink that refuses alerts (alerting's store
@@ -351,10 +355,13 @@ func (e *Engine) emit(a *Alert) {
 // (at once when force: a flush). It returns the sink's error when it
 // tried and failed, nil when it succeeded or held the alerts back.
 func (e *Engine) deliver(force bool) error {
+	if !force && e.backingOff() {
+		return nil // held: DeliveryError says so
+	}
 	e.deliverMu.Lock()
 	defer e.deliverMu.Unlock()
-	if !force && !e.refusal.since.IsZero() && e.now().Before(e.refusal.retryAt) {
-		return nil // held: DeliveryError says so
+	if !force && e.backingOff() { // another delivery failed meanwhile
+		return nil
 	}
 	e.mu.Lock()
 	batch := e.outbox
@@ -383,6 +390,8 @@ func (e *Engine) deliver(force bool) error {
 	pending := len(e.outbox)
 	e.mu.Unlock()
 	e.metrics.pending.Set(float64(pending))
+	e.refusalMu.Lock()
+	defer e.refusalMu.Unlock()
 	if !e.refusal.since.IsZero() {
 		e.logger.Info("alerts handed over again", "refused_attempts", e.refusal.attempts,
 			"for", e.now().Sub(e.refusal.since).Round(time.Millisecond), "last_err", e.refusal.err)
@@ -392,9 +401,19 @@ func (e *Engine) deliver(force bool) error {
 	return nil
 }
 
+// backingOff reports whether the sink refused alerts and the backoff
+// since has not passed.
+func (e *Engine) backingOff() bool {
+	e.refusalMu.Lock()
+	defer e.refusalMu.Unlock()
+	return !e.refusal.since.IsZero() && e.now().Before(e.refusal.retryAt)
+}
+
 // refused records a refusal: logged when the sink starts refusing, not
 // at each attempt; the next attempt waits a backoff.
 func (e *Engine) refused(err error, pending int) {
+	e.refusalMu.Lock()
+	defer e.refusalMu.Unlock()
 	r := &e.refusal
 	now := e.now()
 	r.attempts++
@@ -414,9 +433,9 @@ func (e *Engine) refused(err error, pending int) {
 // DeliveryError is nil while the sink takes alerts, and says since when,
 // how often and why it refuses them otherwise (readiness).
 func (e *Engine) DeliveryError() error {
-	e.deliverMu.Lock()
-	defer e.deliverMu.Unlock()
+	e.refusalMu.Lock()
 	r := e.refusal
+	e.refusalMu.Unlock()
 	if r.since.IsZero() {
 		return nil
 	}

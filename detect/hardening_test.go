@@ -355,3 +355,52 @@ func TestRefusingSinkIsRetriedWithBackoff(t *testing.T) {
 		t.Errorf("want one line when the refusals start and one when they end, got %d:\n%s", n, logs.String())
 	}
 }
+
+// TestReadinessDoesNotWaitForAHangingSink: DeliveryError (/readyz) answers
+// while a delivery waits on a sink that hangs (a store that takes its dial
+// timeout), and events read meanwhile do not queue behind it once it has
+// refused: they are held during the backoff.
+func TestReadinessDoesNotWaitForAHangingSink(t *testing.T) {
+	set, err := rules.Load(rules.Options{}, "testdata/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	calls := make(chan struct{}, 100)
+	sink := SinkFunc(func(Alert) error {
+		calls <- struct{}{}
+		<-release
+		return errors.New("dial tcp: i/o timeout")
+	})
+	e, err := New(DefaultConfig(), set, sink, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.Process(ev("d1", 0, event.ActionUserDelete, "a1"))
+	<-calls // the delivery holds, waiting on the sink
+	answered := make(chan error, 1)
+	go func() { answered <- e.DeliveryError() }()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Errorf("DeliveryError before any refusal: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("DeliveryError waited for the hanging sink")
+	}
+	close(release) // the attempt fails: backoff from now
+	deadline := time.Now().Add(5 * time.Second)
+	for e.DeliveryError() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the refusal was not recorded")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { e.Process(ev("d2", time.Second, event.ActionUserDelete, "a2")); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an event read during the backoff waited on the sink")
+	}
+}

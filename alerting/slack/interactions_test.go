@@ -312,7 +312,15 @@ func TestSilenceButtonOverHTTP(t *testing.T) {
 	again := grant("s2", "acme", "high", 1, detect.StatusFiring)
 	again.Actor, again.First = "*", t0.Add(time.Hour)
 	must(t, r.n.Alert(again))
-	time.Sleep(200 * time.Millisecond) // what would be posted, posted
+	store := r.store.(*alerting.MemoryStore)
+	waitFor(t, "the actor named * silenced", func() bool {
+		for _, c := range store.Changes() {
+			if c.AlertID == "s2" && c.Status == alerting.StatusSilenced {
+				return true
+			}
+		}
+		return false
+	})
 	if top, _ := posts(ws, "#scimwatch"); len(top) != 1 {
 		t.Errorf("%d posts in #scimwatch, want 1: the actor named * was silenced", len(top))
 	}

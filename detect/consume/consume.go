@@ -287,11 +287,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 			rejected.Inc()
 			c.logger.Debug("detector skipping a record it cannot read", "topic", topic, "partition", pa.ID, "offset", m.Offset, "err", err)
 		} else {
-			received := m.Time
-			if received.IsZero() {
-				received = time.Now()
-			}
-			c.cfg.Limits.Apply(evs, received) // ingest counts what it cuts
+			c.cfg.Limits.Apply(evs, partition.Received(m)) // ingest counts what it cuts
 		}
 		for i := range evs {
 			// The engine keeps what its sink refuses and says so itself.

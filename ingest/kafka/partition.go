@@ -91,11 +91,7 @@ func (in *Ingester) process(tn topicNormalizer, m kafkago.Message) item {
 		return it
 	}
 	tn.normalized.Inc()
-	received := m.Time
-	if received.IsZero() {
-		received = time.Now()
-	}
-	if tr := in.cfg.Limits.Apply(evs, received); tr.Events > 0 {
+	if tr := in.cfg.Limits.Apply(evs, partition.Received(m)); tr.Events > 0 {
 		in.metrics.countTrims(m.Topic, tr)
 	}
 	produced := uint64(0)

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 )
@@ -30,4 +31,14 @@ func Fetch(ctx context.Context, r Fetcher, bo *Backoff, onErr func(error)) (m ka
 			return m, false
 		}
 	}
+}
+
+// Received is when a record reached Kafka, for the limits' sane range of
+// times: its timestamp, or now when the producer set none. Ingest and
+// detection read the same record, so they place a mis-dated event alike.
+func Received(m kafkago.Message) time.Time {
+	if m.Time.IsZero() {
+		return time.Now()
+	}
+	return m.Time
 }
