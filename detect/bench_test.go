@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,6 +225,9 @@ func listFile(tb testing.TB, name string) map[string]bool {
 	return out
 }
 
+// adminWord is the built-in macro privileged_app_role_target's pattern.
+var adminWord = regexp.MustCompile(`(^|[^a-z])(admin|administrator|superuser|owner|root)s?([^a-z]|$)`)
+
 // builtinConds are the built-in rules' conditions written in Go, one per
 // rule and one per step of a sequence, keyed "rule" or "rule/step", exactly
 // as the rules say them (exceptions included), so that the engine is
@@ -293,18 +297,23 @@ func builtinConds(tb testing.TB) map[string]func(*event.Event) bool {
 			if e.Source != event.SourceSCIM || e.Outcome != event.OutcomeSuccess {
 				return false
 			}
-			for _, c := range e.Changes {
-				f := strings.ToLower(c.Field)
-				if c.New != "" && (f == "roles" || f == "entitlements" || f == "x509certificates" || f == "groups" ||
-					strings.HasPrefix(f, "roles[") || strings.HasPrefix(f, "entitlements[") || strings.HasPrefix(f, "roles.") || strings.HasPrefix(f, "entitlements.")) {
-					return true
+			switch e.Action {
+			case event.ActionUserCreate, event.ActionUserUpdate, event.ActionUserReactivate:
+				for _, t := range e.Targets {
+					if t.Type == event.TargetRole && (roles[strings.ToLower(t.Name)] || roles[strings.ToLower(t.ID)] ||
+						adminWord.MatchString(strings.ToLower(t.Name)) || adminWord.MatchString(strings.ToLower(t.ID))) || t.Type == event.TargetCredential {
+						return true
+					}
 				}
+				return anyTarget(e, event.TargetGroup, groups)
+			case event.ActionGroupMemberAdd:
+				return anyTarget(e, event.TargetGroup, groups)
 			}
-			return e.Action == event.ActionGroupMemberAdd && anyTarget(e, event.TargetGroup, groups)
+			return false
 		},
 		"deprovision-failed": func(e *event.Event) bool {
 			hasApp := slices.ContainsFunc(e.Targets, func(t event.Target) bool { return t.Type == event.TargetApp })
-			return e.Outcome == event.OutcomeFailure && hasApp && (e.Action == event.ActionAppUnassign || e.Action == event.ActionUserDeactivate ||
+			return e.Outcome == event.OutcomeFailure && hasApp && e.Source != event.SourceSCIM && (e.Action == event.ActionAppUnassign || e.Action == event.ActionUserDeactivate ||
 				e.Action == event.ActionUserSuspend || e.Action == event.ActionUserDelete ||
 				e.RawType == "application.provision.user.deactivate" || e.RawType == "application.provision.user.deprovision")
 		},

@@ -280,7 +280,7 @@ func (d *decoder) interned() (string, error) {
 var vocabulary = func() map[string]string {
 	m := map[string]string{}
 	for _, s := range append(slices.Clip(Actions), SourceOkta, SourceEntra, SourceSCIM, SourceGWorkspace, OutcomeSuccess, OutcomeFailure, OutcomeUnknown,
-		ActorUser, ActorApp, ActorSystem, TargetUser, TargetGroup, TargetApp, TargetRole, TargetCredential, TargetOther) {
+		ActorUser, ActorApp, ActorSystem, TargetUser, TargetAppUser, TargetGroup, TargetApp, TargetRole, TargetCredential, TargetOther) {
 		m[s] = s
 	}
 	return m

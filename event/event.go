@@ -65,7 +65,7 @@ type Actor struct {
 // Target is what it was done to.
 type Target struct {
 	ID    string `json:"id" expr:"id"`
-	Type  string `json:"type" expr:"type"` // user | group | app | role | credential | other
+	Type  string `json:"type" expr:"type"` // user | app_user | group | app | role | credential | other
 	Name  string `json:"name" expr:"name"`
 	Email string `json:"email" expr:"email"`
 }
@@ -79,6 +79,10 @@ type Trimmed struct {
 	Changes int `json:"changes,omitempty" expr:"changes"`
 	// Strings shortened to their bound.
 	Strings int `json:"strings,omitempty" expr:"strings"`
+	// Unread counts the fields of the record the normalizer could not
+	// read (a value of a type it does not know for that field): the event
+	// is what could be read, and says that something could not.
+	Unread int `json:"unread,omitempty" expr:"unread"`
 	// Time is the record's own time (RFC 3339) when it was outside the
 	// sane range; the event's Time is then when the record was received.
 	Time string `json:"time,omitempty" expr:"time"`
@@ -120,7 +124,11 @@ const (
 
 // Target types.
 const (
-	TargetUser       = "user"
+	TargetUser = "user"
+	// TargetAppUser is a person's account in an app, by the app-side id and
+	// login (Okta's AppUser): what the app's own SCIM log and sign-ins
+	// name. The person is the event's user target.
+	TargetAppUser    = "app_user"
 	TargetGroup      = "group"
 	TargetApp        = "app"
 	TargetRole       = "role"

@@ -116,7 +116,7 @@ func (t *Trimmed) appendJSON(dst []byte) []byte {
 	for _, f := range [...]struct {
 		key string
 		n   int
-	}{{"targets", t.Targets}, {"changes", t.Changes}, {"strings", t.Strings}} {
+	}{{"targets", t.Targets}, {"changes", t.Changes}, {"strings", t.Strings}, {"unread", t.Unread}} {
 		if f.n != 0 {
 			dst = append(dst, sep+`"`+f.key+`":`...)
 			dst = strconv.AppendInt(dst, int64(f.n), 10)

@@ -145,6 +145,8 @@ func countOf(n ast.Node) func(e *event.Event) int {
 				return func(e *event.Event) int { return e.Trimmed.Changes }
 			case "strings":
 				return func(e *event.Event) int { return e.Trimmed.Strings }
+			case "unread":
+				return func(e *event.Event) int { return e.Trimmed.Unread }
 			}
 		}
 	}

@@ -271,7 +271,7 @@ func TestTrimmedGuardIsExact(t *testing.T) {
 			tr   event.Trimmed
 			want bool
 		}{{event.Trimmed{}, false}, {event.Trimmed{Targets: 1}, true}, {event.Trimmed{Changes: 2}, true},
-			{event.Trimmed{Strings: 3}, true}, {event.Trimmed{Time: "9999-12-31T00:00:00Z"}, true}} {
+			{event.Trimmed{Strings: 3}, true}, {event.Trimmed{Unread: 1}, true}, {event.Trimmed{Time: "9999-12-31T00:00:00Z"}, true}} {
 			if got := r.Guard(&event.Event{Trimmed: tc.tr}); got != tc.want {
 				t.Errorf("guard on %+v: %v, want %v", tc.tr, got, tc.want)
 			}

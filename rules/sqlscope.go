@@ -36,7 +36,7 @@ import (
 // each with a tenant column.
 var TenantTables = []string{
 	"events", "events_unique", "account_days", "account_roles", "accounts", "accounts_roles", "tenants",
-	"app_access", "app_signins", "credentials", "alerts", "alert_changes", "scheduled_reports",
+	"app_access", "app_signins", "app_writes", "credentials", "alerts", "alert_changes", "scheduled_reports",
 	"events_hourly", "actors_daily", "targets_daily", "failures_daily",
 }
 

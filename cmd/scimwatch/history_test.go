@@ -215,7 +215,7 @@ func TestBacktestCommand(t *testing.T) {
 			plants = append(plants, p)
 		}
 	}
-	if len(plants) != 8 || len(all) != 42 {
+	if len(plants) != 8 || len(all) != 45 {
 		t.Fatalf("plants %v", all)
 	}
 	args := []string{"rules", "backtest", "--config", cfg, "--rules", "../../rules/builtin", "--from", "2026-11-18", "--to", "2026-11-25"}

@@ -130,7 +130,7 @@ func TestGenerateThenNormalize(t *testing.T) {
 }
 
 func TestRulesCommands(t *testing.T) {
-	if code, out, errs := runCLI(t, "", "rules", "lint", "../../rules/builtin"); code != 0 || out != "27 rules OK\n" {
+	if code, out, errs := runCLI(t, "", "rules", "lint", "../../rules/builtin"); code != 0 || out != "28 rules OK\n" {
 		t.Errorf("lint builtin: %d %q %q", code, out, errs)
 	}
 	code, _, errs := runCLI(t, "", "rules", "lint", "../../rules/testdata/bad")
@@ -143,10 +143,10 @@ func TestRulesCommands(t *testing.T) {
 	}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, _ := runCLI(t, "", "rules", "test", "--junit", junit, "../../rules/builtin")
-	if code != 0 || !strings.Contains(out, "64 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "67 passed, 0 failed") {
 		t.Errorf("test builtin: %d %q", code, out)
 	}
-	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="64" failures="0">`) {
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="67" failures="0">`) {
 		t.Errorf("junit: %s %v", b, err)
 	}
 

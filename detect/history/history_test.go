@@ -27,7 +27,7 @@ var end = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
 // newRules are the history-aware built-in rules.
 var newRules = []string{"new-provisioning-source", "role-change-rate-anomaly", "off-hours-for-actor", "stale-account", "dormant-admin", "never-activated",
-	"deprovision-overdue", "deprovision-failed", "access-after-deprovision",
+	"deprovision-overdue", "deprovision-failed", "access-after-deprovision", "app-write-after-deprovision",
 	"scim-token-new-client", "scim-scope-drift", "scim-privileged-attribute-write", "scim-error-burst", "scim-bulk-read",
 	"credential-not-rotated", "credential-used-after-revoke", "scim-admin-activated"}
 
@@ -158,12 +158,12 @@ func describe(alerts []detect.Alert) string {
 // account, and the history-aware rules raise nothing else.
 func TestPlantedAnomaliesFound(t *testing.T) {
 	src, plants := planted(t)
-	// Two in the fourth tenant (Google Workspace), the two
+	// Two in the fourth tenant (Google Workspace), the three
 	// deprovisioning risks in each of the three that log provisioning,
 	// the six SCIM risks in each tenant, and the two credential risks in
 	// each Okta tenant.
-	if len(plants) != 42 {
-		t.Fatalf("%d plants, want 42", len(plants))
+	if len(plants) != 45 {
+		t.Fatalf("%d plants, want 45", len(plants))
 	}
 	var alerts []detect.Alert
 	eng := engine(t, builtin(t, newRules...), &alerts)
@@ -171,7 +171,7 @@ func TestPlantedAnomaliesFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Learned < 10000 || st.Evaluated < 5000 || st.Runs != 4*7*4+4*7*48 {
+	if st.Learned < 10000 || st.Evaluated < 5000 || st.Runs != 4*7*4+5*7*48 {
 		t.Errorf("learned %d, evaluated %d, %d scheduled runs", st.Learned, st.Evaluated, st.Runs)
 	}
 	for _, p := range plants {

@@ -16,7 +16,7 @@ import (
 const readColumns = `tenant, id, time, time_ms, source, raw_type, action, outcome, reason,
 	actor_id, actor_type, actor_name, actor_email, actor_ip, actor_user_agent,
 	target_ids, target_types, target_names, target_emails, change_fields, change_olds, change_news, correlation_id,
-	trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time`
+	trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time, trimmed_unread`
 
 // Events calls fn with each stored event of [from, to) whose action is one
 // of actions (any when nil), without its raw, in time order, each once: an
@@ -72,14 +72,14 @@ func scanEvent(rows driver.Rows, e *event.Event) error {
 	var t time.Time
 	var ms uint16
 	var tIDs, tTypes, tNames, tEmails, cFields, cOlds, cNews []string
-	var trTargets, trChanges, trStrings uint32
+	var trTargets, trChanges, trStrings, trUnread uint32
 	if err := rows.Scan(&e.Tenant, &e.ID, &t, &ms, &e.Source, &e.RawType, &e.Action, &e.Outcome, &e.Reason,
 		&e.Actor.ID, &e.Actor.Type, &e.Actor.Name, &e.Actor.Email, &e.Actor.IP, &e.Actor.UserAgent,
 		&tIDs, &tTypes, &tNames, &tEmails, &cFields, &cOlds, &cNews, &e.CorrelationID,
-		&trTargets, &trChanges, &trStrings, &e.Trimmed.Time); err != nil {
+		&trTargets, &trChanges, &trStrings, &e.Trimmed.Time, &trUnread); err != nil {
 		return err
 	}
-	e.Trimmed.Targets, e.Trimmed.Changes, e.Trimmed.Strings = int(trTargets), int(trChanges), int(trStrings)
+	e.Trimmed.Targets, e.Trimmed.Changes, e.Trimmed.Strings, e.Trimmed.Unread = int(trTargets), int(trChanges), int(trStrings), int(trUnread)
 	e.Time = t.UTC().Add(time.Duration(ms) * time.Millisecond)
 	e.Targets = e.Targets[:0]
 	for i := range tIDs {

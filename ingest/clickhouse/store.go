@@ -97,14 +97,14 @@ type Row struct {
 }
 
 // Columns of the events table that Insert writes, in order: those of the
-// first schema, then those added since (0009).
+// first schema, then those added since (0009, 0012).
 const (
 	firstColumns = `tenant, id, time, time_ms, source, raw_type, action, outcome, reason,
 	actor_id, actor_type, actor_name, actor_email, actor_ip, actor_user_agent,
 	target_ids, target_types, target_names, target_emails, change_fields, change_olds, change_news,
 	correlation_id, raw, kafka_topic, kafka_partition, kafka_offset, produced_ms, ingested_ms`
 	insertColumns = firstColumns + `,
-	trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time`
+	trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time, trimmed_unread`
 )
 
 // Insert writes rows in one INSERT. ingested is recorded as ingested_ms.
@@ -166,7 +166,7 @@ type columns struct {
 	partition                                 []int32
 	offset                                    []int64
 	produced, ingested                        []uint64
-	trTargets, trChanges, trStrings           []uint32
+	trTargets, trChanges, trStrings, trUnread []uint32
 	trTime                                    []string
 }
 
@@ -181,7 +181,7 @@ func newColumns(n int) *columns {
 		correlation: s(), raw: s(), topic: s(),
 		partition: make([]int32, 0, n), offset: make([]int64, 0, n),
 		produced: make([]uint64, 0, n), ingested: make([]uint64, 0, n),
-		trTargets: make([]uint32, 0, n), trChanges: make([]uint32, 0, n), trStrings: make([]uint32, 0, n), trTime: s(),
+		trTargets: make([]uint32, 0, n), trChanges: make([]uint32, 0, n), trStrings: make([]uint32, 0, n), trUnread: make([]uint32, 0, n), trTime: s(),
 	}
 }
 
@@ -193,7 +193,7 @@ func (c *columns) reset() {
 	c.cFields, c.cOlds, c.cNews = c.cFields[:0], c.cOlds[:0], c.cNews[:0]
 	c.correlation, c.raw, c.topic = c.correlation[:0], c.raw[:0], c.topic[:0]
 	c.partition, c.offset, c.produced, c.ingested = c.partition[:0], c.offset[:0], c.produced[:0], c.ingested[:0]
-	c.trTargets, c.trChanges, c.trStrings, c.trTime = c.trTargets[:0], c.trChanges[:0], c.trStrings[:0], c.trTime[:0]
+	c.trTargets, c.trChanges, c.trStrings, c.trTime, c.trUnread = c.trTargets[:0], c.trChanges[:0], c.trStrings[:0], c.trTime[:0], c.trUnread[:0]
 }
 
 func (c *columns) add(r *Row, ingested uint64) {
@@ -236,6 +236,7 @@ func (c *columns) add(r *Row, ingested uint64) {
 	c.trTargets = append(c.trTargets, uint32(tr.Targets))
 	c.trChanges = append(c.trChanges, uint32(tr.Changes))
 	c.trStrings = append(c.trStrings, uint32(tr.Strings))
+	c.trUnread = append(c.trUnread, uint32(tr.Unread))
 	c.trTime = append(c.trTime, tr.Time)
 }
 
@@ -245,6 +246,6 @@ func (c *columns) all() []any {
 		c.actorID, c.actorType, c.actorName, c.actorEmail, c.actorIP, c.actorUA,
 		c.tIDs, c.tTypes, c.tNames, c.tEmails, c.cFields, c.cOlds, c.cNews,
 		c.correlation, c.raw, c.topic, c.partition, c.offset, c.produced, c.ingested,
-		c.trTargets, c.trChanges, c.trStrings, c.trTime,
+		c.trTargets, c.trChanges, c.trStrings, c.trTime, c.trUnread,
 	}
 }

@@ -324,3 +324,85 @@ func TestTrimmedRoundTrip(t *testing.T) {
 		t.Errorf("read back %+v", got)
 	}
 }
+
+// TestAppUsersRebuild: a database at 0011 whose Okta app events were
+// stored when an AppUser was typed user, and listed first (the access map
+// keyed the app's rows by the app user, 0ua…), is migrated: the access map
+// is rebuilt keyed by the person, with the app user's login as the
+// account, so the person's deactivation and the app's missing removal
+// join; events stored after, with app_user targets, land the same way.
+func TestAppUsersRebuild(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	ms, err := Migrations(s.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version > 11 {
+			break
+		}
+		if err := s.apply(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.record(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC)
+	okta := func(id string, dt time.Duration, rawType, action, outcome string, targets ...event.Target) Row {
+		return Row{Event: &event.Event{ID: id, Time: at.Add(dt), Tenant: "initech", Source: event.SourceOkta, RawType: rawType, Action: action,
+			Outcome: outcome, Actor: event.Actor{ID: "00u-admin", Type: event.ActorUser}, Targets: targets, Raw: []byte(`{}`)}, Topic: "t"}
+	}
+	person := event.Target{ID: "00u-dana", Type: event.TargetUser, Name: "Dana Lee", Email: "dana@initech.example"}
+	app := event.Target{ID: "0oa-slack", Type: event.TargetApp, Name: "Initech Slack"}
+	oldAppUser := event.Target{ID: "0ua-dana", Type: event.TargetUser, Name: "Dana Lee"} // as stored before 0012
+	old := []Row{
+		okta("a", -50*24*time.Hour, "application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, oldAppUser, app, person),
+		okta("b", 0, "user.lifecycle.deactivate", event.ActionUserDeactivate, event.OutcomeSuccess, person),
+		okta("c", time.Minute, "application.provision.user.deactivate", event.ActionAppProvision, event.OutcomeFailure, oldAppUser, app, person),
+	}
+	if err := s.insert(ctx, old, time.Now(), firstColumns+`, trimmed_targets, trimmed_changes, trimmed_strings, trimmed_time`); err != nil {
+		t.Fatal(err)
+	}
+	account := "''" // no account column before 0012
+	access := func() string {
+		rows, err := s.conn.Query(ctx, "SELECT user_id, app, "+account+", maxMerge(failed) > 0 FROM "+s.Database()+".app_access GROUP BY user_id, app ORDER BY user_id, app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var u, a, acct string
+			var failed uint8
+			if err := rows.Scan(&u, &a, &acct, &failed); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s|%s|%s|%d;", u, a, acct, failed)
+		}
+		return b.String()
+	}
+	if got := access(); got != "00u-dana|||0;0ua-dana|Initech Slack||1;" {
+		t.Fatalf("before: %s", got) // the bug: the app's row under the app user
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	account = "argMaxMerge(account)"
+	if got, want := access(), "00u-dana|||0;00u-dana|Initech Slack|0ua-dana|1;"; got != want {
+		t.Errorf("after 0012: %s, want %s", got, want)
+	}
+	// Stored now, an app user is typed app_user: the same row.
+	newAppUser := event.Target{ID: "0ua-dana", Type: event.TargetAppUser, Name: "dana", Email: ""}
+	if err := s.Insert(ctx, []Row{okta("d", 2*time.Minute, "application.provision.user.deactivate", event.ActionAppProvision, event.OutcomeFailure,
+		newAppUser, app, person)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := access(), "00u-dana|||0;00u-dana|Initech Slack|dana|1;"; got != want {
+		t.Errorf("after a new event: %s, want %s", got, want)
+	}
+}

@@ -41,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		deadLettered: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "records_dead_lettered_total",
 			Help: "Records sent to the dead-letter topic (or logged), by reason: invalid, too_large, or refused (by ClickHouse)."}, []string{"topic", "reason"}),
 		trimmed: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "trimmed_total",
-			Help: "What normalization cut past the limits, by topic and kind: events (trimmed at all), targets and changes left out, strings shortened, times outside the sane range replaced by the receive time."}, []string{"topic", "kind"}),
+			Help: "What normalization cut past the limits, by topic and kind: events (trimmed at all), targets and changes left out, strings shortened, times outside the sane range replaced by the receive time, unread (fields of the record the normalizer could not read)."}, []string{"topic", "kind"}),
 		refused: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "clickhouse_refusals_total",
 			Help: "Inserts ClickHouse refused for what they held (not an outage): the batch is split until the record that causes it is found and dead-lettered."}),
 		deadLetterCut: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_letters_cut_total",
@@ -76,7 +76,7 @@ func (m *metrics) countTrims(topic string, tr source.Trims) {
 	for _, k := range []struct {
 		kind string
 		n    int
-	}{{"events", tr.Events}, {"targets", tr.Targets}, {"changes", tr.Changes}, {"strings", tr.Strings}, {"times", tr.Times}} {
+	}{{"events", tr.Events}, {"targets", tr.Targets}, {"changes", tr.Changes}, {"strings", tr.Strings}, {"times", tr.Times}, {"unread", tr.Unread}} {
 		if k.n > 0 {
 			m.trimmed.WithLabelValues(topic, k.kind).Add(float64(k.n))
 		}

@@ -74,6 +74,9 @@ const MaxAhead = 24 * time.Hour
 // Trims counts what Apply cut, by kind, over the events it was given.
 type Trims struct {
 	Events, Targets, Changes, Strings, Times int
+	// Unread counts the fields the normalizer could not read
+	// (event.Trimmed.Unread), over the events given.
+	Unread int
 }
 
 // Apply bounds the events of one record, received at received (the Kafka
@@ -92,8 +95,9 @@ func (l Limits) Apply(evs []event.Event, received time.Time) Trims {
 		e := &evs[i]
 		before := e.Trimmed
 		l.apply(e, received)
-		if e.Trimmed != before {
+		if e.Trimmed != before || e.Trimmed.Unread > 0 {
 			tr.Events++
+			tr.Unread += e.Trimmed.Unread
 			tr.Targets += e.Trimmed.Targets - before.Targets
 			tr.Changes += e.Trimmed.Changes - before.Changes
 			tr.Strings += e.Trimmed.Strings - before.Strings

@@ -105,7 +105,8 @@ type Auto struct {
 //	category, operationName, correlationId, activityDisplayName,
 //	provisioningAction, jobId, createdDateTime                entra
 //	method and path, both                                     scim
-//	kind, ownerDomain, or id whose value is an object         gworkspace
+//	kind, ownerDomain, or id whose value is an object,
+//	protoPayload, logName, insertId (Cloud Logging)           gworkspace
 //	raw_type (scimwatch's own canonical events)               canonical
 //
 // Keys whose value is null do not count.
@@ -144,6 +145,8 @@ var tellingKeys = map[string]any{
 	"jobid": event.SourceEntra, "createddatetime": event.SourceEntra,
 	"method": keyMethod, "path": keyPath,
 	"kind": event.SourceGWorkspace, "ownerdomain": event.SourceGWorkspace,
+	// Google Cloud Logging entries: Workspace audit logs exported there.
+	"protopayload": event.SourceGWorkspace, "logname": event.SourceGWorkspace, "insertid": event.SourceGWorkspace,
 	"raw_type": SourceCanonical,
 }
 

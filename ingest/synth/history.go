@@ -296,18 +296,26 @@ func (h *tenantHistory) someone() int {
 	}
 }
 
-// hire creates a user in office hours, activates it, provisions it into
-// the apps; the user signs in from the next day.
+// hire creates a user in office hours (an admin creates and activates it;
+// in an Entra tenant the HR system's inbound provisioning creates it),
+// provisions it into the apps; the user signs in from the next day.
 func (h *tenantHistory) hire(d time.Time, admin int) error {
 	n := len(h.people)
 	p := h.person(n, d)
 	h.people = append(h.people, p)
 	t := h.office(d)
-	if err := h.change(t, admin, "create", n, ""); err != nil {
-		return err
-	}
-	if err := h.change(t.Add(time.Minute), admin, "activate", n, ""); err != nil {
-		return err
+	if h.Source == "entra" {
+		// Entra tenants are fed by their HR system.
+		if err := h.entraHire(t, n); err != nil {
+			return err
+		}
+	} else {
+		if err := h.change(t, admin, "create", n, ""); err != nil {
+			return err
+		}
+		if err := h.change(t.Add(time.Minute), admin, "activate", n, ""); err != nil {
+			return err
+		}
 	}
 	for app := 0; app < h.Apps; app++ {
 		at := t.Add(time.Duration(10+app) * time.Minute)
@@ -770,13 +778,15 @@ func fnvOf(s string) uint32 {
 }
 
 // gwActivity writes a Google Workspace Reports API activity of one event,
-// by person actor, with its parameters as name, value pairs.
+// by person actor, with its parameters as name, value pairs: in the API's
+// shape, or split (events a single object), about half each.
 func (h *tenantHistory) gwActivity(b []byte, t time.Time, app, typ, name string, actor int, ip string, params ...string) []byte {
 	p := &h.people[actor]
 	b = append(b, `{"kind":"admin#reports#activity","id":{"time":"`...)
 	b = t.UTC().AppendFormat(b, oktaLayout)
 	b = append(b, `","uniqueQualifier":"`...)
-	b = strconv.AppendInt(b, int64(h.rng.Int64()), 10)
+	uq := h.rng.Int64()
+	b = strconv.AppendInt(b, uq, 10)
 	b = append(b, `",`...)
 	b = kv(b, "applicationName", app)
 	b = append(b, ',')
@@ -789,7 +799,14 @@ func (h *tenantHistory) gwActivity(b []byte, t time.Time, app, typ, name string,
 	b = kv(b, "ownerDomain", h.Name+".example")
 	b = append(b, ',')
 	b = kv(b, "ipAddress", ip)
-	b = append(b, `,"events":[{`...)
+	// Half the records as log shippers write them: split one event per
+	// record, events a single object (Elastic Agent).
+	split := uq%2 == 0
+	if split {
+		b = append(b, `,"events":{`...)
+	} else {
+		b = append(b, `,"events":[{`...)
+	}
 	b = kv(b, "type", typ)
 	b = append(b, ',')
 	b = kv(b, "name", name)
@@ -803,6 +820,9 @@ func (h *tenantHistory) gwActivity(b []byte, t time.Time, app, typ, name string,
 		b = append(b, ',')
 		b = kv(b, "value", params[i+1])
 		b = append(b, '}')
+	}
+	if split {
+		return append(b, `]}}`...)
 	}
 	return append(b, `]}]}`...)
 }
@@ -824,6 +844,9 @@ func (h *tenantHistory) scimHead(b []byte, t time.Time, app int, ip, ua string) 
 	b = append(b, h.uuid()...)
 	b = append(b, `",`...)
 	b = kv(b, "client_id", h.clientID(app))
+	b = append(b, ',')
+	// The app the SCIM server is, by the identity provider's name for it.
+	b = kv(b, "app", appName(app))
 	b = append(b, ',')
 	b = kv(b, "source_ip", ip)
 	b = append(b, ',')

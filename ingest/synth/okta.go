@@ -1,5 +1,7 @@
 package synth
 
+import "strings"
+
 type oktaType struct {
 	eventType, display string
 	targets            string // "", "user", "user+group", "appuser+app+user", "token"
@@ -79,7 +81,12 @@ func (g *Generator) Okta(dst []byte) []byte {
 func (g *Generator) oktaTargets(dst []byte, kind string, subject person) []byte {
 	userT := func(dst []byte, typ string) []byte {
 		dst = append(dst, `{"id":`...)
-		dst = str(dst, subject.id)
+		if typ == "AppUser" {
+			// The person's account in the app has an id of its own.
+			dst = str(dst, "0ua"+strings.TrimPrefix(subject.id, "00u"))
+		} else {
+			dst = str(dst, subject.id)
+		}
 		dst = append(dst, `,"type":`...)
 		dst = str(dst, typ)
 		dst = append(dst, ',')

@@ -114,17 +114,19 @@ func (h *tenantHistory) oktaApp(t time.Time, typ string, admin, app, n int, errM
 		b = append(b, h.uuid()[:20]...)
 		b = append(b, `","detail":{}}`...)
 	}
-	b = append(b, `,"target":[`...)
+	// Okta lists the person's account in the app (AppUser, by the app-side
+	// login) first, then the app, then the person.
+	b = append(b, `,"target":[{"id":"0ua`...)
+	b = append(b, p.appID...)
+	b = append(b, `","type":"AppUser",`...)
+	b = kv(b, "alternateId", p.login)
+	b = append(b, ',')
+	b = kv(b, "displayName", p.name)
+	b = append(b, `,"detailEntry":null},`...)
 	b = h.oktaAppTarget(b, app)
 	b = append(b, `,{"id":`...)
 	b = str(b, p.id)
 	b = append(b, `,"type":"User",`...)
-	b = kv(b, "alternateId", p.login)
-	b = append(b, ',')
-	b = kv(b, "displayName", p.name)
-	b = append(b, `,"detailEntry":null},{"id":"0ua`...)
-	b = append(b, p.appID...)
-	b = append(b, `","type":"AppUser",`...)
 	b = kv(b, "alternateId", p.login)
 	b = append(b, ',')
 	b = kv(b, "displayName", p.name)
@@ -224,12 +226,24 @@ func (h *tenantHistory) plantDeprovisioning(d, endDay time.Time) ([]Plant, error
 				return nil, err
 			}
 		}
+		// The last app's connector, which did not notice, pushes a title.
+		last, wrote := h.Apps-1, off.Add(2*time.Hour)
+		if err := h.scim(wrote, last, "PATCH", h.plantOverdue, h.appNet(last), h.appUA(last)); err != nil {
+			return nil, err
+		}
 		return []Plant{
 			{Rule: "deprovision-overdue", Tenant: h.Name, Key: h.people[h.plantOverdue].id + " in " + appName(h.Apps-1), At: off},
 			{Rule: "access-after-deprovision", Tenant: h.Name, Key: h.people[h.plantBack].id + " in " + appName(0), At: used},
+			{Rule: "app-write-after-deprovision", Tenant: h.Name, Key: h.appWriteKey(h.plantOverdue, last), At: wrote},
 		}, nil
 	}
 	return nil, nil
+}
+
+// appWriteKey is app-write-after-deprovision's key for person n's account
+// in app.
+func (h *tenantHistory) appWriteKey(n, app int) string {
+	return strings.ToLower(h.people[n].login) + " in " + appName(app) + " by " + h.clientID(app)
 }
 
 // plantedHire creates, activates and provisions to every app a person the
@@ -237,14 +251,24 @@ func (h *tenantHistory) plantDeprovisioning(d, endDay time.Time) ([]Plant, error
 func (h *tenantHistory) plantedHire(d time.Time, login string) (int, error) {
 	n := h.newPerson(d, login)
 	t := h.office(d)
-	if err := h.change(t, 0, "create", n, ""); err != nil {
-		return 0, err
-	}
-	if err := h.change(t.Add(time.Minute), 0, "activate", n, ""); err != nil {
-		return 0, err
+	if h.Source == "entra" {
+		if err := h.entraHire(t, n); err != nil {
+			return 0, err
+		}
+	} else {
+		if err := h.change(t, 0, "create", n, ""); err != nil {
+			return 0, err
+		}
+		if err := h.change(t.Add(time.Minute), 0, "activate", n, ""); err != nil {
+			return 0, err
+		}
 	}
 	for app := 0; app < h.Apps; app++ {
-		if err := h.provision(t.Add(time.Duration(5+app)*time.Minute), 0, app, n); err != nil {
+		at := t.Add(time.Duration(5+app) * time.Minute)
+		if err := h.provision(at, 0, app, n); err != nil {
+			return 0, err
+		}
+		if err := h.scim(at.Add(30*time.Second), app, "POST", n, h.appNet(app), h.appUA(app)); err != nil {
 			return 0, err
 		}
 	}
@@ -416,4 +440,66 @@ func (h *tenantHistory) scimAdminPut(t time.Time, app, admin int) (Plant, error)
 	b = append(b, `}}`...)
 	h.buf = b
 	return Plant{Rule: "scim-admin-activated", Tenant: h.Name, Key: h.clientID(app) + " / " + strings.ToLower(p.login), At: t}, h.out("scim")
+}
+
+// entraHire writes an Entra tenant's hire: the HR system's inbound
+// provisioning (Workday into Entra ID) creating person n at t, as Graph's
+// provisioningObjectSummary for even n and as Azure Monitor's diagnostic
+// record (ProvisioningLogs, steps and statuses as numbers) for odd n. The
+// source identity is the worker, the target identity the directory's user.
+func (h *tenantHistory) entraHire(t time.Time, n int) error {
+	p := &h.people[n]
+	worker := "WD" + strconv.Itoa(10000+n)
+	am := n%2 == 1
+	b := h.buf[:0]
+	if am {
+		b = append(b, `{"time":"`...)
+		b = t.UTC().AppendFormat(b, msLayout)
+		b = append(b, `","operationName":"Provisioning activity","operationVersion":"1.0","category":"ProvisioningLogs","resultType":"Success","resultSignature":"None","durationMs":1412,"correlationId":"`...)
+		b = append(b, h.uuid()...)
+		b = append(b, `","Level":4,"properties":`...)
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `","activityDateTime":"`...)
+	b = t.UTC().AppendFormat(b, msLayout)
+	b = append(b, `","jobId":"Workday2AAD.`...)
+	b = strconv.AppendUint(b, uint64(fnvOf(h.Name)), 16)
+	b = append(b, `.wd","cycleId":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `","changeId":"`...)
+	b = append(b, h.uuid()...)
+	b = append(b, `","action":"Create","provisioningAction":"create","provisioningStatusInfo":{"status":"success"},`...)
+	if am {
+		b = append(b, `"initiatedBy":{"Id":"","Name":"Microsoft Entra Provisioning Service","Type":"system"},"servicePrincipal":{"Id":"sp-workday-inbound","Name":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"Id":"wd","Name":"Workday","Details":{}},"targetSystem":{"Id":"aad","Name":"Microsoft Entra ID","Details":{}},"sourceIdentity":{`...)
+		b = kv(b, "Id", worker)
+		b = append(b, ',')
+		b = kv(b, "Name", p.name)
+		b = append(b, `,"identityType":"Worker","Details":{}},"targetIdentity":{`...)
+		b = kv(b, "Id", p.id)
+		b = append(b, ',')
+		b = kv(b, "Name", p.name)
+		b = append(b, `,"identityType":"User","Details":{`...)
+		b = kv(b, "userPrincipalName", p.login)
+		b = append(b, `}},"provisioningSteps":[{"name":"EntryImport","provisioningStepType":0,"status":0,"description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":5,"status":0,"description":"Created the user in Microsoft Entra ID","details":{}}],"modifiedProperties":[{"displayName":"employeeId","oldValue":null,`...)
+	} else {
+		b = append(b, `"initiatedBy":{"id":"","displayName":"Microsoft Entra Provisioning Service","initiatorType":"system"},"servicePrincipal":{"id":"sp-workday-inbound","displayName":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"id":"wd","displayName":"Workday"},"targetSystem":{"id":"aad","displayName":"Microsoft Entra ID"},"sourceIdentity":{`...)
+		b = kv(b, "id", worker)
+		b = append(b, ',')
+		b = kv(b, "displayName", p.name)
+		b = append(b, `,"identityType":"Worker","details":{}},"targetIdentity":{`...)
+		b = kv(b, "id", p.id)
+		b = append(b, ',')
+		b = kv(b, "displayName", p.name)
+		b = append(b, `,"identityType":"User","details":{`...)
+		b = kv(b, "userPrincipalName", p.login)
+		b = append(b, `}},"provisioningSteps":[{"name":"EntryImport","provisioningStepType":"import","status":"success","description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":"export","status":"success","description":"Created the user in Microsoft Entra ID","details":{}}],"modifiedProperties":[{"displayName":"employeeId","oldValue":null,`...)
+	}
+	b = kv(b, "newValue", worker)
+	b = append(b, `}]}`...)
+	if am {
+		b = append(b, '}')
+	}
+	h.buf = b
+	return h.out("entra")
 }

@@ -95,7 +95,8 @@ var Scenarios = []string{
 // scheduled: their alert comes at the rule's next run (within 15 minutes),
 // not at once. Inject writes them with the past they need (a provisioning
 // ten days ago, a deactivation hours ago).
-var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision", "credential-not-rotated", "credential-used-after-revoke", "scim-admin-activated"}
+var ScheduledScenarios = []string{"deprovision-overdue", "access-after-deprovision", "app-write-after-deprovision", "credential-not-rotated",
+	"credential-used-after-revoke", "scim-admin-activated"}
 
 // Inject emits the records of one attack in tenant (the next tenant in
 // turn when ""), ending at now, and says what it planted: the rule that
@@ -122,7 +123,7 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 	// Scenarios only some sources log: the next tenant from h that does.
 	var can func(*tenantHistory) bool
 	switch {
-	case strings.HasPrefix(scenario, "deprovision-") || scenario == "access-after-deprovision":
+	case strings.HasPrefix(scenario, "deprovision-") || strings.HasSuffix(scenario, "-after-deprovision"):
 		can = (*tenantHistory).provisions
 	case strings.HasPrefix(scenario, "credential-not") || strings.HasPrefix(scenario, "credential-used"):
 		can = func(t *tenantHistory) bool { return t.Source == "okta" }
@@ -203,26 +204,40 @@ func (s *Simulation) Inject(scenario, tenant string, now time.Time, emit Emit) (
 			h.people[n].left = true
 			err = h.deprovision(now, 0, n, "401 Unauthorized: the bearer token was revoked")
 		}
-	case "deprovision-overdue", "access-after-deprovision":
-		// Someone provisioned to every app ten days ago and deactivated
-		// two hours ago: the last app never removes them (overdue), or
-		// every app does and they sign in to the first one now (access).
+	case "deprovision-overdue", "access-after-deprovision", "app-write-after-deprovision":
+		// Someone provisioned to every app ten days ago (the apps' SCIM
+		// clients creating the account) and deactivated two hours ago:
+		// the last app never removes them (overdue), or every app does
+		// and they sign in to the first one now (access), or the last
+		// app's connector writes to the account now (write).
 		n := h.newPerson(now.AddDate(0, 0, -10), "leaver")
 		t := now.AddDate(0, 0, -10)
 		p.Actor = ""
 		each(h.Apps, func(app int) error { return h.provision(t.Add(time.Duration(app)*time.Minute), admin, app, n) })
+		each(h.Apps, func(app int) error {
+			return h.scim(t.Add(time.Duration(app)*time.Minute+30*time.Second), app, "POST", n, h.appNet(app), h.appUA(app))
+		})
 		off := now.Add(-2 * time.Hour)
 		if err == nil {
 			err = h.change(off, admin, "deactivate", n, "")
 		}
 		removed := h.Apps - 1
-		if scenario == "access-after-deprovision" {
+		if scenario != "deprovision-overdue" {
 			removed = h.Apps
 		}
 		each(removed, func(app int) error { return h.deprovision(off.Add(h.deprovisionLatency(app)), app, n, "") })
-		if scenario == "deprovision-overdue" {
+		switch scenario {
+		case "deprovision-overdue":
 			p.Key, p.At = h.people[n].id+" in "+appName(h.Apps-1), off
-		} else {
+		case "app-write-after-deprovision":
+			// Removed from every app, but the last app's connector,
+			// which did not notice, pushes a title now.
+			last := h.Apps - 1
+			p.Key = h.appWriteKey(n, last)
+			if err == nil {
+				err = h.scim(now, last, "PATCH", n, h.appNet(last), h.appUA(last))
+			}
+		default:
 			p.Key = h.people[n].id + " in " + appName(0)
 			if err == nil {
 				err = h.appSSO(now, 0, n)

@@ -30,7 +30,7 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (tenant, user_id, app, day);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{.Database}}.app_access_mv TO {{.Database}}.app_access AS
-{{template "access" .}}
+{{template "access_0007" .}}
 GROUP BY tenant, user_id, app, day;
 
 CREATE TABLE IF NOT EXISTS {{.Database}}.app_signins (
@@ -50,7 +50,7 @@ GROUP BY tenant, user_id, app, day;
 -- The events stored before: a day at a time (all at once would hold every
 -- user and day in memory). Repeats change nothing (min, max, argMax).
 -- for each events partition
-INSERT INTO {{.Database}}.app_access {{template "access" .}} AND toYYYYMMDD(time) = $partition
+INSERT INTO {{.Database}}.app_access {{template "access_0007" .}} AND toYYYYMMDD(time) = $partition
 GROUP BY tenant, user_id, app, day;
 
 -- for each events partition

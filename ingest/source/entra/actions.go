@@ -85,6 +85,7 @@ var auditNames = map[string]string{
 	"Add service principal credentials":                              event.ActionCredentialCreate,
 	"Remove service principal credentials":                           event.ActionCredentialRevoke,
 	"Update application - Certificates and secrets management":       event.ActionCredentialCreate,
+	"Create application - Certificates and secrets management":       event.ActionCredentialCreate,
 	"Update service principal - Certificates and secrets management": event.ActionCredentialCreate,
 	"Add federated identity credential":                              event.ActionCredentialCreate,
 	"Update federated identity credential":                           event.ActionCredentialCreate,

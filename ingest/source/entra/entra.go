@@ -69,8 +69,17 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 		Raw:           raw,
 	}
 	x := r.extra(p, raw)
+	if x == nil {
+		// A risk or Graph activity field of a form scimwatch does not
+		// read: the event is what could be read, marked.
+		x = &noExtra
+		e.Trimmed.Unread++
+	}
 	var when string
 	switch {
+	case x.RiskLastUpdatedDateTime != "" && x.RiskEventType == "":
+		when = norm.First(x.RiskLastUpdatedDateTime, r.Time)
+		r.riskyUser(p, x, &e)
 	case x.RiskEventType != "":
 		when = norm.First(p.ActivityDateTime, x.DetectedDateTime, r.Time)
 		r.risk(p, x, &e)
@@ -108,7 +117,8 @@ var noExtra extra
 // record's category names one, or when it is none of the other kinds.
 func (r *record) extra(p *object, raw []byte) *extra {
 	switch c := r.Category; {
-	case strings.EqualFold(c, "UserRiskEvents"), strings.EqualFold(c, "ServicePrincipalRiskEvents"), strings.EqualFold(c, "MicrosoftGraphActivityLogs"):
+	case strings.EqualFold(c, "UserRiskEvents"), strings.EqualFold(c, "ServicePrincipalRiskEvents"), strings.EqualFold(c, "MicrosoftGraphActivityLogs"),
+		strings.EqualFold(c, "RiskyUsers"), strings.EqualFold(c, "RiskyServicePrincipals"):
 	default:
 		if p.ProvisioningAction != "" || p.JobID != "" || p.CreatedDateTime != "" || p.ActivityDisplayName != "" ||
 			r.Properties != nil && r.OperationName != "" {
@@ -117,7 +127,7 @@ func (r *record) extra(p *object, raw []byte) *extra {
 	}
 	var xr extraRecord
 	if json.Unmarshal(raw, &xr) != nil {
-		return &noExtra
+		return nil
 	}
 	if r.Properties != nil {
 		if xr.Properties == nil {
@@ -394,19 +404,22 @@ func (r *record) signIn(p *object, e *event.Event) {
 func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
 	var px provExtra
 	var xr provExtraRecord
-	if json.Unmarshal(raw, &xr) == nil {
+	if err := json.Unmarshal(raw, &xr); err == nil {
 		px = xr.provExtra
 		if r.Properties != nil && xr.Properties != nil {
 			px = *xr.Properties
 		}
+	} else {
+		// The initiator's name, the identities' details and the steps
+		// are in a form scimwatch does not read: say so on the event.
+		e.Trimmed.Unread++
 	}
 	act := norm.First(p.ProvisioningAction, p.Action)
 	e.RawType = "provisioning." + act
-	idType := norm.First(p.TargetIdentity.IdentityType, p.SourceIdentity.IdentityType)
-	e.Action = provisioningAction(act, idType)
-	e.Outcome = outcome(p.ProvisioningStatusInfo.Status)
+	status := stepStatus(string(p.ProvisioningStatusInfo.Status))
+	e.Outcome = outcome(status)
 	e.Reason = p.ProvisioningStatusInfo.ErrorInformation.Reason
-	if strings.EqualFold(p.ProvisioningStatusInfo.Status, "skipped") {
+	if status == "skipped" {
 		// Nothing was written to the app: the step that skipped says why.
 		e.Outcome = event.OutcomeUnknown
 		e.Reason = norm.First(e.Reason, skipReason(px.ProvisioningSteps))
@@ -422,16 +435,24 @@ func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
 		e.Actor.Type = event.ActorApp
 	}
 
-	// The user (or group) is the identity provider's: the source identity,
-	// by its directory id and name. The app's own id for it (the target
-	// identity) is kept as an other target when it differs: a skipped
-	// create has none, a created user may be named only by it.
+	src, tgt := &p.SourceIdentity, &p.TargetIdentity
+	sx, tx := &px.SourceIdentity, &px.TargetIdentity
+	if r.inbound(p, &px) {
+		r.inboundProvisioning(p, &px, act, e)
+		return
+	}
+	idType := norm.First(tgt.IdentityType, src.IdentityType)
+	e.Action = provisioningAction(act, idType)
+
+	// Outbound (the directory to an app): the user (or group) is the
+	// identity provider's, the source identity, by its directory id and
+	// name. The app's own id for it (the target identity) is kept as an
+	// other target when it differs: a skipped create has none, a created
+	// user may be named only by it.
 	tt := event.TargetUser
 	if isGroup(idType) {
 		tt = event.TargetGroup
 	}
-	src, tgt := &p.SourceIdentity, &p.TargetIdentity
-	sx, tx := &px.SourceIdentity, &px.TargetIdentity
 	srcName, tgtName := norm.First(src.DisplayName, sx.Name), norm.First(tgt.DisplayName, tx.Name)
 	who := event.Target{ID: norm.First(src.ID, tgt.ID), Type: tt, Name: norm.First(srcName, tgtName)}
 	if who.Name == "" {
@@ -464,23 +485,112 @@ func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
 	} else if tsID != "" || tsName != "" {
 		e.Targets = append(e.Targets, event.Target{ID: tsID, Type: event.TargetApp, Name: tsName})
 	}
-	for _, mp := range p.ModifiedProperties {
+	e.Changes = provisioningChanges(e.Changes, p.ModifiedProperties)
+}
+
+// inbound reports whether a provisioning event is of an inbound job: an HR
+// system (Workday, SuccessFactors, an API-driven source) provisioning into
+// the directory, Entra ID or on-premises Active Directory. Its source
+// identity is the HR worker and its target identity the directory's user,
+// the other way round from a job that provisions the directory's users
+// into an app. The job says which: its target system is the directory, its
+// source identity a worker, or its id names the direction ("Workday2AAD",
+// "API2AD").
+func (r *record) inbound(p *object, px *provExtra) bool {
+	if strings.EqualFold(strings.TrimSpace(p.SourceIdentity.IdentityType), "worker") {
+		return true
+	}
+	ts := px.TargetSystem.Name
+	if p.TargetSystem != nil {
+		ts = norm.First(p.TargetSystem.DisplayName, ts)
+	}
+	if isDirectory(ts) {
+		return true
+	}
+	job := strings.ToLower(p.JobID)
+	if i := strings.IndexByte(job, '.'); i >= 0 {
+		job = job[:i]
+	}
+	return strings.HasSuffix(job, "2aad") || strings.HasSuffix(job, "2ad") || strings.HasSuffix(job, "2entra")
+}
+
+// isDirectory reports whether a provisioning system's name is the
+// directory itself.
+func isDirectory(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "azure active directory", "microsoft entra id", "entra id", "azure ad", "aad", "active directory", "on-premises active directory":
+		return true
+	}
+	return false
+}
+
+// inboundProvisioning maps an inbound job's event: the account is the
+// directory's user (the target identity), created, updated, disabled or
+// deleted by the identity provider itself, as an admin would; the HR
+// worker it was made from is kept as an other target (its id, "WD12345",
+// and name), and the HR system is named in the raw record. No app target:
+// the directory is not an app the user was given.
+func (r *record) inboundProvisioning(p *object, px *provExtra, act string, e *event.Event) {
+	src, tgt := &p.SourceIdentity, &p.TargetIdentity
+	sx, tx := &px.SourceIdentity, &px.TargetIdentity
+	idType := tgt.IdentityType
+	if idType == "" || strings.EqualFold(idType, "worker") {
+		idType = "User"
+	}
+	e.Action = provisioningAction(act, idType)
+	tgtName := norm.First(tgt.DisplayName, tx.Name)
+	upn := norm.First(detail(tx.Details, "userPrincipalName"), detail(tx.Details, "mail"))
+	tt := event.TargetUser
+	if isGroup(idType) {
+		tt = event.TargetGroup
+	}
+	who := event.Target{ID: tgt.ID, Type: tt, Name: norm.First(tgtName, upn), Email: norm.Email(norm.First(upn, tgtName))}
+	if who.ID != "" || who.Name != "" {
+		e.Targets = append(e.Targets, who)
+	}
+	if src.ID != "" {
+		e.Targets = append(e.Targets, event.Target{ID: src.ID, Type: event.TargetOther, Name: norm.First(src.DisplayName, sx.Name)})
+	}
+	e.Changes = provisioningChanges(e.Changes, p.ModifiedProperties)
+}
+
+// provisioningChanges appends a provisioning event's modified properties.
+func provisioningChanges(cs []event.Change, mps []modifiedProperty) []event.Change {
+	for _, mp := range mps {
 		if mp.DisplayName == "" && mp.OldValue == "" && mp.NewValue == "" {
 			continue
 		}
-		e.Changes = append(e.Changes, event.Change{
+		cs = append(cs, event.Change{
 			Field: norm.First(strings.TrimSpace(mp.DisplayName), "(unnamed)"),
 			Old:   norm.EncodedText(string(mp.OldValue)),
 			New:   norm.EncodedText(string(mp.NewValue)),
 		})
 	}
+	return cs
+}
+
+// stepStatus returns a provisioning status by name. Azure Monitor writes
+// Graph's provisioningResult enum by its number: 0 success, 1 failure,
+// 2 skipped, 3 warning.
+func stepStatus(s string) string {
+	switch strings.TrimSpace(s) {
+	case "0":
+		return "success"
+	case "1":
+		return "failure"
+	case "2":
+		return "skipped"
+	case "3":
+		return "warning"
+	}
+	return strings.ToLower(strings.TrimSpace(s))
 }
 
 // skipReason is why a skipped provisioning event was skipped: the skipped
 // step's description and its SkipReason detail.
 func skipReason(steps []provisioningStep) string {
 	for _, st := range steps {
-		if !strings.EqualFold(st.Status, "skipped") {
+		if stepStatus(string(st.Status)) != "skipped" {
 			continue
 		}
 		code := string(st.Details["SkipReason"])
@@ -523,6 +633,27 @@ func (r *record) risk(p *object, x *extra, e *event.Event) {
 	e.Actor = event.Actor{ID: p.UserID, Type: event.ActorUser, Name: p.UserDisplayName, Email: norm.Email(p.UserPrincipalName),
 		IP: ip(p.IPAddress, r.CallerIPAddress)}
 	e.Targets = []event.Target{{ID: p.UserID, Type: event.TargetUser, Name: p.UserDisplayName, Email: norm.Email(p.UserPrincipalName)}}
+}
+
+// riskyUser maps a user's risk state (Graph riskyUser, Azure Monitor
+// RiskyUsers): Identity Protection's verdict on the user, as of its last
+// update. The user is the target; the state is the raw type's suffix
+// (atRisk, confirmedCompromised, remediated, dismissed). The record's id is
+// the user's, the same in every update: the event's is the record's hash.
+func (r *record) riskyUser(p *object, x *extra, e *event.Event) {
+	e.ID = ""
+	e.RawType = "riskyUser." + norm.First(x.RiskState, "unknown")
+	e.Action = event.ActionOther
+	e.Outcome = event.OutcomeUnknown
+	var reason []string
+	for _, s := range []string{x.RiskLevel, x.RiskDetail} {
+		if s != "" && s != "none" {
+			reason = append(reason, s)
+		}
+	}
+	e.Reason = strings.Join(reason, ", ")
+	e.Actor = event.Actor{Type: event.ActorSystem, Name: "Microsoft Entra ID Protection"}
+	e.Targets = []event.Target{{ID: p.ID, Type: event.TargetUser, Name: p.UserDisplayName, Email: norm.Email(p.UserPrincipalName)}}
 }
 
 // graphActivity maps a Microsoft Graph activity log record: one HTTP

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source/internal/normtest"
@@ -327,5 +328,105 @@ func TestRejects(t *testing.T) {
 	}
 	if _, err := (Normalizer{}).Normalize(nil, []byte(`{}`), ""); !errors.Is(err, ErrNotEntra) {
 		t.Errorf("error %v is not ErrNotEntra", err)
+	}
+}
+
+// TestInboundProvisioning: an HR system provisioning into the directory
+// (testdata/hr-inbound.ndjson, written from Microsoft's provisioning log
+// documentation: Workday to Entra ID and SuccessFactors to Active Directory
+// jobs, in Graph's shape and as Azure Monitor delivers it, with steps and
+// statuses as numbers) keys the account by the directory's user, not the
+// worker, keeps the worker id as an other target, and names no app; an
+// outbound job's skip in Azure Monitor's numbers keeps its initiator, user,
+// app and reason.
+func TestInboundProvisioning(t *testing.T) {
+	const jordan = "user:3f0b7c1e-2a4d-4b6e-8f90-a1b2c3d4e5f6:Jordan Reyes"
+	tests := []struct {
+		action, outcome, reason string
+		targets                 []string
+		email                   string
+	}{
+		{event.ActionUserCreate, event.OutcomeSuccess, "", []string{jordan, "other:WD12345:Jordan Reyes"}, "jordan.reyes@fabrikam.example"},
+		{event.ActionUserCreate, event.OutcomeSuccess, "", []string{"user:5c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5:Priya Shah", "other:WD12346:Priya Shah"}, "priya.shah@fabrikam.example"},
+		{event.ActionUserCreate, event.OutcomeUnknown, "NotEffectivelyEntitled: The user was skipped because the user is not assigned to the application",
+			[]string{jordan, "app:sp-servicenow:ServiceNow"}, "jordan.reyes@fabrikam.example"},
+		{event.ActionUserUpdate, event.OutcomeSuccess, "", []string{jordan, "other:WD12345:Jordan Reyes"}, "jordan.reyes@fabrikam.example"},
+		{event.ActionUserDeactivate, event.OutcomeSuccess, "", []string{"user:9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a:Morgan Hale", "other:WD10077:Morgan Hale"}, "morgan.hale@fabrikam.example"},
+		{event.ActionUserCreate, event.OutcomeSuccess, "", []string{"user:CN=Alex Kim,OU=Staff,DC=fabrikam,DC=example:Alex Kim", "other:SF-880021:Alex Kim"}, "alex.kim@fabrikam.example"},
+	}
+	lines := normtest.Lines(t, "testdata/hr-inbound.ndjson")
+	if len(lines) != len(tests) {
+		t.Fatalf("%d records, %d cases", len(lines), len(tests))
+	}
+	for i, tt := range tests {
+		evs, err := Normalizer{}.Normalize(nil, lines[i], "")
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("line %d: %d events, %v", i+1, len(evs), err)
+		}
+		e := evs[0]
+		if e.Action != tt.action || e.Outcome != tt.outcome || e.Reason != tt.reason {
+			t.Errorf("line %d: action, outcome, reason = %q %q %q, want %q %q %q", i+1, e.Action, e.Outcome, e.Reason, tt.action, tt.outcome, tt.reason)
+		}
+		if ts := normtest.Targets(e.Targets); !slices.Equal(ts, tt.targets) {
+			t.Errorf("line %d: targets = %q, want %q", i+1, ts, tt.targets)
+		}
+		if u := e.TargetOfType(event.TargetUser); u == nil || u.Email != tt.email {
+			t.Errorf("line %d: user %+v, want email %s", i+1, u, tt.email)
+		}
+		if e.Actor.Name != "Microsoft Entra Provisioning Service" || e.Actor.Type != event.ActorSystem {
+			t.Errorf("line %d: actor %+v", i+1, e.Actor)
+		}
+		if e.Tenant != "7a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b" || e.Trimmed.Unread != 0 {
+			t.Errorf("line %d: tenant %q, unread %d", i+1, e.Tenant, e.Trimmed.Unread)
+		}
+	}
+}
+
+// TestUnreadFieldsCounted: a provisioning record whose steps are in a form
+// scimwatch does not read (an object, not a list) is still an event, of
+// what could be read, and says that a field could not be.
+func TestUnreadFieldsCounted(t *testing.T) {
+	lines := normtest.Lines(t, "testdata/hr-inbound.ndjson")
+	rec := strings.Replace(string(lines[2]), `"provisioningSteps":[`, `"provisioningSteps":{"0":[`, 1)
+	rec = strings.Replace(rec, `],"modifiedProperties"`, `]},"modifiedProperties"`, 1)
+	evs, err := Normalizer{}.Normalize(nil, []byte(rec), "")
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	if e := evs[0]; e.Trimmed.Unread != 1 || e.Action != event.ActionUserCreate || e.Outcome != event.OutcomeUnknown {
+		t.Errorf("unread %d, action %s, outcome %s", e.Trimmed.Unread, e.Action, e.Outcome)
+	}
+	// The same record whole reads whole.
+	evs, _ = Normalizer{}.Normalize(nil, lines[2], "")
+	if evs[0].Trimmed.Unread != 0 {
+		t.Errorf("whole record: unread %d", evs[0].Trimmed.Unread)
+	}
+}
+
+// TestRiskyUsersAndCreatedCredentials: Azure Monitor's RiskyUsers record,
+// whose time is in Azure's US form and whose event time is
+// riskLastUpdatedDateTime, and a credential added while an application is
+// created ("Create application – Certificates and secrets management").
+func TestRiskyUsersAndCreatedCredentials(t *testing.T) {
+	risky := `{"time":"8/22/2022 6:11:52 PM","resourceId":"/tenants/7a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/providers/Microsoft.aadiam","operationName":"Risky user","category":"RiskyUsers","tenantId":"7a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b","properties":{"id":"5c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5","isDeleted":false,"isProcessing":false,"riskDetail":"none","riskLastUpdatedDateTime":"2022-08-22T18:11:50.4713461Z","riskLevel":"high","riskState":"atRisk","userDisplayName":"Priya Shah","userPrincipalName":"priya.shah@fabrikam.example"}}`
+	evs, err := Normalizer{}.Normalize(nil, []byte(risky), "")
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("risky user: %d events, %v", len(evs), err)
+	}
+	e := evs[0]
+	if e.RawType != "riskyUser.atRisk" || e.Reason != "high" || e.Time.Format(time.RFC3339) != "2022-08-22T18:11:50Z" ||
+		normtest.Targets(e.Targets)[0] != "user:5c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5:Priya Shah" || e.ID == "5c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5" {
+		t.Errorf("risky user: %+v", e)
+	}
+	// Without riskLastUpdatedDateTime the record's own time, US form, is read.
+	noLast := strings.Replace(risky, `"riskLastUpdatedDateTime":"2022-08-22T18:11:50.4713461Z",`, ``, 1)
+	if evs, err := (Normalizer{}).Normalize(nil, []byte(noLast), ""); err != nil || evs[0].Time.Format(time.RFC3339) != "2022-08-22T18:11:52Z" {
+		t.Errorf("US time: %v %v", evs, err)
+	}
+
+	created := `{"id":"Directory_CA_1","category":"ApplicationManagement","correlationId":"c-1","result":"success","activityDisplayName":"Create application – Certificates and secrets management ","activityDateTime":"2026-11-20T10:00:00Z","initiatedBy":{"user":{"id":"u-admin","userPrincipalName":"it.admin@fabrikam.example"}},"targetResources":[{"id":"app-obj-1","displayName":"Payroll Export","type":"Application","modifiedProperties":[{"displayName":"KeyDescription","oldValue":"[]","newValue":"[\"[KeyIdentifier=1d2c3b4a-0000-4000-8000-000000000001,KeyType=Password,KeyUsage=Verify,DisplayName=ci]\"]"}]}]}`
+	evs, err = Normalizer{}.Normalize(nil, []byte(created), "")
+	if err != nil || len(evs) != 1 || evs[0].Action != event.ActionCredentialCreate || evs[0].TargetOfType(event.TargetCredential) == nil {
+		t.Fatalf("create application credential: %+v %v", evs, err)
 	}
 }

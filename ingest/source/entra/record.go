@@ -73,7 +73,7 @@ type object struct {
 	ProvisioningAction     string `json:"provisioningAction"`
 	Action                 string `json:"action"`
 	ProvisioningStatusInfo struct {
-		Status           string `json:"status"`
+		Status           norm.FlexString `json:"status"`
 		ErrorInformation struct {
 			Reason    string `json:"reason"`
 			ErrorCode string `json:"errorCode"`
@@ -97,6 +97,9 @@ type extra struct {
 	RiskDetail       string `json:"riskDetail"`
 	RiskState        string `json:"riskState"`
 	DetectedDateTime string `json:"detectedDateTime"`
+	// riskyUser (Graph) and RiskyUsers (Azure Monitor): a user's risk
+	// state, as of its last update.
+	RiskLastUpdatedDateTime string `json:"riskLastUpdatedDateTime"`
 
 	// MicrosoftGraphActivityLogs
 	RequestMethod      string       `json:"requestMethod"`
@@ -112,10 +115,12 @@ type extraRecord struct {
 
 // provisioningStep is one step of a provisioning event (import, scoping,
 // matching, action, export); a skipped event says why in its details.
+// Graph writes the type and status as names; Azure Monitor's diagnostic
+// records (Event Hubs, storage) as the enums' numbers (see stepStatus).
 type provisioningStep struct {
 	Name                 string                     `json:"name"`
-	ProvisioningStepType string                     `json:"provisioningStepType"`
-	Status               string                     `json:"status"`
+	ProvisioningStepType norm.FlexString            `json:"provisioningStepType"`
+	Status               norm.FlexString            `json:"status"`
 	Description          string                     `json:"description"`
 	Details              map[string]norm.FlexString `json:"details"`
 }
@@ -184,6 +189,7 @@ type provExtra struct {
 		Type string `json:"type"`
 	} `json:"initiatedBy"`
 	ServicePrincipal  nameOnly           `json:"servicePrincipal"`
+	SourceSystem      nameOnly           `json:"sourceSystem"`
 	TargetSystem      nameOnly           `json:"targetSystem"`
 	SourceIdentity    identityExtra      `json:"sourceIdentity"`
 	TargetIdentity    identityExtra      `json:"targetIdentity"`

@@ -10,42 +10,73 @@ import (
 // listed map to event.ActionOther and keep their raw type.
 var actions = map[string]string{
 	// admin: users.
-	"admin/CREATE_USER":                   event.ActionUserCreate,
-	"admin/DELETE_USER":                   event.ActionUserDelete,
-	"admin/UNDELETE_USER":                 event.ActionUserReactivate,
-	"admin/SUSPEND_USER":                  event.ActionUserSuspend,
-	"admin/UNSUSPEND_USER":                event.ActionUserUnsuspend,
-	"admin/ARCHIVE_USER":                  event.ActionUserDeactivate,
-	"admin/UNARCHIVE_USER":                event.ActionUserReactivate,
-	"admin/CHANGE_PASSWORD":               event.ActionPasswordReset,
-	"admin/CHANGE_USER_NAME":              event.ActionUserUpdate,
-	"admin/CHANGE_FIRST_NAME":             event.ActionUserUpdate,
-	"admin/CHANGE_LAST_NAME":              event.ActionUserUpdate,
-	"admin/CHANGE_USER_ORGANIZATION":      event.ActionUserUpdate,
-	"admin/RENAME_USER":                   event.ActionUserUpdate,
-	"admin/RESET_SIGNIN_COOKIES":          event.ActionSessionRevoke,
-	"admin/TURN_OFF_2_STEP_VERIFICATION":  event.ActionMFARemove,
-	"admin/REVOKE_SECURITY_KEY":           event.ActionMFARemove,
-	"admin/ENFORCE_STRONG_AUTHENTICATION": event.ActionMFAEnroll,
-	"admin/REVOKE_3LO_TOKEN":              event.ActionCredentialRevoke,
-	"admin/REVOKE_ASP":                    event.ActionCredentialRevoke,
+	"admin/CREATE_USER":                    event.ActionUserCreate,
+	"admin/DELETE_USER":                    event.ActionUserDelete,
+	"admin/UNDELETE_USER":                  event.ActionUserReactivate,
+	"admin/SUSPEND_USER":                   event.ActionUserSuspend,
+	"admin/UNSUSPEND_USER":                 event.ActionUserUnsuspend,
+	"admin/ARCHIVE_USER":                   event.ActionUserDeactivate,
+	"admin/UNARCHIVE_USER":                 event.ActionUserReactivate,
+	"admin/CHANGE_PASSWORD":                event.ActionPasswordReset,
+	"admin/CHANGE_USER_NAME":               event.ActionUserUpdate,
+	"admin/CHANGE_FIRST_NAME":              event.ActionUserUpdate,
+	"admin/CHANGE_LAST_NAME":               event.ActionUserUpdate,
+	"admin/CHANGE_USER_ORGANIZATION":       event.ActionUserUpdate,
+	"admin/RENAME_USER":                    event.ActionUserUpdate,
+	"admin/RESET_SIGNIN_COOKIES":           event.ActionSessionRevoke,
+	"admin/TURN_OFF_2_STEP_VERIFICATION":   event.ActionMFARemove,
+	"admin/REVOKE_SECURITY_KEY":            event.ActionMFARemove,
+	"admin/UNENROLL_USER_FROM_STRONG_AUTH": event.ActionMFARemove,
+	// A user enrolled in 2-step verification, or given a security key.
+	// (ENFORCE_STRONG_AUTHENTICATION is a policy for an org unit, not a
+	// user's enrolment: other.)
+	"admin/USER_ENROLLED_IN_TWO_STEP_VERIFICATION": event.ActionMFAEnroll,
+	"admin/SECURITY_KEY_REGISTERED_FOR_USER":       event.ActionMFAEnroll,
+	"admin/REVOKE_3LO_TOKEN":                       event.ActionCredentialRevoke,
+	"admin/REVOKE_3LO_DEVICE_TOKENS":               event.ActionCredentialRevoke,
+	"admin/REVOKE_ASP":                             event.ActionCredentialRevoke,
+	// An OAuth client's certificate uploaded, its consumer secret made anew.
+	"admin/UPLOAD_OAUTH_CERTIFICATE":         event.ActionCredentialCreate,
+	"admin/REGENERATE_OAUTH_CONSUMER_SECRET": event.ActionCredentialCreate,
+	// A user's profile: the CHANGE_USER_* family (any not listed maps too),
+	// recovery email and phone, nicknames, birthdate, the org unit.
+	"admin/CHANGE_USER_ADDRESS":      event.ActionUserUpdate,
+	"admin/CHANGE_USER_CUSTOM_FIELD": event.ActionUserUpdate,
+	"admin/CHANGE_USER_EXTERNAL_ID":  event.ActionUserUpdate,
+	"admin/CHANGE_USER_LOCATION":     event.ActionUserUpdate,
+	"admin/CHANGE_USER_PHONE_NUMBER": event.ActionUserUpdate,
+	"admin/CHANGE_USER_RELATION":     event.ActionUserUpdate,
+	"admin/CHANGE_RECOVERY_EMAIL":    event.ActionUserUpdate,
+	"admin/CHANGE_RECOVERY_PHONE":    event.ActionUserUpdate,
+	"admin/ADD_NICKNAME":             event.ActionUserUpdate,
+	"admin/REMOVE_NICKNAME":          event.ActionUserUpdate,
+	"admin/CHANGE_BIRTHDATE":         event.ActionUserUpdate,
+	"admin/MOVE_USER_TO_ORG_UNIT":    event.ActionUserUpdate,
 	// admin: roles. GRANT_ADMIN_PRIVILEGE makes a super administrator;
 	// ASSIGN_ROLE gives an admin role.
 	"admin/GRANT_ADMIN_PRIVILEGE":  event.ActionRoleGrant,
 	"admin/REVOKE_ADMIN_PRIVILEGE": event.ActionRoleRevoke,
 	"admin/ASSIGN_ROLE":            event.ActionRoleGrant,
 	"admin/UNASSIGN_ROLE":          event.ActionRoleRevoke,
+	// A reseller or partner given delegated administration of the
+	// customer.
+	"admin/GRANT_DELEGATED_ADMIN_PRIVILEGES":  event.ActionRoleGrant,
+	"admin/REVOKE_DELEGATED_ADMIN_PRIVILEGES": event.ActionRoleRevoke,
 	// admin: domain-wide delegation: an API client given scopes over every
 	// user's data, the most powerful grant in Workspace.
 	"admin/AUTHORIZE_API_CLIENT_ACCESS": event.ActionRoleGrant,
 	"admin/REMOVE_API_CLIENT_ACCESS":    event.ActionRoleRevoke,
 	// admin: groups.
-	"admin/CREATE_GROUP":         event.ActionGroupCreate,
-	"admin/DELETE_GROUP":         event.ActionGroupDelete,
-	"admin/CHANGE_GROUP_NAME":    event.ActionGroupUpdate,
-	"admin/CHANGE_GROUP_SETTING": event.ActionGroupUpdate,
-	"admin/ADD_GROUP_MEMBER":     event.ActionGroupMemberAdd,
-	"admin/REMOVE_GROUP_MEMBER":  event.ActionGroupMemberRemove,
+	"admin/CREATE_GROUP":             event.ActionGroupCreate,
+	"admin/DELETE_GROUP":             event.ActionGroupDelete,
+	"admin/CHANGE_GROUP_NAME":        event.ActionGroupUpdate,
+	"admin/CHANGE_GROUP_SETTING":     event.ActionGroupUpdate,
+	"admin/CHANGE_GROUP_DESCRIPTION": event.ActionGroupUpdate,
+	"admin/CHANGE_GROUP_EMAIL":       event.ActionGroupUpdate,
+	"admin/ADD_GROUP_ALIAS":          event.ActionGroupUpdate,
+	"admin/REMOVE_GROUP_ALIAS":       event.ActionGroupUpdate,
+	"admin/ADD_GROUP_MEMBER":         event.ActionGroupMemberAdd,
+	"admin/REMOVE_GROUP_MEMBER":      event.ActionGroupMemberRemove,
 	// admin: apps and domains.
 	"admin/ADD_APPLICATION":         event.ActionAppCreate,
 	"admin/REMOVE_APPLICATION":      event.ActionAppDelete,
@@ -60,6 +91,26 @@ var actions = map[string]string{
 	"login/login_success": event.ActionUserLogin,
 	"login/login_failure": event.ActionUserLogin,
 	"login/logout":        event.ActionUserLogout,
+	// The user's own account settings, in the login log (as Cloud Logging
+	// has them) and the user_accounts application (as the Reports API has
+	// them): 2-step verification, password, recovery information.
+	"login/2sv_enroll":                      event.ActionMFAEnroll,
+	"login/2sv_disable":                     event.ActionMFARemove,
+	"login/password_edit":                   event.ActionPasswordChange,
+	"login/recovery_email_edit":             event.ActionUserUpdate,
+	"login/recovery_phone_edit":             event.ActionUserUpdate,
+	"login/recovery_secret_qa_edit":         event.ActionUserUpdate,
+	"user_accounts/2sv_enroll":              event.ActionMFAEnroll,
+	"user_accounts/2sv_disable":             event.ActionMFARemove,
+	"user_accounts/titanium_enroll":         event.ActionMFAEnroll,
+	"user_accounts/titanium_unenroll":       event.ActionMFARemove,
+	"user_accounts/password_edit":           event.ActionPasswordChange,
+	"user_accounts/recovery_email_edit":     event.ActionUserUpdate,
+	"user_accounts/recovery_phone_edit":     event.ActionUserUpdate,
+	"user_accounts/recovery_secret_qa_edit": event.ActionUserUpdate,
+	// Sign-ins to apps through Workspace as a SAML identity provider.
+	"saml/login_success": event.ActionUserLogin,
+	"saml/login_failure": event.ActionUserLogin,
 	// Google disabled an account (hijacked, spamming, a leaked password).
 	"login/account_disabled_generic":                event.ActionUserSuspend,
 	"login/account_disabled_hijacked":               event.ActionUserSuspend,
@@ -91,9 +142,17 @@ var actions = map[string]string{
 }
 
 // Action returns the canonical action of an application's event name.
+// Families Google adds to over time map by their form: admin's
+// CHANGE_USER_* are user.update, Groups' change_*_setting group.update.
 func Action(app, name string) string {
 	if a, ok := actions[app+"/"+name]; ok {
 		return a
+	}
+	switch {
+	case app == "admin" && strings.HasPrefix(name, "CHANGE_USER_"):
+		return event.ActionUserUpdate
+	case (app == "groups" || app == "groups_enterprise") && strings.HasPrefix(name, "change_") && strings.HasSuffix(name, "_setting"):
+		return event.ActionGroupUpdate
 	}
 	return event.ActionOther
 }
@@ -108,7 +167,7 @@ func mapEvent(e *event.Event, app, typ, name string, p params) {
 	e.Action = Action(app, name)
 	if name == "login_failure" {
 		e.Outcome = event.OutcomeFailure
-		e.Reason = p.get("login_failure_type")
+		e.Reason = pFirst(p, "login_failure_type", "failure_type", "saml_status_code")
 	}
 	var ts []event.Target
 	user := func(email string) {
@@ -133,6 +192,12 @@ func mapEvent(e *event.Event, app, typ, name string, p params) {
 			for _, s := range scopes(p["API_SCOPES"]) {
 				ts = append(ts, event.Target{Type: event.TargetRole, Name: s})
 			}
+		case "UPLOAD_OAUTH_CERTIFICATE", "REGENERATE_OAUTH_CONSUMER_SECRET":
+			// The domain's OAuth consumer credential (for apps that
+			// sign requests as the domain).
+			if d := p.get("DOMAIN_NAME"); d != "" {
+				ts = append(ts, event.Target{ID: "oauth-consumer:" + d, Type: event.TargetCredential, Name: "OAuth consumer credential of " + d})
+			}
 		case "ADD_APPLICATION", "REMOVE_APPLICATION":
 			ts = append(ts, event.Target{ID: p.get("APP_ID"), Type: event.TargetApp, Name: p.get("APPLICATION_NAME")})
 		}
@@ -154,6 +219,21 @@ func mapEvent(e *event.Event, app, typ, name string, p params) {
 		if typ == "account_warning" {
 			e.Actor = event.Actor{ID: "google", Type: event.ActorSystem, IP: e.Actor.IP}
 		}
+		switch name {
+		case "2sv_enroll", "2sv_disable", "password_edit", "recovery_email_edit", "recovery_phone_edit", "recovery_secret_qa_edit":
+			// The actor's own account.
+			if len(ts) == 0 {
+				user(e.Actor.Email)
+			}
+		}
+	case "saml":
+		// The app signed in to, by its name in the Admin console.
+		if a := p.get("application_name"); a != "" {
+			ts = append(ts, event.Target{ID: a, Type: event.TargetApp, Name: a})
+		}
+	case "user_accounts":
+		// The actor's own account.
+		user(e.Actor.Email)
 	case "token":
 		ts = append(ts, event.Target{ID: p.get("client_id"), Type: event.TargetApp, Name: p.get("app_name")})
 		for _, s := range scopes(p["scope"]) {
@@ -205,5 +285,7 @@ func Mappings() []Mapping {
 		app, name, _ := strings.Cut(k, "/")
 		out = append(out, Mapping{app + "." + name, a, ""})
 	}
+	out = append(out, Mapping{"admin.CHANGE_USER_*", event.ActionUserUpdate, "any other CHANGE_USER_ event"},
+		Mapping{"groups.change_*_setting", event.ActionGroupUpdate, "also groups_enterprise"})
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	json "github.com/goccy/go-json"
 
@@ -22,7 +23,7 @@ type Normalizer struct{}
 
 // ErrNotWorkspace is returned for a JSON object that is not a Reports API
 // activity.
-var ErrNotWorkspace = errors.New("not a Google Workspace activity (no id.applicationName)")
+var ErrNotWorkspace = errors.New("not a Google Workspace activity (no id.applicationName, no protoPayload.serviceName)")
 
 // activity is one Reports API activity in either shape it is delivered
 // in: the API's own, {"id": {...}, "actor": {...}, "events": [{"type",
@@ -51,18 +52,94 @@ type activity struct {
 	} `json:"actor"`
 	IPAddress   string          `json:"ipAddress"`
 	OwnerDomain string          `json:"ownerDomain"`
-	Events      []eventEntry    `json:"events"`
+	Events      eventList       `json:"events"`
 	Type        string          `json:"type"`
 	Name        string          `json:"name"`
 	Parameters  json.RawMessage `json:"parameters"`
 
 	Items []json.RawMessage `json:"items"`
+
+	// Google Cloud Logging's export of Workspace audit logs: a LogEntry
+	// whose protoPayload is an AuditLog with the activity in metadata.
+	ProtoPayload *protoPayload `json:"protoPayload"`
+	Timestamp    string        `json:"timestamp"`
+	LogName      string        `json:"logName"`
 }
 
 type eventEntry struct {
 	Type       string          `json:"type"`
 	Name       string          `json:"name"`
 	Parameters json.RawMessage `json:"parameters"`
+}
+
+// eventList is an activity's events: a list as the API sends them, or one
+// object, as shippers that split an activity into one record per event
+// write it (Elastic Agent's Workspace integration).
+type eventList []eventEntry
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *eventList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var one eventEntry
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*l = eventList{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]eventEntry)(l))
+}
+
+// protoPayload is the AuditLog of a Workspace audit log entry in Cloud
+// Logging: the service (admin.googleapis.com, login.googleapis.com), who
+// and from where, and in metadata the Reports API activity in Cloud
+// Logging's own names (eventName, eventType, parameter, multiStrValue).
+type protoPayload struct {
+	ServiceName        string `json:"serviceName"`
+	MethodName         string `json:"methodName"`
+	AuthenticationInfo struct {
+		PrincipalEmail string `json:"principalEmail"`
+	} `json:"authenticationInfo"`
+	RequestMetadata struct {
+		CallerIP string `json:"callerIp"`
+	} `json:"requestMetadata"`
+	Metadata struct {
+		ActivityID struct {
+			TimeUsec      norm.FlexString `json:"timeUsec"`
+			UniqQualifier norm.FlexString `json:"uniqQualifier"`
+		} `json:"activityId"`
+		Event []struct {
+			EventType string          `json:"eventType"`
+			EventName string          `json:"eventName"`
+			Parameter json.RawMessage `json:"parameter"`
+		} `json:"event"`
+	} `json:"metadata"`
+}
+
+// fromCloudLogging fills in the activity from a Cloud Logging entry.
+func (a *activity) fromCloudLogging(tenant string) {
+	pp := a.ProtoPayload
+	app, _, _ := strings.Cut(pp.ServiceName, ".")
+	a.ID.ApplicationName = app
+	a.ID.Time = a.Timestamp
+	a.ID.UniqueQualifier = pp.Metadata.ActivityID.UniqQualifier
+	if us, err := strconv.ParseInt(string(pp.Metadata.ActivityID.TimeUsec), 10, 64); err == nil && us > 0 {
+		a.ID.Time = time.UnixMicro(us).UTC().Format(time.RFC3339Nano)
+	}
+	// The organization's number (logName organizations/123/logs/…): the
+	// customer id is not in the entry.
+	if tenant == "" {
+		if rest, ok := strings.CutPrefix(a.LogName, "organizations/"); ok {
+			a.ID.CustomerID, _, _ = strings.Cut(rest, "/")
+		}
+	}
+	a.Actor.Email = pp.AuthenticationInfo.PrincipalEmail
+	a.IPAddress = pp.RequestMetadata.CallerIP
+	a.Events = a.Events[:0]
+	for _, ev := range pp.Metadata.Event {
+		a.Events = append(a.Events, eventEntry{Type: ev.EventType, Name: ev.EventName, Parameters: ev.Parameter})
+	}
 }
 
 // Normalize appends the canonical events of one activity record (one per
@@ -95,6 +172,9 @@ func (Normalizer) Normalize(dst []event.Event, raw []byte, tenant string) ([]eve
 }
 
 func (a *activity) events(dst []event.Event, raw []byte, tenant string) ([]event.Event, error) {
+	if a.ID.ApplicationName == "" && a.ProtoPayload != nil && a.ProtoPayload.ServiceName != "" {
+		a.fromCloudLogging(tenant)
+	}
 	if a.ID.ApplicationName == "" {
 		return dst, ErrNotWorkspace
 	}
@@ -181,8 +261,10 @@ func readParams(raw json.RawMessage) (params, error) {
 			Name       string          `json:"name"`
 			Value      norm.FlexString `json:"value"`
 			MultiValue []string        `json:"multiValue"`
-			IntValue   norm.FlexString `json:"intValue"`
-			BoolValue  *bool           `json:"boolValue"`
+			// Cloud Logging's name for multiValue.
+			MultiStrValue []string        `json:"multiStrValue"`
+			IntValue      norm.FlexString `json:"intValue"`
+			BoolValue     *bool           `json:"boolValue"`
 		}
 		if err := json.Unmarshal(raw, &list); err != nil {
 			return nil, norm.DecodeError(err)
@@ -191,6 +273,8 @@ func readParams(raw json.RawMessage) (params, error) {
 			switch {
 			case it.MultiValue != nil:
 				p[it.Name] = it.MultiValue
+			case it.MultiStrValue != nil:
+				p[it.Name] = it.MultiStrValue
 			case it.BoolValue != nil:
 				p[it.Name] = []string{strconv.FormatBool(*it.BoolValue)}
 			default:

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source/internal/normtest"
@@ -121,5 +122,76 @@ func TestRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || len(evs) != 0 {
 			t.Errorf("%s: %d events, error %v, want %q", tt.raw, len(evs), err, tt.want)
 		}
+	}
+}
+
+// TestExports: Workspace audit records as they arrive in practice
+// (testdata/exports.ndjson, written from the Reports API reference and
+// Google's documentation of Workspace audit logs in Cloud Logging): split
+// one event per record with events a single object, as Elastic Agent
+// writes them, and Cloud Logging entries (protoPayload, its metadata's
+// event and parameter lists, activityId's timeUsec and uniqQualifier).
+func TestExports(t *testing.T) {
+	const admin, lee = "it.admin@northwind.example", "lee.park@northwind.example"
+	const leeT = "user:" + lee + ":"
+	tests := []struct {
+		rawType, action, outcome, actor string
+		targets                         []string
+	}{
+		{"admin.CHANGE_PASSWORD", event.ActionPasswordReset, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.USER_ENROLLED_IN_TWO_STEP_VERIFICATION", event.ActionMFAEnroll, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.SECURITY_KEY_REGISTERED_FOR_USER", event.ActionMFAEnroll, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.GRANT_DELEGATED_ADMIN_PRIVILEGES", event.ActionRoleGrant, event.OutcomeSuccess, admin,
+			[]string{"user:partner.ops@reseller.example:", "role::_SEED_ADMIN_ROLE"}},
+		{"admin.MOVE_USER_TO_ORG_UNIT", event.ActionUserUpdate, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.CHANGE_USER_IM", event.ActionUserUpdate, event.OutcomeSuccess, admin, []string{leeT}},
+		// A policy for an org unit, not a user enrolling.
+		{"admin.ENFORCE_STRONG_AUTHENTICATION", event.ActionOther, event.OutcomeSuccess, admin, []string{}},
+		{"admin.CHANGE_GROUP_DESCRIPTION", event.ActionGroupUpdate, event.OutcomeSuccess, admin,
+			[]string{"group:eng-leads@northwind.example:eng-leads@northwind.example"}},
+		{"saml.login_success", event.ActionUserLogin, event.OutcomeSuccess, lee, []string{"app:Salesforce:Salesforce"}},
+		{"saml.login_failure", event.ActionUserLogin, event.OutcomeFailure, lee, []string{"app:Salesforce:Salesforce"}},
+		{"user_accounts.2sv_enroll", event.ActionMFAEnroll, event.OutcomeSuccess, lee, []string{leeT}},
+		{"user_accounts.password_edit", event.ActionPasswordChange, event.OutcomeSuccess, lee, []string{leeT}},
+		{"admin.UNENROLL_USER_FROM_STRONG_AUTH", event.ActionMFARemove, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.REVOKE_3LO_DEVICE_TOKENS", event.ActionCredentialRevoke, event.OutcomeSuccess, admin, []string{leeT}},
+		{"admin.UPLOAD_OAUTH_CERTIFICATE", event.ActionCredentialCreate, event.OutcomeSuccess, admin,
+			[]string{"credential:oauth-consumer:northwind.example:OAuth consumer credential of northwind.example"}},
+		{"login.login_success", event.ActionUserLogin, event.OutcomeSuccess, lee, []string{}},
+		{"login.password_edit", event.ActionPasswordChange, event.OutcomeSuccess, lee, []string{leeT}},
+	}
+	lines := normtest.Lines(t, "testdata/exports.ndjson")
+	if len(lines) != len(tests) {
+		t.Fatalf("%d records, %d cases", len(lines), len(tests))
+	}
+	for i, tt := range tests {
+		evs, err := Normalizer{}.Normalize(nil, lines[i], "northwind")
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("line %d: %d events, %v", i+1, len(evs), err)
+		}
+		e := evs[0]
+		if got, want := []string{e.RawType, e.Action, e.Outcome, e.Actor.ID}, []string{tt.rawType, tt.action, tt.outcome, tt.actor}; !slices.Equal(got, want) {
+			t.Errorf("line %d: raw_type, action, outcome, actor = %q, want %q", i+1, got, want)
+		}
+		if ts := normtest.Targets(e.Targets); !slices.Equal(ts, tt.targets) {
+			t.Errorf("line %d: targets = %q, want %q", i+1, ts, tt.targets)
+		}
+		if e.Actor.IP == "" || e.CorrelationID == "" || !strings.HasPrefix(e.Time.Format(time.RFC3339), "2026-11-21T09:") {
+			t.Errorf("line %d: ip %q, correlation %q, time %s", i+1, e.Actor.IP, e.CorrelationID, e.Time)
+		}
+	}
+	// A Cloud Logging entry names the organization, not the customer: the
+	// input's tenant is kept; without one, the organization's number.
+	evs, _ := Normalizer{}.Normalize(nil, lines[12], "northwind")
+	if evs[0].Tenant != "northwind" {
+		t.Errorf("tenant %q", evs[0].Tenant)
+	}
+	evs, _ = Normalizer{}.Normalize(nil, lines[12], "")
+	if evs[0].Tenant != "482516093714" {
+		t.Errorf("tenant without a default %q", evs[0].Tenant)
+	}
+	// Another Google Cloud service's audit log is no Workspace activity.
+	if _, err := (Normalizer{}).Normalize(nil, []byte(`{"protoPayload":{"serviceName":"iam.googleapis.com","methodName":"SetIamPolicy"},"timestamp":"2026-11-21T09:00:00Z"}`), ""); err == nil {
+		t.Error("a Cloud IAM audit log was read as a Workspace activity")
 	}
 }

@@ -104,7 +104,7 @@ func Action(eventType string) string {
 // targetTypes maps Okta target types to canonical target types.
 var targetTypes = map[string]string{
 	"User":            event.TargetUser,
-	"AppUser":         event.TargetUser,
+	"AppUser":         event.TargetAppUser,
 	"UserGroup":       event.TargetGroup,
 	"AppGroup":        event.TargetGroup,
 	"APP_GROUP":       event.TargetGroup,

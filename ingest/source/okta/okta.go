@@ -179,6 +179,13 @@ func (r *record) event(raw []byte, tenant string) (event.Event, error) {
 			// "Salesforce.com"); alternateId is its label in this org.
 			t.Name = label
 		}
+		if label := strings.TrimSpace(tg.AlternateID); tg.Type == "AppUser" && label != "" && !strings.EqualFold(label, "unknown") {
+			// An app user is the person's account in the app: its
+			// alternateId is the login the app knows ("dana", or an
+			// email), which the app's own logs name; the person's name
+			// is on the User target.
+			t.Name = label
+		}
 		hasRole = hasRole || t.Type == event.TargetRole
 		e.Targets = append(e.Targets, t)
 		if tg.ChangeDetails != nil {

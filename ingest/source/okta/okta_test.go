@@ -293,7 +293,7 @@ func TestVendorShaped(t *testing.T) {
 		{"user.account.update_password", event.ActionPasswordReset, event.OutcomeSuccess, admin, event.ActorUser, []string{user}},
 		// Apps by their label in the org, not their kind.
 		{"user.authentication.sso", event.ActionUserLogin, event.OutcomeSuccess, dana, event.ActorUser,
-			[]string{"app:0oa1sfdc000000000A01:Initech Salesforce", "user:0ua1appuser0000000A3:Dana Lee"}},
+			[]string{"app:0oa1sfdc000000000A01:Initech Salesforce", "app_user:0ua1appuser0000000A3:dana@initech.example"}},
 		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, event.ActorUser,
 			[]string{"app:0oa1idp0000000000A02:Partner Portal", user}},
 		{"app.user_management", event.ActionGroupMemberAdd, event.OutcomeSuccess, system, event.ActorSystem,
@@ -352,6 +352,57 @@ func TestMappedTypesExist(t *testing.T) {
 	for _, m := range Mappings() {
 		if !known[m.RawType] {
 			t.Errorf("%s is mapped but is not an Okta event type", m.RawType)
+		}
+	}
+}
+
+// TestAppUsers: Okta's app assignment and provisioning records list the
+// person's account in the app (AppUser, 0ua…, by the app's login) before
+// the app and the person (testdata/app-users.ndjson, written from Okta's
+// event-type documentation): the account is an app_user target, the
+// person the user target, so that the access map joins an app's
+// provisioning with the person's deactivation.
+func TestAppUsers(t *testing.T) {
+	const admin, system = "00u1adm1n0000000A001", "0oa1okta0system000A00"
+	const dana = "user:00u1dana00000000A002:Dana Lee"
+	sfdc := []string{"app_user:0ua1dana0sfdc0000A11:dana@initech.example", "app:0oa1sfdc000000000A01:Initech Salesforce", dana}
+	slack := []string{"app_user:0ua1dana0slack000A12:dana", "app:0oa1slack00000000A08:Initech Slack", dana}
+	zoom := []string{"app_user:0ua1dana0zoom0000A13:dana@initech.example", "app:0oa1zoom000000000A09:Initech Zoom", dana}
+	tests := []struct {
+		rawType, action, outcome, actor string
+		targets                         []string
+	}{
+		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, sfdc},
+		{"application.provision.user.push", event.ActionAppProvision, event.OutcomeSuccess, system, sfdc},
+		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, slack},
+		{"application.provision.user.push", event.ActionAppProvision, event.OutcomeSuccess, system, slack},
+		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, zoom},
+		{"user.lifecycle.deactivate", event.ActionUserDeactivate, event.OutcomeSuccess, admin, []string{dana}},
+		{"application.provision.user.deactivate", event.ActionAppProvision, event.OutcomeSuccess, system, sfdc},
+		{"application.provision.user.deactivate", event.ActionAppProvision, event.OutcomeFailure, system, slack},
+		{"application.user_membership.remove", event.ActionAppUnassign, event.OutcomeSuccess, system, zoom},
+		{"user.authentication.sso", event.ActionUserLogin, event.OutcomeSuccess, "00u1dana00000000A002", []string{slack[1], slack[0]}},
+	}
+	lines := normtest.Lines(t, "testdata/app-users.ndjson")
+	if len(lines) != len(tests) {
+		t.Fatalf("%d records, %d cases", len(lines), len(tests))
+	}
+	for i, tt := range tests {
+		evs, err := Normalizer{}.Normalize(nil, lines[i], "initech")
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("line %d: %d events, %v", i+1, len(evs), err)
+		}
+		e := evs[0]
+		if got, want := []string{e.RawType, e.Action, e.Outcome, e.Actor.ID}, []string{tt.rawType, tt.action, tt.outcome, tt.actor}; !slices.Equal(got, want) {
+			t.Errorf("line %d: raw_type, action, outcome, actor = %q, want %q", i+1, got, want)
+		}
+		if ts := normtest.Targets(e.Targets); !slices.Equal(ts, tt.targets) {
+			t.Errorf("line %d: targets = %q, want %q", i+1, ts, tt.targets)
+		}
+		// The person, not the app user, is the user target every rule
+		// and view reads.
+		if u := e.TargetOfType(event.TargetUser); u == nil && tt.rawType != "user.authentication.sso" || u != nil && u.ID != "00u1dana00000000A002" {
+			t.Errorf("line %d: user target %+v, want the person", i+1, u)
 		}
 	}
 }

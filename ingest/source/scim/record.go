@@ -18,17 +18,22 @@ import (
 // request and response may also be JSON-encoded strings, as some HTTP log
 // pipelines write bodies.
 type Record struct {
-	Time      string          `json:"time"`
-	Tenant    string          `json:"tenant"`
-	RequestID string          `json:"request_id"`
-	ClientID  string          `json:"client_id"`
-	SourceIP  string          `json:"source_ip"`
-	UserAgent string          `json:"user_agent"`
-	Method    string          `json:"method"`
-	Path      string          `json:"path"`
-	Status    norm.FlexInt    `json:"status"`
-	Request   json.RawMessage `json:"request"`
-	Response  json.RawMessage `json:"response"`
+	Time      string       `json:"time"`
+	Tenant    string       `json:"tenant"`
+	RequestID string       `json:"request_id"`
+	ClientID  string       `json:"client_id"`
+	SourceIP  string       `json:"source_ip"`
+	UserAgent string       `json:"user_agent"`
+	Method    string       `json:"method"`
+	Path      string       `json:"path"`
+	Status    norm.FlexInt `json:"status"`
+	// App is the app the SCIM server is, by the name the identity
+	// provider gives it (the Okta app's label, the Entra service
+	// principal's name); optional. It joins the app's writes to the
+	// identity provider's deprovisioning of the same app.
+	App      string          `json:"app"`
+	Request  json.RawMessage `json:"request"`
+	Response json.RawMessage `json:"response"`
 }
 
 // resource is the part of a User or Group body that scimwatch reads.

@@ -20,12 +20,14 @@ func (b *builder) user(method, id string, req, resp []byte) {
 	targets := []event.Target{t}
 	switch method {
 	case "POST":
-		b.emit(event.ActionUserCreate, targets, bodyChanges(req)...)
+		cs := bodyChanges(req)
+		b.emit(event.ActionUserCreate, grants(targets, cs), cs...)
 	case "PUT":
+		cs := bodyChanges(req)
 		if v, ok := norm.Bool(in.Active); ok && !v {
-			b.emit(event.ActionUserDeactivate, targets, bodyChanges(req)...)
+			b.emit(event.ActionUserDeactivate, grants(targets, cs), cs...)
 		} else {
-			b.emit(event.ActionUserUpdate, targets, bodyChanges(req)...)
+			b.emit(event.ActionUserUpdate, grants(targets, cs), cs...)
 		}
 	case "PATCH":
 		action := event.ActionUserUpdate
@@ -45,7 +47,7 @@ func (b *builder) user(method, id string, req, resp []byte) {
 				changes = append(changes, c)
 			}
 		}
-		b.emit(action, targets, changes...)
+		b.emit(action, grants(targets, changes), changes...)
 	case "DELETE":
 		b.emit(event.ActionUserDelete, targets)
 	default:
@@ -312,6 +314,50 @@ func members(v json.RawMessage) []member {
 
 func (m member) target() event.Target {
 	return event.Target{ID: m.Value, Type: event.TargetUser, Name: m.Display}
+}
+
+// grants appends to a user's targets what a write gives the user inline:
+// a role target per value of roles and entitlements, a group target per
+// value of groups, a credential target per X.509 certificate. The rules ask
+// whether a value is privileged (a role or group of the privileged lists, a
+// certificate), not whether the attribute was sent: connectors push groups
+// and roles on every ordinary create.
+func grants(ts []event.Target, cs []event.Change) []event.Target {
+	for _, c := range cs {
+		if c.New == "" {
+			continue
+		}
+		field := strings.ToLower(c.Field)
+		if i := strings.IndexAny(field, "[."); i >= 0 {
+			field = field[:i]
+		}
+		typ := ""
+		switch field {
+		case "roles", "entitlements":
+			typ = event.TargetRole
+		case "groups":
+			typ = event.TargetGroup
+		case "x509certificates":
+			typ = event.TargetCredential
+		default:
+			continue
+		}
+		vs := members(json.RawMessage(c.New))
+		if len(vs) == 0 && !strings.HasPrefix(strings.TrimSpace(c.New), "[") && !strings.HasPrefix(strings.TrimSpace(c.New), "{") {
+			// roles[primary eq "True"].value: the value itself.
+			vs = []member{{Value: c.New}}
+		}
+		for _, v := range vs {
+			t := event.Target{ID: v.Value, Type: typ, Name: norm.First(v.Display, v.Value)}
+			if typ == event.TargetCredential {
+				t = event.Target{ID: norm.HashID([]byte(v.Value)), Type: typ, Name: "X.509 certificate"}
+			}
+			if !slices.Contains(ts, t) {
+				ts = append(ts, t)
+			}
+		}
+	}
+	return ts
 }
 
 // filterValue returns the compared value of a simple filter path:

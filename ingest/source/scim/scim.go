@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,6 +63,9 @@ func (Normalizer) Normalize(dst []event.Event, raw []byte, tenant string) ([]eve
 	base.Outcome, base.Reason = outcome(int(r.Status), body(r.Response))
 
 	b := builder{base: base, dst: dst}
+	if app := strings.TrimSpace(r.App); app != "" {
+		b.app = &event.Target{ID: app, Type: event.TargetApp, Name: app}
+	}
 	switch {
 	case method == "GET" && id == "" && kind != "":
 		// A list or a search: what it asked and what came back, so that
@@ -81,6 +85,7 @@ func (Normalizer) Normalize(dst []event.Event, raw []byte, tenant string) ([]eve
 // builder collects the events of one request.
 type builder struct {
 	base  event.Event
+	app   *event.Target // the record's app, added to every event's targets
 	dst   []event.Event
 	start int
 	set   bool
@@ -92,6 +97,9 @@ func (b *builder) emit(action string, targets []event.Target, changes ...event.C
 	}
 	e := b.base
 	e.Action = action
+	if b.app != nil {
+		targets = append(slices.Clip(targets), *b.app)
+	}
 	e.Targets = targets
 	if len(changes) > 0 {
 		e.Changes = changes

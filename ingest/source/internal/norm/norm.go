@@ -25,6 +25,8 @@ var layouts = []string{
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
+	// Azure's US form, in some Azure Monitor columns: 8/22/2022 6:11:52 PM.
+	"1/2/2006 3:04:05 PM",
 }
 
 // ParseTime parses the time forms sources send and returns it in UTC.
