@@ -289,12 +289,13 @@ ORDER BY age_days DESC LIMIT 100`},
 // deprovisions is, from the access map, every app a user had been
 // provisioned to when the identity provider deactivated, suspended or
 // deleted them (and has not reactivated them), as of the end of the range:
-// tenant, user_id, email, app, deactivated, removed (the app's last
+// tenant, user_id, email, app, account (the user's login in the app, when
+// the identity provider names it), deactivated, removed (the app's last
 // removal), failed and failure (its last failed one), in milliseconds.
-const deprovisions = `SELECT tenant, user_id, email, app, deactivated, removed, failed, failure
+const deprovisions = `SELECT tenant, user_id, email, app, account, deactivated, removed, failed, failure
 FROM (
     SELECT tenant, user_id, app, minMerge(provisioned) AS provisioned, maxMerge(deprovisioned) AS removed,
-        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure
+        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure, argMaxMerge(account) AS account
     FROM app_access WHERE app != '' AND ` + tenantFilter + ` AND day <= toDate($__toTime)
     GROUP BY tenant, user_id, app
 ) ANY INNER JOIN (
@@ -320,17 +321,17 @@ FROM (` + deprovisions + `)
 WHERE deactivated >= ` + from + `
 GROUP BY tenant, app ORDER BY open_gaps DESC, p95_minutes DESC, tenant, app`},
 			{Title: "Open deprovisioning gaps", Type: "table", Datasource: ClickHouse, Rows: true, W: 24, H: 9,
-				Description: "Users the identity provider deactivated whom an app has not removed since, as of the end of the time range, oldest first: who still has access that should be gone.",
-				Query: `SELECT tenant, app, if(email != '', email, user_id) AS user, toDateTime(intDiv(deactivated, 1000)) AS deactivated_at,
+				Description: "Users the identity provider deactivated whom an app has not removed since, as of the end of the time range, oldest first: who still has access that should be gone, and their account in the app (the login the app's own logs use) when the identity provider names it.",
+				Query: `SELECT tenant, app, if(email != '', email, user_id) AS user, account AS account_in_app, toDateTime(intDiv(deactivated, 1000)) AS deactivated_at,
     round((` + now + ` - deactivated) / 3600000, 1) AS open_hours,
     if(failed >= deactivated, failure, '') AS last_error
 FROM (` + deprovisions + `)
 WHERE removed < deactivated
 ORDER BY deactivated, tenant, app LIMIT 200`},
 			{Title: "Deprovisioning findings over time", Type: "timeseries", Datasource: ClickHouse, TimeSeries: true, W: 24, H: 8,
-				Description: "Alerts of deprovision-overdue, deprovision-failed and access-after-deprovision, by day.",
+				Description: "Alerts of deprovision-overdue, deprovision-failed, access-after-deprovision and app-write-after-deprovision, by day.",
 				Query: `SELECT toDateTime(toDate(first)) AS t, rule, count() AS findings
-FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('deprovision-overdue', 'deprovision-failed', 'access-after-deprovision')
+FROM alerts FINAL WHERE $__timeFilter(first) AND ` + tenantFilter + ` AND rule IN ('deprovision-overdue', 'deprovision-failed', 'access-after-deprovision', 'app-write-after-deprovision')
 GROUP BY t, rule ORDER BY t`},
 		}}
 }

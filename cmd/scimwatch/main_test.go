@@ -143,10 +143,10 @@ func TestRulesCommands(t *testing.T) {
 	}
 	junit := filepath.Join(t.TempDir(), "junit.xml")
 	code, out, _ := runCLI(t, "", "rules", "test", "--junit", junit, "../../rules/builtin")
-	if code != 0 || !strings.Contains(out, "67 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "68 passed, 0 failed") {
 		t.Errorf("test builtin: %d %q", code, out)
 	}
-	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="67" failures="0">`) {
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `<testsuite name="scimwatch rules" tests="68" failures="0">`) {
 		t.Errorf("junit: %s %v", b, err)
 	}
 

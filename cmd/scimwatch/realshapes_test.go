@@ -124,9 +124,14 @@ func TestRealShapesDeprovisioning(t *testing.T) {
 		}
 		apps = append(apps, a)
 	}
-	if len(gaps) != 1 || gaps[0].UserID != dana || gaps[0].App != "Initech Slack" || gaps[0].Email != "dana@initech.example" ||
+	if len(gaps) != 1 || gaps[0].UserID != dana || gaps[0].App != "Initech Slack" || gaps[0].Email != "dana@initech.example" || gaps[0].Account != "dana" ||
 		!gaps[0].Overdue || !strings.Contains(gaps[0].LastFailure, "invalid_auth") {
 		t.Errorf("gaps: %+v", gaps)
+	}
+	// The table names her account in Slack, the login Slack's logs use.
+	if code, out, _ := runCLI(t, "", "report", "--config", cfg, "--tenant", "initech", "--since", "30d"); code != 3 ||
+		!regexp.MustCompile(`initech\s+Initech Slack\s+dana@initech.example\s+dana\s`).MatchString(out) {
+		t.Errorf("report table: exit %d\n%s", code, out)
 	}
 	got := fmt.Sprint(apps)
 	for _, app := range []string{"Initech Salesforce", "Initech Slack", "Initech Zoom"} {

@@ -94,10 +94,13 @@ type appDeprovisioning struct {
 
 // gap is a user an app has not removed since the deactivation.
 type gap struct {
-	Tenant      string    `json:"tenant"`
-	App         string    `json:"app"`
-	UserID      string    `json:"user_id"`
-	Email       string    `json:"email"`
+	Tenant string `json:"tenant"`
+	App    string `json:"app"`
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	// Account is the user's login in the app, when the identity provider
+	// names it (an Okta app user).
+	Account     string    `json:"account,omitempty"`
 	Deactivated time.Time `json:"deactivated"`
 	// Open is how long since the deactivation; Overdue that it is past
 	// the SLA.
@@ -139,7 +142,7 @@ func summarize(ds []history.Deprovision, now time.Time, sla time.Duration) ([]ap
 			continue
 		}
 		a.OpenGaps++
-		g := gap{Tenant: d.Tenant, App: d.App, UserID: d.UserID, Email: d.Email, Deactivated: d.Deactivated,
+		g := gap{Tenant: d.Tenant, App: d.App, UserID: d.UserID, Email: d.Email, Account: d.Account, Deactivated: d.Deactivated,
 			OpenMinutes: int(now.Sub(d.Deactivated) / time.Minute), Overdue: now.Sub(d.Deactivated) > sla}
 		if failed {
 			g.LastFailure, g.FailedAt = d.Failure, d.Failed
@@ -185,7 +188,7 @@ func printReport(c *cmdIO, apps []appDeprovisioning, gaps []gap, from time.Time,
 	}
 	fmt.Fprintln(c.stdout, "Open gaps: access that should be gone")
 	tw = tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tAPP\tUSER\tDEACTIVATED\tOPEN FOR\tLAST ERROR")
+	fmt.Fprintln(tw, "TENANT\tAPP\tUSER\tACCOUNT IN APP\tDEACTIVATED\tOPEN FOR\tLAST ERROR")
 	for _, g := range gaps {
 		who := g.Email
 		if who == "" {
@@ -199,7 +202,11 @@ func printReport(c *cmdIO, apps []appDeprovisioning, gaps []gap, from time.Time,
 		if g.LastFailure != "" {
 			fail = g.FailedAt.Format("2006-01-02 15:04") + " " + g.LastFailure
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Tenant, g.App, who, g.Deactivated.Format("2006-01-02 15:04 UTC"), open, fail)
+		account := g.Account
+		if account == "" {
+			account = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Tenant, g.App, who, account, g.Deactivated.Format("2006-01-02 15:04 UTC"), open, fail)
 	}
 	tw.Flush()
 }

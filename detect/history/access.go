@@ -11,6 +11,10 @@ import (
 // Deactivated) or open.
 type Deprovision struct {
 	Tenant, UserID, Email, App string
+	// Account is the user's account in the app, by the login the app
+	// knows (an Okta app user's), when the identity provider names it:
+	// what to look for in the app and its own logs.
+	Account string
 	// Deactivated is when the identity provider deactivated the user;
 	// Removed when the app last removed them (zero: not since); Failed and
 	// Failure the last failed removal and the app's error.
@@ -34,10 +38,10 @@ func (d Deprovision) Latency() time.Duration {
 // user had been provisioned to, with its removal; tenant "" is every tenant.
 // Ordered by tenant, app and deactivation.
 func (s *Store) Deprovisions(ctx context.Context, tenant string, since, now time.Time) ([]Deprovision, error) {
-	q := `SELECT tenant, user_id, email, app, deactivated, removed, failed, failure
+	q := `SELECT tenant, user_id, email, app, account, deactivated, removed, failed, failure
 FROM (
     SELECT tenant, user_id, app, minMerge(provisioned) AS provisioned, maxMerge(deprovisioned) AS removed,
-        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure
+        maxMerge(failed) AS failed, argMaxMerge(failure) AS failure, argMaxMerge(account) AS account
     FROM ` + s.db + `.app_access
     WHERE app != '' AND (? = '' OR tenant = ?) AND day <= toDate(toDateTime(?))
     GROUP BY tenant, user_id, app
@@ -64,7 +68,7 @@ ORDER BY tenant, app, deactivated, user_id`
 	for rows.Next() {
 		var d Deprovision
 		var deact, removed, failed uint64
-		if err := rows.Scan(&d.Tenant, &d.UserID, &d.Email, &d.App, &deact, &removed, &failed, &d.Failure); err != nil {
+		if err := rows.Scan(&d.Tenant, &d.UserID, &d.Email, &d.App, &d.Account, &deact, &removed, &failed, &d.Failure); err != nil {
 			return nil, fmt.Errorf("reading the access map: %w", err)
 		}
 		d.Deactivated, d.Removed, d.Failed = ms(deact), ms(removed), ms(failed)

@@ -28,6 +28,12 @@ func BenchmarkNormalize(b *testing.B) {
 		{"okta-samples", bySource[event.SourceOkta], samples},
 		{"entra", bySource[event.SourceEntra], entra},
 		{"entra-auto", Auto{}, entra},
+		// The vendor-shaped records of issue 19: Entra inbound HR
+		// provisioning (Azure Monitor's numeric steps), Workspace split
+		// records and Cloud Logging exports, SCIM writes with inline roles.
+		{"entra-hr-inbound", bySource[event.SourceEntra], normtest.Lines(b, "entra/testdata/hr-inbound.ndjson")},
+		{"gworkspace-exports", bySource[event.SourceGWorkspace], normtest.Lines(b, "gworkspace/testdata/exports.ndjson")},
+		{"scim-app-writes", bySource[event.SourceSCIM], normtest.Lines(b, "scim/testdata/app-writes.ndjson")},
 	}
 	for _, c := range cases {
 		for _, encode := range []bool{false, true} {

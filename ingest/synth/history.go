@@ -752,7 +752,7 @@ func (h *tenantHistory) scim(t time.Time, app int, method string, n int, ip, ua 
 	b := h.scimHead(h.buf[:0], t, app, ip, ua)
 	if method == "POST" {
 		b = append(b, `"method":"POST","path":"/scim/v2/Users","status":201,"request":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],`...)
-		b = kv(b, "userName", p.login)
+		b = kv(b, "userName", appLogin(p, app))
 		b = append(b, `,"active":true,`...)
 		b = kv(b, "displayName", p.name)
 		b = append(b, `,"emails":[{"primary":true,"type":"work",`...)
@@ -760,7 +760,7 @@ func (h *tenantHistory) scim(t time.Time, app int, method string, n int, ip, ua 
 		b = append(b, `}]},"response":{`...)
 		b = kv(b, "id", p.appID)
 		b = append(b, ',')
-		b = kv(b, "userName", p.login)
+		b = kv(b, "userName", appLogin(p, app))
 		b = append(b, `}}`...)
 	} else {
 		b = append(b, `"method":"PATCH","path":"/scim/v2/Users/`...)

@@ -119,7 +119,7 @@ func (h *tenantHistory) oktaApp(t time.Time, typ string, admin, app, n int, errM
 	b = append(b, `,"target":[{"id":"0ua`...)
 	b = append(b, p.appID...)
 	b = append(b, `","type":"AppUser",`...)
-	b = kv(b, "alternateId", p.login)
+	b = kv(b, "alternateId", appLogin(p, app))
 	b = append(b, ',')
 	b = kv(b, "displayName", p.name)
 	b = append(b, `,"detailEntry":null},`...)
@@ -240,6 +240,17 @@ func (h *tenantHistory) plantDeprovisioning(d, endDay time.Time) ([]Plant, error
 	return nil, nil
 }
 
+// appLogin is the login person p has in app: the email, or in every
+// other app (Slack, Atlassian) its local part, as some apps name accounts.
+func appLogin(p *histPerson, app int) string {
+	if app%2 == 1 {
+		if local, _, ok := strings.Cut(p.login, "@"); ok {
+			return local
+		}
+	}
+	return p.login
+}
+
 // appWriteKey is app-write-after-deprovision's key for person n's account
 // in app.
 func (h *tenantHistory) appWriteKey(n, app int) string {
@@ -327,6 +338,8 @@ func (h *tenantHistory) scimNewClient(t time.Time) (Plant, error) {
 	b = append(b, h.uuid()...)
 	b = append(b, `",`...)
 	b = kv(b, "client_id", id)
+	b = append(b, ',')
+	b = kv(b, "app", appName(0)) // the first app's server logged it
 	b = append(b, `,"source_ip":"203.0.113.`...)
 	b = strconv.AppendInt(b, int64(200+h.rng.IntN(50)), 10)
 	b = append(b, `","user_agent":"python-requests/2.32.3","method":"PATCH","path":"/scim/v2/Users/`...)

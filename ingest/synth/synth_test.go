@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +60,63 @@ func TestDeterministic(t *testing.T) {
 			t.Fatalf("record %d differs for the same seed", i)
 		}
 	}
+}
+
+// TestHistoryShapes: the history's records are in the shapes the vendors
+// deliver (issue 19), and read whole: Okta's app events list the AppUser
+// first, the Entra tenant's hires come from Workday inbound provisioning
+// (Graph's shape and Azure Monitor's, steps as numbers), Workspace
+// activities come split and listed, the SCIM logs name their app.
+func TestHistoryShapes(t *testing.T) {
+	var s struct{ appUserFirst, inbound, inboundNumbers, split, listed, scimApp, scim int }
+	cfg := HistoryConfig{Tenants: DefaultHistoryTenants(40, 3), End: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Days: 10, Seed: 3, Plant: true}
+	var evs []event.Event
+	_, err := History(cfg, func(tenant, src string, rec []byte) error {
+		var err error
+		if evs, err = (source.Auto{}).Normalize(evs[:0], rec, tenant); err != nil {
+			t.Fatalf("%s %s: %v: %s", tenant, src, err, rec)
+		}
+		for _, e := range evs {
+			if e.Trimmed.Unread != 0 {
+				t.Errorf("%s: %d fields unread: %s", e.RawType, e.Trimmed.Unread, rec)
+			}
+			switch {
+			case e.Source == event.SourceOkta && len(e.Targets) == 3 && e.Targets[0].Type == event.TargetAppUser && e.Targets[2].Type == event.TargetUser:
+				s.appUserFirst++
+			case e.Source == event.SourceEntra && e.RawType == "provisioning.create" && e.TargetOfType(event.TargetApp) == nil:
+				s.inbound++
+				if json.Valid(rec) && containsAll(string(rec), `"provisioningStepType":0`, `"identityType":"Worker"`) {
+					s.inboundNumbers++
+				}
+				if u := e.TargetOfType(event.TargetUser); u == nil || u.Email == "" || containsAll(u.ID, "WD") {
+					t.Errorf("inbound hire keyed by %+v", u)
+				}
+			case e.Source == event.SourceGWorkspace && containsAll(string(rec), `"events":{`):
+				s.split++
+			case e.Source == event.SourceGWorkspace && containsAll(string(rec), `"events":[`):
+				s.listed++
+			case e.Source == event.SourceSCIM:
+				s.scim++
+				if e.TargetOfType(event.TargetApp) != nil {
+					s.scimApp++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.appUserFirst < 20 || s.inbound < 3 || s.inboundNumbers == 0 || s.inboundNumbers == s.inbound || s.split < 100 || s.listed < 100 || s.scimApp != s.scim {
+		t.Errorf("shapes seen: %+v", s)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

@@ -446,9 +446,10 @@ func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
 
 	// Outbound (the directory to an app): the user (or group) is the
 	// identity provider's, the source identity, by its directory id and
-	// name. The app's own id for it (the target identity) is kept as an
-	// other target when it differs: a skipped create has none, a created
-	// user may be named only by it.
+	// name. The app's own id for it (the target identity) is kept when it
+	// differs, as an app_user target for a user (an other one for a
+	// group): a skipped create has none, a created user may be named only
+	// by it.
 	tt := event.TargetUser
 	if isGroup(idType) {
 		tt = event.TargetGroup
@@ -463,7 +464,12 @@ func (r *record) provisioning(p *object, raw []byte, e *event.Event) {
 		e.Targets = append(e.Targets, who)
 	}
 	if tgt.ID != "" && tgt.ID != who.ID {
-		e.Targets = append(e.Targets, event.Target{ID: tgt.ID, Type: event.TargetOther, Name: tgtName})
+		// The app's own id for a user is the person's account in the app.
+		typ := event.TargetOther
+		if tt == event.TargetUser {
+			typ = event.TargetAppUser
+		}
+		e.Targets = append(e.Targets, event.Target{ID: tgt.ID, Type: typ, Name: tgtName, Email: norm.Email(norm.First(detail(tx.Details, "userName"), tgtName))})
 	}
 	var spID, tsID string
 	if p.ServicePrincipal != nil {

@@ -179,7 +179,7 @@ func TestProvisioningLogs(t *testing.T) {
 	wants := []want{
 		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess, actorType: event.ActorSystem,
 			tenant: "c0dd2fa0-71be-4df8-b2a6-24cee7de069a", id: "prov-0001", tstamp: "2026-11-20T04:00:01.123Z",
-			targets: []string{"user:u-new-1:nightowl@contoso.com", "other:005Hs00000ABCDE:nightowl@contoso.com", "app:sp-salesforce:Salesforce"},
+			targets: []string{"user:u-new-1:nightowl@contoso.com", "app_user:005Hs00000ABCDE:nightowl@contoso.com", "app:sp-salesforce:Salesforce"},
 			changes: []string{"accountEnabled:->true"}},
 		{rawType: "provisioning.disable", action: event.ActionUserDeactivate, outcome: event.OutcomeFailure,
 			reason: "The session token is invalid or expired"},
@@ -251,7 +251,7 @@ func TestVendorShaped(t *testing.T) {
 			reason: "NotEffectivelyEntitled: The user was skipped because the user is not assigned to the application", actorType: event.ActorSystem,
 			targets: []string{"user:" + dana + ":Dana Fin", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
 		{rawType: "provisioning.create", action: event.ActionUserCreate, outcome: event.OutcomeSuccess, correlation: "corr-prov-create-2",
-			targets: []string{"user:b7c8d9e0-0000-4000-8000-00000000cafe:Eli Ops", "other:zia-u-0091231:", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
+			targets: []string{"user:b7c8d9e0-0000-4000-8000-00000000cafe:Eli Ops", "app_user:zia-u-0091231:", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},
 		{rawType: "provisioning.update", action: event.ActionGroupUpdate, outcome: event.OutcomeFailure,
 			reason:  "The SCIM endpoint returned 400 Bad Request: members[0].value not found",
 			targets: []string{"group:f0e1d2c3-grp-finance-admins:Finance Admins", "other:zia-g-77:Finance Admins", "app:5a6b7c8d-sp-zscaler:Zscaler Internet Access"}},

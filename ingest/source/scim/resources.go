@@ -14,8 +14,9 @@ import (
 // user emits the event of a request on /Users.
 func (b *builder) user(method, id string, req, resp []byte) {
 	var in, out resource
-	_ = json.Unmarshal(req, &in) // a body that is not a resource still leaves an event
-	_ = json.Unmarshal(resp, &out)
+	// A body that is not a resource still leaves an event, marked.
+	b.read(req, &in, true)
+	b.read(resp, &out, false)
 	t := userTarget(id, &in, &out)
 	targets := []event.Target{t}
 	switch method {
@@ -32,7 +33,7 @@ func (b *builder) user(method, id string, req, resp []byte) {
 	case "PATCH":
 		action := event.ActionUserUpdate
 		var changes []event.Change
-		for _, op := range patchOps(req) {
+		for _, op := range b.patchOps(req) {
 			for _, c := range op.changes() {
 				if strings.EqualFold(c.Field, "active") {
 					switch c.New {
@@ -59,8 +60,8 @@ func (b *builder) user(method, id string, req, resp []byte) {
 // removed, and one group.update for other attributes.
 func (b *builder) group(method, id string, req, resp []byte) {
 	var in, out resource
-	_ = json.Unmarshal(req, &in)
-	_ = json.Unmarshal(resp, &out)
+	b.read(req, &in, true)
+	b.read(resp, &out, false)
 	g := event.Target{ID: norm.First(id, out.ID, in.ID), Type: event.TargetGroup, Name: norm.First(in.DisplayName, out.DisplayName)}
 	ms := in.Members
 	listed := len(in.RawMembers) > 0 && string(in.RawMembers) != "null"
@@ -85,7 +86,7 @@ func (b *builder) group(method, id string, req, resp []byte) {
 	case "DELETE":
 		b.emit(event.ActionGroupDelete, []event.Target{g})
 	case "PATCH":
-		b.groupPatch(g, patchOps(req))
+		b.groupPatch(g, b.patchOps(req))
 	default:
 		b.emit(event.ActionOther, []event.Target{g})
 	}
@@ -176,13 +177,31 @@ func primaryEmail(r *resource) string {
 }
 
 // patchOps reads the operations of a PatchOp body; a body that is not one
-// has none.
-func patchOps(req []byte) []operation {
+// has none, and is counted unread.
+func (b *builder) patchOps(req []byte) []operation {
 	var p patchRequest
-	if json.Unmarshal(req, &p) != nil {
+	if !b.read(req, &p, true) {
 		return nil
 	}
 	return p.Operations
+}
+
+// read decodes a request or response body into v. A body that is there
+// but not of v's form is counted on the events as a field that could not
+// be read (event.Trimmed.Unread): a request always, a response only when
+// the request succeeded (an error page is no resource, and no surprise).
+func (b *builder) read(body []byte, v any, request bool) bool {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		if request || b.base.Outcome == event.OutcomeSuccess {
+			b.base.Trimmed.Unread++
+		}
+		return false
+	}
+	return true
 }
 
 // changes returns the attribute changes of one operation: one for a path,

@@ -207,3 +207,74 @@ func TestAttrAndFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestAppAndInlineGrants: a record's app is an app target of its events
+// (testdata/app-writes.ndjson: the SCIM logs of two apps of an Okta org),
+// and what a user write gives inline is a target: each role and
+// entitlement value a role target, each group a group target, each
+// certificate a credential target, so that rules judge the values.
+func TestAppAndInlineGrants(t *testing.T) {
+	for i, want := range [][]string{
+		{"user:005Hs00000DANA1:Dana Lee", "role:Standard User:Standard User", "app:Initech Salesforce:Initech Salesforce"},
+		{"user:U07DANALEE:Dana Lee", "app:Initech Slack:Initech Slack"},
+		{"user:005Hs00000DANA1:", "app:Initech Salesforce:Initech Salesforce"},
+		{"user:005Hs00000DANA1:Dana Lee", "app:Initech Salesforce:Initech Salesforce"},
+		{"user:U07DANALEE:", "app:Initech Slack:Initech Slack"},
+	} {
+		evs, err := Normalizer{}.Normalize(nil, normtest.Line(t, "testdata/app-writes.ndjson", i+1), "")
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("line %d: %d events, %v", i+1, len(evs), err)
+		}
+		if got := normtest.Targets(evs[0].Targets); !slices.Equal(got, want) {
+			t.Errorf("line %d: targets %q, want %q", i+1, got, want)
+		}
+	}
+	rec := `{"time":"2026-11-20T06:00:00Z","tenant":"acme","client_id":"c","method":"POST","path":"/scim/v2/Users","status":201,` +
+		`"request":{"userName":"a@acme.com","groups":[{"value":"g-eng","display":"Engineering"},"g-2"],` +
+		`"roles":[{"value":"admin","display":"Administrator","primary":"True"}],"entitlements":"[{\"value\":\"billing-admin\"}]",` +
+		`"x509Certificates":[{"value":"MIIDQzCCAqygAwIBAgICEAAw"}]},"response":{"id":"u-1"}}`
+	evs, err := Normalizer{}.Normalize(nil, []byte(rec), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := normtest.Targets(evs[0].Targets)
+	for _, w := range []string{"group:g-eng:Engineering", "group:g-2:g-2", "role:admin:Administrator", "role:billing-admin:billing-admin"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("targets %q lack %q", got, w)
+		}
+	}
+	if c := evs[0].TargetOfType(event.TargetCredential); c == nil || c.Name != "X.509 certificate" || c.ID == "" || strings.Contains(c.ID, "MIID") {
+		t.Errorf("certificate target %+v", c)
+	}
+	// Removing a role gives nothing; a filter path's value is the value.
+	rec = `{"time":"2026-11-20T06:00:00Z","tenant":"acme","client_id":"c","method":"PATCH","path":"/scim/v2/Users/u-1","status":200,` +
+		`"request":{"Operations":[{"op":"remove","path":"roles"},{"op":"replace","path":"roles[primary eq \"True\"].value","value":"Org Admin"}]}}`
+	evs, _ = Normalizer{}.Normalize(nil, []byte(rec), "")
+	if got := normtest.Targets(evs[0].Targets); !slices.Equal(got, []string{"user:u-1:", "role:Org Admin:Org Admin"}) {
+		t.Errorf("patch targets %q", got)
+	}
+}
+
+// TestUnreadBodies: a request body of a form scimwatch does not read (a
+// list where a resource belongs, Operations that are not a list) still
+// leaves its event, marked unread; a failed request's error page is no
+// surprise and is not counted.
+func TestUnreadBodies(t *testing.T) {
+	for _, tc := range []struct {
+		rec    string
+		unread int
+	}{
+		{`{"time":"2026-11-20T06:00:00Z","client_id":"c","method":"POST","path":"/scim/v2/Users","status":201,"request":[1,2],"response":{"id":"u-1"}}`, 1},
+		{`{"time":"2026-11-20T06:00:00Z","client_id":"c","method":"PATCH","path":"/scim/v2/Groups/g-1","status":200,"request":{"Operations":{"op":"add"}}}`, 1},
+		{`{"time":"2026-11-20T06:00:00Z","client_id":"c","method":"POST","path":"/scim/v2/Users","status":502,"request":{"userName":"a"},"response":"<html>Bad Gateway</html>"}`, 0},
+		{`{"time":"2026-11-20T06:00:00Z","client_id":"c","method":"DELETE","path":"/scim/v2/Users/u-1","status":204}`, 0},
+	} {
+		evs, err := Normalizer{}.Normalize(nil, []byte(tc.rec), "acme")
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("%s: %d events, %v", tc.rec, len(evs), err)
+		}
+		if evs[0].Trimmed.Unread != tc.unread {
+			t.Errorf("%s: unread %d, want %d", tc.rec, evs[0].Trimmed.Unread, tc.unread)
+		}
+	}
+}
