@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -107,23 +106,7 @@ func TestRealShapesDeprovisioning(t *testing.T) {
 	if code != 3 {
 		t.Fatalf("report: exit %d, want 3: %s %s", code, out, errs)
 	}
-	var gaps []gap
-	var apps []appDeprovisioning
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.Contains(line, `"open_minutes"`) {
-			var g gap
-			if err := json.Unmarshal([]byte(line), &g); err != nil {
-				t.Fatal(err)
-			}
-			gaps = append(gaps, g)
-			continue
-		}
-		var a appDeprovisioning
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatal(err)
-		}
-		apps = append(apps, a)
-	}
+	apps, gaps := readReport(t, out)
 	if len(gaps) != 1 || gaps[0].UserID != dana || gaps[0].App != "Initech Slack" || gaps[0].Email != "dana@initech.example" || gaps[0].Account != "dana" ||
 		!gaps[0].Overdue || !strings.Contains(gaps[0].LastFailure, "invalid_auth") {
 		t.Errorf("gaps: %+v", gaps)

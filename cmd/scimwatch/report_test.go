@@ -65,23 +65,7 @@ func TestReportCommand(t *testing.T) {
 	if code != 3 {
 		t.Fatalf("exit %d, want 3 (overdue gaps):\n%s\n%s", code, out, errs)
 	}
-	var apps []appDeprovisioning
-	var gaps []gap
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if strings.Contains(line, `"open_minutes"`) {
-			var g gap
-			if err := json.Unmarshal([]byte(line), &g); err != nil {
-				t.Fatal(err)
-			}
-			gaps = append(gaps, g)
-			continue
-		}
-		var a appDeprovisioning
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatal(err)
-		}
-		apps = append(apps, a)
-	}
+	apps, gaps := readReport(t, out)
 	// Three tenants log provisioning, each to two apps.
 	if len(apps) != 6 {
 		t.Errorf("%d apps, want 6: %+v", len(apps), apps)
@@ -178,4 +162,26 @@ func TestScheduledScenarios(t *testing.T) {
 		}
 		t.Errorf("%d alerts for %d attacks", len(alerts), len(plants))
 	}
+}
+
+// readReport reads report --json: one object per tenant and app, then one
+// per open gap.
+func readReport(t *testing.T, out string) (apps []appDeprovisioning, gaps []gap) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(line, `"open_minutes"`) {
+			var g gap
+			if err := json.Unmarshal([]byte(line), &g); err != nil {
+				t.Fatal(err)
+			}
+			gaps = append(gaps, g)
+			continue
+		}
+		var a appDeprovisioning
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, a)
+	}
+	return apps, gaps
 }

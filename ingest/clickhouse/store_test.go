@@ -246,21 +246,9 @@ func TestExactlyOnceAcrossNormalizerVersions(t *testing.T) {
 func TestUpgradeFromTheFirstSchema(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	ms, err := Migrations(s.Database())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 0001 only, as an instance of the first version left it.
-	if err := s.bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrateTo(t, s, 1)
 	db := s.Database()
-	if err := s.apply(ctx, ms[0]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.record(ctx, ms[0]); err != nil {
-		t.Fatal(err)
-	}
 	var key string
 	if err := s.conn.QueryRow(ctx, "SELECT sorting_key FROM system.tables WHERE database = ? AND name = 'events'", db).Scan(&key); err != nil || key != "tenant, action, time, id" {
 		t.Fatalf("0001 key %q, %v", key, err)
@@ -334,24 +322,7 @@ func TestTrimmedRoundTrip(t *testing.T) {
 func TestAppUsersRebuild(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	ms, err := Migrations(s.Database())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version > 11 {
-			break
-		}
-		if err := s.apply(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.record(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateTo(t, s, 11)
 	at := time.Date(2026, 11, 20, 17, 0, 0, 0, time.UTC)
 	okta := func(id string, dt time.Duration, rawType, action, outcome string, targets ...event.Target) Row {
 		return Row{Event: &event.Event{ID: id, Time: at.Add(dt), Tenant: "initech", Source: event.SourceOkta, RawType: rawType, Action: action,
@@ -404,5 +375,30 @@ func TestAppUsersRebuild(t *testing.T) {
 	}
 	if got, want := access(), "00u-dana|||0;00u-dana|Initech Slack|dana|1;"; got != want {
 		t.Errorf("after a new event: %s, want %s", got, want)
+	}
+}
+
+// migrateTo applies the migrations up to version, as an instance of that
+// version left the database.
+func migrateTo(t *testing.T, s *Store, version uint32) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := Migrations(s.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version > version {
+			break
+		}
+		if err := s.apply(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.record(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

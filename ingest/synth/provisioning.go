@@ -483,31 +483,33 @@ func (h *tenantHistory) entraHire(t time.Time, n int) error {
 	b = append(b, `","changeId":"`...)
 	b = append(b, h.uuid()...)
 	b = append(b, `","action":"Create","provisioningAction":"create","provisioningStatusInfo":{"status":"success"},`...)
+	// Azure Monitor names keys Id, Name and Details where Graph has id,
+	// displayName and details, and writes the steps' enums as numbers.
+	id, name, details := "id", "displayName", "details"
+	head := `"initiatedBy":{"id":"","displayName":"Microsoft Entra Provisioning Service","initiatorType":"system"},"servicePrincipal":{"id":"sp-workday-inbound","displayName":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"id":"wd","displayName":"Workday"},"targetSystem":{"id":"aad","displayName":"Microsoft Entra ID"},"sourceIdentity":{`
+	steps := `"provisioningSteps":[{"name":"EntryImport","provisioningStepType":"import","status":"success","description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":"export","status":"success","description":"Created the user in Microsoft Entra ID","details":{}}]`
 	if am {
-		b = append(b, `"initiatedBy":{"Id":"","Name":"Microsoft Entra Provisioning Service","Type":"system"},"servicePrincipal":{"Id":"sp-workday-inbound","Name":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"Id":"wd","Name":"Workday","Details":{}},"targetSystem":{"Id":"aad","Name":"Microsoft Entra ID","Details":{}},"sourceIdentity":{`...)
-		b = kv(b, "Id", worker)
-		b = append(b, ',')
-		b = kv(b, "Name", p.name)
-		b = append(b, `,"identityType":"Worker","Details":{}},"targetIdentity":{`...)
-		b = kv(b, "Id", p.id)
-		b = append(b, ',')
-		b = kv(b, "Name", p.name)
-		b = append(b, `,"identityType":"User","Details":{`...)
-		b = kv(b, "userPrincipalName", p.login)
-		b = append(b, `}},"provisioningSteps":[{"name":"EntryImport","provisioningStepType":0,"status":0,"description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":5,"status":0,"description":"Created the user in Microsoft Entra ID","details":{}}],"modifiedProperties":[{"displayName":"employeeId","oldValue":null,`...)
-	} else {
-		b = append(b, `"initiatedBy":{"id":"","displayName":"Microsoft Entra Provisioning Service","initiatorType":"system"},"servicePrincipal":{"id":"sp-workday-inbound","displayName":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"id":"wd","displayName":"Workday"},"targetSystem":{"id":"aad","displayName":"Microsoft Entra ID"},"sourceIdentity":{`...)
-		b = kv(b, "id", worker)
-		b = append(b, ',')
-		b = kv(b, "displayName", p.name)
-		b = append(b, `,"identityType":"Worker","details":{}},"targetIdentity":{`...)
-		b = kv(b, "id", p.id)
-		b = append(b, ',')
-		b = kv(b, "displayName", p.name)
-		b = append(b, `,"identityType":"User","details":{`...)
-		b = kv(b, "userPrincipalName", p.login)
-		b = append(b, `}},"provisioningSteps":[{"name":"EntryImport","provisioningStepType":"import","status":"success","description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":"export","status":"success","description":"Created the user in Microsoft Entra ID","details":{}}],"modifiedProperties":[{"displayName":"employeeId","oldValue":null,`...)
+		id, name, details = "Id", "Name", "Details"
+		head = `"initiatedBy":{"Id":"","Name":"Microsoft Entra Provisioning Service","Type":"system"},"servicePrincipal":{"Id":"sp-workday-inbound","Name":"Workday to Microsoft Entra user provisioning"},"sourceSystem":{"Id":"wd","Name":"Workday","Details":{}},"targetSystem":{"Id":"aad","Name":"Microsoft Entra ID","Details":{}},"sourceIdentity":{`
+		steps = `"provisioningSteps":[{"name":"EntryImport","provisioningStepType":0,"status":0,"description":"Retrieved the worker from Workday","details":{}},{"name":"EntryExportAdd","provisioningStepType":5,"status":0,"description":"Created the user in Microsoft Entra ID","details":{}}]`
 	}
+	b = append(b, head...)
+	b = kv(b, id, worker)
+	b = append(b, ',')
+	b = kv(b, name, p.name)
+	b = append(b, `,"identityType":"Worker",`...)
+	b = str(b, details)
+	b = append(b, `:{}},"targetIdentity":{`...)
+	b = kv(b, id, p.id)
+	b = append(b, ',')
+	b = kv(b, name, p.name)
+	b = append(b, `,"identityType":"User",`...)
+	b = str(b, details)
+	b = append(b, `:{`...)
+	b = kv(b, "userPrincipalName", p.login)
+	b = append(b, `}},`...)
+	b = append(b, steps...)
+	b = append(b, `,"modifiedProperties":[{"displayName":"employeeId","oldValue":null,`...)
 	b = kv(b, "newValue", worker)
 	b = append(b, `}]}`...)
 	if am {
