@@ -97,7 +97,6 @@ func (l *eventList) UnmarshalJSON(b []byte) error {
 // Logging's own names (eventName, eventType, parameter, multiStrValue).
 type protoPayload struct {
 	ServiceName        string `json:"serviceName"`
-	MethodName         string `json:"methodName"`
 	AuthenticationInfo struct {
 		PrincipalEmail string `json:"principalEmail"`
 	} `json:"authenticationInfo"`
