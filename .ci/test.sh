@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command. Installs and starts what the tests need (Debian's
 # clickhouse-server, kcat, prometheus and prometheus-alertmanager, Apache Kafka
-# from Maven Central), checks
+# from Maven Central, chDB, a current ClickHouse in-process, from PyPI), checks
 # formatting and vet, runs the whole suite with the race detector against the
 # real services, and runs the built-in rules' own tests.
 #
@@ -40,7 +40,7 @@ fi
 
 services_ok=true
 stops=()
-for svc in clickhouse kafka alertmanager prometheus; do
+for svc in clickhouse kafka alertmanager prometheus chdb; do
   if ./.ci/"$svc".sh status >/dev/null 2>&1; then
     say "$svc already running: it stays running"
   else

@@ -53,6 +53,13 @@ func ClickHouseRules(t testing.TB) (user, password, database string) {
 	return user, password, database
 }
 
+// CHDB returns the Python that runs chDB (ClickHouse 26 in-process, from
+// PyPI's chdb-core; .ci/chdb.sh installs it), for the tests that run
+// scimwatch's SQL on a current ClickHouse too.
+func CHDB(t testing.TB) string {
+	return need(t, "SCIMWATCH_TEST_CHDB", "chDB (ClickHouse 26)")
+}
+
 // FreePorts returns n ports free at once on 127.0.0.1, below the range the
 // kernel hands out to outgoing connections (32768 and up on Linux): a
 // server the test stops and starts again finds its ports still free,
