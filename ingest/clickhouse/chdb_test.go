@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
 )
@@ -317,7 +316,6 @@ func TestCurrentClickHouse(t *testing.T) {
 	if n := len(ref["app_access"]) - 1; n < 5 {
 		t.Errorf("app_access has %d rows on 18.16: the fixture exercises too little", n)
 	}
-	_ = event.SourceOkta
 }
 
 func mapsKeys(ms ...map[string][]string) func(func(string) bool) {
