@@ -23,14 +23,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.account_days (
     tenant String,
     user_id String,
     day Date,
-    email AggregateFunction(argMax, String, Tuple(UInt64, String)),
-    name AggregateFunction(argMax, String, Tuple(UInt64, String)),
-    status AggregateFunction(argMax, String, Tuple(UInt64, UInt8)),
-    status_changed AggregateFunction(max, UInt64),
-    created AggregateFunction(min, UInt64),
-    activated AggregateFunction(min, UInt64),
-    last_used AggregateFunction(max, UInt64),
-    last_targeted AggregateFunction(max, UInt64)
+    {{template "account_columns" .}}
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(day)
 ORDER BY (tenant, user_id, day);
@@ -54,8 +47,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.account_roles (
     role String,
     kind String,
     day Date,
-    held AggregateFunction(argMax, UInt8, Tuple(UInt64, UInt8)),
-    changed AggregateFunction(max, UInt64)
+    {{template "role_columns" .}}
 ) ENGINE = AggregatingMergeTree()
 PARTITION BY toYYYYMM(day)
 ORDER BY (tenant, user_id, role, kind, day);

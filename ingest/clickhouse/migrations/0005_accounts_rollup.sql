@@ -13,14 +13,7 @@
 CREATE TABLE IF NOT EXISTS {{.Database}}.accounts (
     tenant String,
     user_id String,
-    email AggregateFunction(argMax, String, Tuple(UInt64, String)),
-    name AggregateFunction(argMax, String, Tuple(UInt64, String)),
-    status AggregateFunction(argMax, String, Tuple(UInt64, UInt8)),
-    status_changed AggregateFunction(max, UInt64),
-    created AggregateFunction(min, UInt64),
-    activated AggregateFunction(min, UInt64),
-    last_used AggregateFunction(max, UInt64),
-    last_targeted AggregateFunction(max, UInt64)
+    {{template "account_columns" .}}
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (tenant, user_id);
 
@@ -35,8 +28,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.accounts_roles (
     user_id String,
     role String,
     kind String,
-    held AggregateFunction(argMax, UInt8, Tuple(UInt64, UInt8)),
-    changed AggregateFunction(max, UInt64)
+    {{template "role_columns" .}}
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (tenant, user_id, role, kind);
 
