@@ -100,6 +100,7 @@ case "${1:-}" in
   restart) stop; start ;;
   status) if running && answers; then echo "clickhouse: running on 127.0.0.1:$port"; else echo "clickhouse: not running"; exit 1; fi ;;
   env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port"
+       echo "SCIMWATCH_TEST_CLICKHOUSE_HTTP=127.0.0.1:$http_port"
        echo "SCIMWATCH_TEST_CLICKHOUSE_RULES=scimwatch_rules:$rules_password@$rules_database" ;;
   *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

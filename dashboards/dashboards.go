@@ -59,6 +59,9 @@ type Dashboard struct {
 	Panels []Panel
 }
 
+// tenantsQuery lists the tenant variable's choices.
+const tenantsQuery = "SELECT DISTINCT tenant FROM tenants ORDER BY tenant"
+
 // tenantFilter restricts a query to the chosen tenants (all by default).
 const tenantFilter = `tenant IN (${tenant:singlequote})`
 
@@ -254,7 +257,7 @@ FROM (
     )
     WHERE held = 1 AND (kind = 'role' AND lower(role) LIKE '%admin%' OR kind = 'group' AND lower(role) LIKE '%admin%')
     GROUP BY user_id
-) ANY INNER JOIN (` + accounts + `) USING user_id
+) AS admins ALL INNER JOIN (` + accounts + `) AS accounts USING user_id
 WHERE status NOT IN ('deactivated', 'suspended', 'deleted') AND greatest(last_used, granted) < ` + now + ` - 30 * 86400000
 ORDER BY idle_days DESC LIMIT 100`},
 			{Title: "Never activated (created over 14 days ago)", Type: "table", Datasource: ClickHouse, Rows: true, W: 12, H: 8,
@@ -298,11 +301,11 @@ FROM (
         maxMerge(failed) AS failed, argMaxMerge(failure) AS failure, argMaxMerge(account) AS account
     FROM app_access WHERE app != '' AND ` + tenantFilter + ` AND day <= toDate($__toTime)
     GROUP BY tenant, user_id, app
-) ANY INNER JOIN (
+) AS apps ALL INNER JOIN (
     SELECT tenant, user_id, argMaxMerge(email) AS email, maxMerge(deprovisioned) AS deactivated, maxMerge(provisioned_last) AS activated
     FROM app_access WHERE app = '' AND ` + tenantFilter + ` AND day <= toDate($__toTime)
     GROUP BY tenant, user_id
-) USING tenant, user_id
+) AS people USING tenant, user_id
 WHERE deactivated > activated AND provisioned < deactivated AND deactivated <= toUInt64(toUInt32($__toTime)) * 1000`
 
 func deprovisioning() Dashboard {
@@ -382,7 +385,7 @@ func (d Dashboard) JSON() ([]byte, error) {
 		vars = append(vars, map[string]any{
 			"name": "tenant", "label": "Tenant", "type": "query", "multi": true, "includeAll": true, "current": map[string]any{"text": "All", "value": "$__all"},
 			"datasource": map[string]any{"type": "grafana-clickhouse-datasource", "uid": ClickHouse},
-			"query":      "SELECT DISTINCT tenant FROM tenants ORDER BY tenant", "refresh": 1,
+			"query":      tenantsQuery, "refresh": 1,
 		})
 	}
 	out := map[string]any{

@@ -78,7 +78,8 @@ func TenantScoped(query, db string) (string, error) {
 	// Per open parenthesis: is it a (sub)query, whose FROM names tables
 	// (not EXTRACT(DAY FROM t) or trim(BOTH ' ' FROM s)), and is a FROM
 	// list open at that depth (where a comma would join another table).
-	type level struct{ query, inFrom bool }
+	// joined: a subquery right of JOIN, which needs an alias.
+	type level struct{ query, inFrom, joined bool }
 	stack := []level{{query: true}}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
@@ -96,10 +97,14 @@ func TenantScoped(query, db string) (string, error) {
 				return "", errors.New("one statement only: the query has a ; in it")
 			case "(":
 				n := next(1)
-				stack = append(stack, level{query: n != nil && n.kind == tWord && (n.lower() == "select" || n.lower() == "with")})
+				sub := n != nil && n.kind == tWord && (n.lower() == "select" || n.lower() == "with")
+				stack = append(stack, level{query: sub, joined: sub && i > 0 && toks[i-1].lower() == "join"})
 			case ")":
 				if len(stack) == 1 {
 					return "", errors.New("a ) closes nothing")
+				}
+				if top.joined && !aliased(toks, i+1) {
+					return "", errJoinAlias
 				}
 				stack = stack[:len(stack)-1]
 			case ",":
@@ -131,6 +136,11 @@ func TenantScoped(query, db string) (string, error) {
 			}
 		case w == "join" && i > 0 && toks[i-1].lower() == "array":
 			// ARRAY JOIN names arrays, not tables.
+		case w == "join" && joinedLeft(toks, i) == ")":
+			return "", errJoinAlias
+		case w == "any" && next(1) != nil && slices.Contains([]string{"join", "inner", "right"}, next(1).lower()):
+			return "", errors.New("ANY INNER JOIN and ANY RIGHT JOIN keep one row per left row on ClickHouse 18.16 and one row per key of both sides on current releases: " +
+				"make the right side's keys unique (GROUP BY them) and write ALL INNER JOIN, which means the same on both")
 		case (w == "from" || w == "join") && top.query:
 			k, end, err := tableRef(toks, i+1)
 			if err != nil {
@@ -154,6 +164,35 @@ func TenantScoped(query, db string) (string, error) {
 	}
 	out.WriteString(query[prev:])
 	return out.String(), nil
+}
+
+// errJoinAlias: current ClickHouse (since 20.x; setting
+// joined_subquery_requires_alias) refuses a joined subquery without one.
+var errJoinAlias = errors.New("a joined subquery needs an alias, (SELECT …) AS name: current ClickHouse refuses one without")
+
+// aliased: toks[j] starts an alias (AS name, or a name that is not a clause
+// word).
+func aliased(toks []token, j int) bool {
+	if j >= len(toks) {
+		return false
+	}
+	w := toks[j].lower()
+	return toks[j].kind == tQuoted || toks[j].kind == tWord && (w == "as" || !slices.Contains(clauseWords, w))
+}
+
+// joinedLeft is the token before the JOIN at toks[i] and its kind words
+// (ALL INNER, GLOBAL ANY LEFT OUTER...): ")" when the left side is a
+// subquery without an alias.
+func joinedLeft(toks []token, i int) string {
+	j := i - 1
+	for j >= 0 && toks[j].kind == tWord && slices.Contains([]string{"all", "any", "inner", "left", "right", "full", "outer", "cross",
+		"global", "semi", "anti", "asof", "natural", "paste"}, toks[j].lower()) {
+		j--
+	}
+	if j < 0 {
+		return ""
+	}
+	return toks[j].text
 }
 
 // tenantComparison refuses a comparison of the tenant column with

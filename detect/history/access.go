@@ -45,12 +45,12 @@ FROM (
     FROM ` + s.db + `.app_access
     WHERE app != '' AND (? = '' OR tenant = ?) AND day <= toDate(toDateTime(?))
     GROUP BY tenant, user_id, app
-) ANY INNER JOIN (
+) AS apps ALL INNER JOIN (
     SELECT tenant, user_id, argMaxMerge(email) AS email, maxMerge(deprovisioned) AS deactivated, maxMerge(provisioned_last) AS activated
     FROM ` + s.db + `.app_access
     WHERE app = '' AND (? = '' OR tenant = ?) AND day <= toDate(toDateTime(?))
     GROUP BY tenant, user_id
-) USING tenant, user_id
+) AS people USING tenant, user_id
 WHERE deactivated > activated AND deactivated >= ? AND deactivated <= ? AND provisioned < deactivated
 ORDER BY tenant, app, deactivated, user_id`
 	rows, err := s.ch.Conn().Query(ctx, q, tenant, tenant, now.Unix(), tenant, tenant, now.Unix(), uint64(since.UnixMilli()), uint64(now.UnixMilli()))

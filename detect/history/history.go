@@ -62,6 +62,18 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+// querySettings are the settings a scheduled query runs with. Integers
+// only: 18.16 takes no string settings on the native protocol. Past a
+// limit the query fails (overflow mode throw, the default). Each is
+// named the same on current releases (TestCurrentClickHouse).
+func querySettings(q detect.Query) ch.Settings {
+	return ch.Settings{
+		"max_execution_time": int(max(1, q.Timeout/time.Second)),
+		"max_rows_to_read":   int(q.MaxRowsToRead),
+		"readonly":           2,
+	}
+}
+
 // Query implements detect.Querier. The query runs in the store's database
 // (tables unqualified), its params bound by the driver (quoted: user data
 // never becomes SQL), under ClickHouse's own limits: max_execution_time
@@ -77,14 +89,7 @@ func (s *Store) Query(ctx context.Context, q detect.Query, fn func(row map[strin
 	ctx, cancel := context.WithTimeout(ctx, q.Timeout+5*time.Second)
 	defer cancel()
 	ctx = ch.Context(ctx,
-		// Integers only: 18.16 takes no string settings on the native
-		// protocol. Past a limit the query fails (overflow mode throw,
-		// the default).
-		ch.WithSettings(ch.Settings{
-			"max_execution_time": int(max(1, q.Timeout/time.Second)),
-			"max_rows_to_read":   int(q.MaxRowsToRead),
-			"readonly":           2,
-		}),
+		ch.WithSettings(querySettings(q)),
 		ch.WithProgress(func(p *ch.Progress) {
 			st.RowsRead += p.Rows
 			st.BytesRead += p.Bytes

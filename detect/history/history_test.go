@@ -43,6 +43,13 @@ var fixture struct {
 // database of its own (once per test binary), through the normalizers.
 func planted(t *testing.T) (*history.Store, []synth.Plant) {
 	t.Helper()
+	st, plants := plantedStore(t)
+	return history.New(st), plants
+}
+
+// plantedStore is planted's ClickHouse store.
+func plantedStore(t *testing.T) (*clickhouse.Store, []synth.Plant) {
+	t.Helper()
 	addr := testenv.ClickHouse(t)
 	fixture.once.Do(func() {
 		fixture.db = testenv.Name("history")
@@ -65,7 +72,7 @@ func planted(t *testing.T) (*history.Store, []synth.Plant) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return history.New(st), fixture.plants
+	return st, fixture.plants
 }
 
 func openStore(addr, db string) (*clickhouse.Store, error) {

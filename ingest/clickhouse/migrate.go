@@ -185,26 +185,27 @@ func (s *Store) bootstrap(ctx context.Context) error {
 
 // apply runs m's statements whose guards hold.
 func (s *Store) apply(ctx context.Context, m Migration) error {
-	return applyTo(ctx, storeMigrator{s}, m)
+	return Apply(ctx, storeMigrator{s}, m)
 }
 
-// migrator is what applying a migration needs of a server: the Store's
+// Migrator is what applying a migration needs of a server: the Store's
 // connection, or in the tests another ClickHouse (chDB, a current release)
 // that must take the same statements.
-type migrator interface {
-	exec(ctx context.Context, sql string) error
-	// count runs a guard, a query of one UInt64.
-	count(ctx context.Context, sql string) (uint64, error)
-	// partitions lists the day partitions of the events table.
-	partitions(ctx context.Context) ([]string, error)
+type Migrator interface {
+	Exec(ctx context.Context, sql string) error
+	// Count runs a guard, a query of one UInt64.
+	Count(ctx context.Context, sql string) (uint64, error)
+	// Partitions lists the day partitions of the events table.
+	Partitions(ctx context.Context) ([]string, error)
 }
 
-// applyTo runs m's statements whose guards hold on x; a statement "for each
-// events partition" once per day partition, in order.
-func applyTo(ctx context.Context, x migrator, m Migration) error {
+// Apply runs m's statements whose guards hold on x; a statement "for each
+// events partition" once per day partition, in order. Migrate applies
+// through the Store's connection; tests apply to other servers.
+func Apply(ctx context.Context, x Migrator, m Migration) error {
 	for i, stmt := range m.Statements {
 		if stmt.OnlyIf != "" {
-			n, err := x.count(ctx, stmt.OnlyIf)
+			n, err := x.Count(ctx, stmt.OnlyIf)
 			if err != nil {
 				return fmt.Errorf("migration %04d_%s statement %d: guard: %w", m.Version, m.Name, i+1, err)
 			}
@@ -213,12 +214,12 @@ func applyTo(ctx context.Context, x migrator, m Migration) error {
 			}
 		}
 		if !stmt.EachPartition {
-			if err := x.exec(ctx, stmt.SQL); err != nil {
+			if err := x.Exec(ctx, stmt.SQL); err != nil {
 				return fmt.Errorf("migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 			continue
 		}
-		parts, err := x.partitions(ctx)
+		parts, err := x.Partitions(ctx)
 		if err != nil {
 			return fmt.Errorf("migration %04d_%s statement %d: listing partitions: %w", m.Version, m.Name, i+1, err)
 		}
@@ -226,7 +227,7 @@ func applyTo(ctx context.Context, x migrator, m Migration) error {
 			if _, err := strconv.Atoi(p); err != nil {
 				return fmt.Errorf("migration %04d_%s statement %d: partition %q is not a day", m.Version, m.Name, i+1, p)
 			}
-			if err := x.exec(ctx, strings.ReplaceAll(stmt.SQL, "$partition", p)); err != nil {
+			if err := x.Exec(ctx, strings.ReplaceAll(stmt.SQL, "$partition", p)); err != nil {
 				return fmt.Errorf("migration %04d_%s statement %d, partition %s: %w", m.Version, m.Name, i+1, p, err)
 			}
 		}
@@ -237,15 +238,15 @@ func applyTo(ctx context.Context, x migrator, m Migration) error {
 // storeMigrator applies migrations through the Store's connection.
 type storeMigrator struct{ s *Store }
 
-func (m storeMigrator) exec(ctx context.Context, sql string) error { return m.s.conn.Exec(ctx, sql) }
+func (m storeMigrator) Exec(ctx context.Context, sql string) error { return m.s.conn.Exec(ctx, sql) }
 
-func (m storeMigrator) count(ctx context.Context, sql string) (uint64, error) {
+func (m storeMigrator) Count(ctx context.Context, sql string) (uint64, error) {
 	var n uint64
 	err := m.s.conn.QueryRow(ctx, sql).Scan(&n)
 	return n, err
 }
 
-func (m storeMigrator) partitions(ctx context.Context) ([]string, error) {
+func (m storeMigrator) Partitions(ctx context.Context) ([]string, error) {
 	parts, err := m.s.fingerprints(ctx, "SELECT partition, toUInt64(0) FROM system.parts WHERE database = ? AND table = 'events' AND active GROUP BY partition", m.s.cfg.Database)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -130,6 +131,7 @@ func (s *Store) QueryConn() (driver.Conn, error) {
 	conn, err := ch.Open(&ch.Options{
 		Addr:         s.cfg.Addrs,
 		Auth:         ch.Auth{Database: s.cfg.Database, Username: user, Password: pw},
+		Logger:       slog.New(s.trace),
 		DialTimeout:  s.cfg.DialTimeout,
 		Compression:  compression(s.cfg.Compression),
 		MaxOpenConns: 2,

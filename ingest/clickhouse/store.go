@@ -20,6 +20,7 @@ import (
 type Store struct {
 	cfg      Config
 	conn     driver.Conn
+	trace    *statementLog
 	logger   *slog.Logger
 	migrated atomic.Bool
 
@@ -37,8 +38,10 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace := &statementLog{}
 	conn, err := ch.Open(&ch.Options{
 		Addr:            cfg.Addrs,
+		Logger:          slog.New(trace),
 		Auth:            ch.Auth{Database: "default", Username: cfg.Username, Password: pw},
 		DialTimeout:     cfg.DialTimeout,
 		Compression:     compression(cfg.Compression),
@@ -51,8 +54,46 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{cfg: cfg, conn: conn, logger: logger}, nil
+	return &Store{cfg: cfg, conn: conn, trace: trace, logger: logger}, nil
 }
+
+// Trace calls fn with every statement the Store's connections send from
+// now on, as the server receives it (parameters bound), nil to stop: the
+// tests run them on a current ClickHouse too.
+func (s *Store) Trace(fn func(sql string)) {
+	if fn == nil {
+		s.trace.fn.Store(nil)
+		return
+	}
+	s.trace.fn.Store(&fn)
+}
+
+// statementLog is the driver's log reduced to the statements it sends,
+// for Trace; the rest of it (a warning per connection to 18.16, which the
+// driver no longer supports officially) is dropped.
+type statementLog struct{ fn atomic.Pointer[func(string)] }
+
+func (h *statementLog) Enabled(_ context.Context, l slog.Level) bool {
+	return l == slog.LevelDebug && h.fn.Load() != nil
+}
+
+func (h *statementLog) Handle(_ context.Context, r slog.Record) error {
+	fn := h.fn.Load()
+	if fn == nil || r.Message != "sending query" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "query" {
+			(*fn)(a.Value.String())
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *statementLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *statementLog) WithGroup(string) slog.Handler      { return h }
 
 func compression(name string) *ch.Compression {
 	if name == "lz4" {

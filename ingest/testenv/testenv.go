@@ -44,6 +44,12 @@ func ClickHouse(t testing.TB) string {
 	return need(t, "SCIMWATCH_TEST_CLICKHOUSE", "ClickHouse")
 }
 
+// ClickHouseHTTP returns the HTTP address of the same server, where the
+// tests read results as the server itself formats them.
+func ClickHouseHTTP(t testing.TB) string {
+	return need(t, "SCIMWATCH_TEST_CLICKHOUSE_HTTP", "ClickHouse's HTTP interface")
+}
+
 // ClickHouseRules returns the scheduled rules' reader of the test server
 // (.ci/clickhouse.sh): a read-only user that may read one database.
 func ClickHouseRules(t testing.TB) (user, password, database string) {

@@ -1,0 +1,4 @@
+package history
+
+// QuerySettings are the settings scheduled queries run with.
+var QuerySettings = querySettings
