@@ -73,7 +73,7 @@ func TestScheduledQueriesStayInTheirTenant(t *testing.T) {
 	for _, sql := range []string{
 		"SELECT id AS key FROM events WHERE tenant = @tenant OR 1 = 1",
 		"SELECT id AS key FROM events WHERE tenant = @tenant OR id IN (SELECT id FROM events_unique)",
-		"SELECT e.id AS key FROM events AS e ANY INNER JOIN (SELECT tenant, id FROM events) USING id WHERE tenant = @tenant OR 1",
+		"SELECT e.id AS key FROM events AS e ALL INNER JOIN (SELECT tenant, id FROM events) AS o USING id WHERE tenant = @tenant OR 1",
 	} {
 		got, err := query(sql)
 		if err != nil || len(got) != 3 {

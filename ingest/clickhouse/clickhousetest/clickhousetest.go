@@ -146,7 +146,7 @@ func NewTwin(t testing.TB, s *clickhouse.Store) *Twin {
 	// The days whose roll-ups 18.16 reads: rolled up at the fingerprint
 	// their parts have now.
 	current, err := tw.old("SELECT r.partition FROM (SELECT partition, fingerprint FROM " + db + ".rollup_days FINAL) AS r " +
-		"ANY INNER JOIN (SELECT partition, sum(cityHash64(name)) AS fingerprint FROM system.parts WHERE database = '" + db + "' AND table = 'events' AND active GROUP BY partition) AS p USING partition WHERE r.fingerprint = p.fingerprint")
+		"ALL INNER JOIN (SELECT partition, sum(cityHash64(name)) AS fingerprint FROM system.parts WHERE database = '" + db + "' AND table = 'events' AND active GROUP BY partition) AS p USING partition WHERE r.fingerprint = p.fingerprint")
 	if err != nil {
 		t.Fatal(err)
 	}
