@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -40,7 +41,7 @@ func TestBuiltinRules(t *testing.T) {
 			t.Errorf("built-in rule %s is missing", id)
 		}
 	}
-	for _, r := range set.RunTests(TestEvaluator(DefaultConfig())) {
+	for _, r := range set.RunTests(TestEvaluator(DefaultConfig()), source.NormalizeTest) {
 		if !r.Passed() {
 			t.Errorf("%s / %s: got %d alerts (%v), want %d; error %v", r.Rule.ID, r.Case.Name, r.Got, r.Fired, r.Case.Alerts, r.Err)
 		}
@@ -65,7 +66,7 @@ func TestCalendarRuleTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := set.RunTests(TestEvaluator(DefaultConfig()))
+	results := set.RunTests(TestEvaluator(DefaultConfig()), source.NormalizeTest)
 	if len(results) != 5 {
 		t.Fatalf("%d cases, want 5", len(results))
 	}
@@ -153,7 +154,7 @@ func TestBuiltinTitlesSayWhoDidWhat(t *testing.T) {
 		}
 		return len(titles), nil, nil
 	}
-	set.RunTests(eval)
+	set.RunTests(eval, source.NormalizeTest)
 	for _, r := range set.Rules {
 		if !seen[r.ID] {
 			t.Errorf("%s: no test case raised an alert to check", r.ID)

@@ -101,7 +101,7 @@ func checkNoPanic(t *testing.T, src []byte) {
 			_ = r.SummaryText.Render(d)
 		}
 	}
-	_ = set.RunTests(func(*rules.Rule, *rules.TestCase, []event.Event) (int, []string, error) { return 0, nil, nil })
+	_ = set.RunTests(func(*rules.Rule, *rules.TestCase, []event.Event) (int, []string, error) { return 0, nil, nil }, nil)
 }
 
 // FuzzGeneratedRules is structure-aware: the fuzzer's bytes choose

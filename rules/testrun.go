@@ -1,13 +1,12 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
-	"time"
 
 	json "github.com/goccy/go-json"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/source"
 )
 
 // TestResult is the outcome of one inline test case.
@@ -31,14 +30,20 @@ func (t *TestResult) Passed() bool { return t.Err == nil && t.Got == t.Case.Aler
 // the ids of the events (or the keys of the rows) in them.
 type Evaluator func(r *Rule, tc *TestCase, events []event.Event) (alerts int, fired []string, err error)
 
+// Normalizer appends to evs the canonical events of a test's raw record
+// of source src, as ingest and detection see them (source.NormalizeTest
+// is scimwatch's). The rule language takes it from the caller, so that it
+// depends on no normalizer.
+type Normalizer func(evs []event.Event, src string, raw []byte) ([]event.Event, error)
+
 // RunTests runs every rule's inline tests with eval (detect.TestEvaluator
-// is the engine's).
-func (s *Set) RunTests(eval Evaluator) []TestResult {
+// is the engine's), their raw records normalized by normalize.
+func (s *Set) RunTests(eval Evaluator, normalize Normalizer) []TestResult {
 	var out []TestResult
 	for _, r := range s.Rules {
 		for _, tc := range r.tests {
 			res := TestResult{Rule: r, Case: tc}
-			res.Events, res.Err = tc.events()
+			res.Events, res.Err = tc.events(normalize)
 			if res.Err == nil {
 				res.Got, res.Fired, res.Err = eval(r, &tc, res.Events)
 			}
@@ -51,7 +56,7 @@ func (s *Set) RunTests(eval Evaluator) []TestResult {
 // Tests returns the rule's inline test cases.
 func (r *Rule) Tests() []TestCase { return r.tests }
 
-func (tc *TestCase) events() ([]event.Event, error) {
+func (tc *TestCase) events(normalize Normalizer) ([]event.Event, error) {
 	var evs []event.Event
 	for i, te := range tc.Events {
 		if !te.Raw {
@@ -65,16 +70,13 @@ func (tc *TestCase) events() ([]event.Event, error) {
 			evs = append(evs, e)
 			continue
 		}
-		n, err := source.ForSource(te.Source)
-		if err != nil {
+		if normalize == nil {
+			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, errors.New("a raw record, and no normalizer to read it"))
+		}
+		var err error
+		if evs, err = normalize(evs, te.Source, te.JSON); err != nil {
 			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
 		}
-		first := len(evs)
-		if evs, err = n.Normalize(evs, te.JSON, "test"); err != nil {
-			return nil, fmt.Errorf("event %d (line %d): %w", i+1, te.Line, err)
-		}
-		// As ingest and detection see them.
-		source.DefaultLimits().Apply(evs[first:], time.Now())
 	}
 	return evs, nil
 }

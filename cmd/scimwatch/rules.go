@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/scimwatch/scimwatch/detect"
+	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -49,7 +50,7 @@ scimwatch rules test --config detect/testdata/calendar.yaml detect/testdata/cale
 		return code
 	}
 	stdout, stderr := c.stdout, c.stderr
-	results := set.RunTests(detect.TestEvaluator(cfg.Detect))
+	results := set.RunTests(detect.TestEvaluator(cfg.Detect), source.NormalizeTest)
 	failed := 0
 	for _, r := range results {
 		if r.Passed() {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	json "github.com/goccy/go-json"
 
@@ -83,6 +84,22 @@ func ForSource(name string) (Normalizer, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("unknown source %q (want one of %s)", name, strings.Join(Sources, ", "))
+}
+
+// NormalizeTest appends to evs the events of a rule test's raw record of
+// source src, as ingest and detection see them (DefaultLimits applied):
+// the rules.Normalizer scimwatch runs rule tests with.
+func NormalizeTest(evs []event.Event, src string, raw []byte) ([]event.Event, error) {
+	n, err := ForSource(src)
+	if err != nil {
+		return evs, err
+	}
+	first := len(evs)
+	if evs, err = n.Normalize(evs, raw, "test"); err != nil {
+		return evs, err
+	}
+	DefaultLimits().Apply(evs[first:], time.Now())
+	return evs, nil
 }
 
 // ErrUnknownSource is returned by Auto for a record of no known source.
