@@ -278,8 +278,9 @@ func checkRollups(t *testing.T, store *clickhouse.Store, rows []clickhouse.Row, 
 	}
 	compare("a rolled day stale")
 	mu.Lock()
-	currentClickHouse(t, store, spans, clickhousetest.Queries(fills))
+	rollups := clickhousetest.Queries(fills)
 	mu.Unlock()
+	currentClickHouse(t, store, spans, rollups)
 	st, err = store.Rollup(ctx, time.Now())
 	if err != nil {
 		t.Fatal(err)

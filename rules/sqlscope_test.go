@@ -85,6 +85,8 @@ func FuzzTenantScoped(f *testing.F) {
 	f.Add("SELECT * FROM (SELECT 1) AS a JOIN account_days USING x")
 	f.Add("SELECT * FROM events FINAL AS e ANY LEFT JOIN tenants USING tenant WHERE x IN (SELECT id FROM credentials)")
 	f.Add("SELECT * FROM system.tables")
+	f.Add("SELECT * FROM (SELECT user_id FROM accounts) AS a ALL INNER JOIN (SELECT user_id FROM account_days) AS d USING user_id")
+	f.Add("SELECT * FROM (SELECT user_id FROM accounts) GLOBAL ANY INNER JOIN (SELECT 1) USING user_id")
 	f.Fuzz(func(t *testing.T, q string) {
 		if strings.Contains(q, "zzdb") {
 			return

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/testenv"
@@ -162,6 +163,10 @@ func NewTwin(t testing.TB, s *clickhouse.Store) *Twin {
 	return tw
 }
 
+// client bounds a request to 18.16: a stalled server fails the test, not
+// the whole run.
+var client = &http.Client{Timeout: 2 * time.Minute}
+
 // viewTarget is the table a materialized view writes to.
 var viewTarget = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW \S+ TO \w+\.(\w+)`)
 
@@ -173,7 +178,7 @@ func (tw *Twin) url(sql string) string {
 // the server formats it, TabSeparated.
 func (tw *Twin) old(sql string) (string, error) {
 	u := "http://" + tw.http + "/?" + url.Values{"database": {tw.db}, "default_format": {"TabSeparated"}}.Encode()
-	resp, err := http.Post(u, "text/plain", strings.NewReader(sql))
+	resp, err := client.Post(u, "text/plain", strings.NewReader(sql))
 	if err != nil {
 		return "", err
 	}

@@ -368,10 +368,8 @@ func TestAppUsers(t *testing.T) {
 	sfdc := []string{"app_user:0ua1dana0sfdc0000A11:dana@initech.example", "app:0oa1sfdc000000000A01:Initech Salesforce", dana}
 	slack := []string{"app_user:0ua1dana0slack000A12:dana", "app:0oa1slack00000000A08:Initech Slack", dana}
 	zoom := []string{"app_user:0ua1dana0zoom0000A13:dana@initech.example", "app:0oa1zoom000000000A09:Initech Zoom", dana}
-	tests := []struct {
-		rawType, action, outcome, actor string
-		targets                         []string
-	}{
+	type shape normtest.Shape // its cases unkeyed
+	tests := []shape{
 		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, sfdc},
 		{"application.provision.user.push", event.ActionAppProvision, event.OutcomeSuccess, system, sfdc},
 		{"application.user_membership.add", event.ActionAppAssign, event.OutcomeSuccess, admin, slack},
@@ -393,15 +391,10 @@ func TestAppUsers(t *testing.T) {
 			t.Fatalf("line %d: %d events, %v", i+1, len(evs), err)
 		}
 		e := evs[0]
-		if got, want := []string{e.RawType, e.Action, e.Outcome, e.Actor.ID}, []string{tt.rawType, tt.action, tt.outcome, tt.actor}; !slices.Equal(got, want) {
-			t.Errorf("line %d: raw_type, action, outcome, actor = %q, want %q", i+1, got, want)
-		}
-		if ts := normtest.Targets(e.Targets); !slices.Equal(ts, tt.targets) {
-			t.Errorf("line %d: targets = %q, want %q", i+1, ts, tt.targets)
-		}
+		normtest.CheckShape(t, fmt.Sprintf("line %d", i+1), e, normtest.Shape(tt))
 		// The person, not the app user, is the user target every rule
 		// and view reads.
-		if u := e.TargetOfType(event.TargetUser); u == nil && tt.rawType != "user.authentication.sso" || u != nil && u.ID != "00u1dana00000000A002" {
+		if u := e.TargetOfType(event.TargetUser); u == nil && tt.RawType != "user.authentication.sso" || u != nil && u.ID != "00u1dana00000000A002" {
 			t.Errorf("line %d: user target %+v, want the person", i+1, u)
 		}
 	}

@@ -5,6 +5,7 @@ package normtest
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,4 +63,22 @@ func Changes(cs []event.Change) []string {
 		out[i] = c.Field + ":" + c.Old + "->" + c.New
 	}
 	return out
+}
+
+// Shape is what a test says of one normalized event: its raw type,
+// action, outcome, actor id and targets (as Targets gives them).
+type Shape struct {
+	RawType, Action, Outcome, Actor string
+	Targets                         []string
+}
+
+// CheckShape reports where e differs from want; where names the record.
+func CheckShape(t testing.TB, where string, e event.Event, want Shape) {
+	t.Helper()
+	if got, exp := []string{e.RawType, e.Action, e.Outcome, e.Actor.ID}, []string{want.RawType, want.Action, want.Outcome, want.Actor}; !slices.Equal(got, exp) {
+		t.Errorf("%s: raw_type, action, outcome, actor = %q, want %q", where, got, exp)
+	}
+	if ts := Targets(e.Targets); !slices.Equal(ts, want.Targets) {
+		t.Errorf("%s: targets = %q, want %q", where, ts, want.Targets)
+	}
 }
