@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 var t0 = time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)

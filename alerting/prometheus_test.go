@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 // TestPrometheusScrapes: Debian's Prometheus scrapes the notifier's

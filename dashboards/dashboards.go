@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Datasources, by the uid the provisioning file gives them.

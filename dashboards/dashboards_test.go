@@ -16,12 +16,12 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/scimwatch/scimwatch/alerting"
-	"github.com/scimwatch/scimwatch/alerting/history"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse/clickhousetest"
+	"github.com/scimwatch/scimwatch/alerting/alertstore"
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse/clickhousetest"
 )
 
 var update = flag.Bool("update", false, "rewrite grafana/*.json from the code")
@@ -89,7 +89,7 @@ func TestClickHouseQueries(t *testing.T) {
 	}
 	// Alerts, as the notifier stores them: some acknowledged, one a false
 	// positive, one of each hygiene rule.
-	as := history.New(store)
+	as := alertstore.New(store)
 	var alerts []alerting.Alert
 	for i, rule := range []string{"bulk-role-change", "privileged-role-grant", "stale-account", "dormant-admin", "never-activated", "bulk-role-change"} {
 		first := end.Add(-time.Duration(i+1) * 7 * time.Hour)

@@ -251,6 +251,14 @@ func (s *Scheduler) runTenant(ctx context.Context, r *rules.Rule, tenant string,
 	return nil
 }
 
+// EvalRow evaluates scheduled rule r on one row as a run for tenant at now
+// would: whether its when holds, and the key it would report.
+func (e *Engine) EvalRow(r *rules.Rule, tenant string, row map[string]any, now time.Time) (key string, hit bool, err error) {
+	var m rules.Matcher
+	a, ok, err := rowAlert(&m, r, &rules.RowEnv{Row: row, Tenant: tenant, Now: now, Params: e.paramsFor(r, tenant)}, e.cfg.MaxEventIDs)
+	return a.Key, ok, err
+}
+
 // ScheduledActor is the actor of a scheduled rule's alert whose row names
 // none: the rule itself.
 func ScheduledActor(rule string) string { return "scheduled rule " + rule }

@@ -36,7 +36,7 @@ type Evaluator func(r *Rule, tc *TestCase, events []event.Event) (alerts int, fi
 // depends on no normalizer.
 type Normalizer func(evs []event.Event, src string, raw []byte) ([]event.Event, error)
 
-// RunTests runs every rule's inline tests with eval (detect.TestEvaluator
+// RunTests runs every rule's inline tests with eval (ruletest.Evaluator
 // is the engine's), their raw records normalized by normalize.
 func (s *Set) RunTests(eval Evaluator, normalize Normalizer) []TestResult {
 	var out []TestResult

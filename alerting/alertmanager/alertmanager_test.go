@@ -19,7 +19,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 // groups returns the alerts of Alertmanager's groups, by group labels.

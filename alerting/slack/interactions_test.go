@@ -20,11 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimwatch/scimwatch/alerting"
-	"github.com/scimwatch/scimwatch/alerting/history"
+	"github.com/scimwatch/scimwatch/alerting/alertstore"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // openClickHouse is a migrated database of the test's own on the real
@@ -180,7 +180,7 @@ func TestReplayIsRefusedHoweverWrittenAndAfterARestart(t *testing.T) {
 			if db == nil {
 				db = openClickHouse(t)
 			}
-			return history.New(db)
+			return alertstore.New(db)
 		},
 	}
 	for _, name := range []string{"memory", "clickhouse"} {
@@ -216,7 +216,7 @@ func TestReplayIsRefusedHoweverWrittenAndAfterARestart(t *testing.T) {
 				time.Sleep(time.Second) // the signed second is before the restart
 				requests = alerting.NewMemoryStore()
 			} else {
-				requests = history.New(db)
+				requests = alertstore.New(db)
 			}
 			h = newInteractionsWith(t, act, requests)
 			srv = httptest.NewServer(h)

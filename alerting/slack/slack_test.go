@@ -18,7 +18,7 @@ import (
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.json from the code")

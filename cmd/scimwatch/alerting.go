@@ -14,10 +14,10 @@ import (
 
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/alerting/alertmanager"
-	"github.com/scimwatch/scimwatch/alerting/history"
+	"github.com/scimwatch/scimwatch/alerting/alertstore"
 	"github.com/scimwatch/scimwatch/alerting/slack"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // notifying is alerting as detect and replay --notify run it: the
@@ -48,7 +48,7 @@ func openStore(ctx context.Context, cfg *detectionConfig, logger *slog.Logger) (
 		ch.Close()
 		return nil, nil, fmt.Errorf("clickhouse (alerting.store): %w", err)
 	}
-	return history.New(ch), ch, nil
+	return alertstore.New(ch), ch, nil
 }
 
 // startNotifying starts alerting as configured, or returns nil when no

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func writeAlertingConfig(t *testing.T, api, store, extra string) string {

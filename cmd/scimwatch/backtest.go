@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func rulesBacktestCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -93,7 +93,7 @@ its budget: days over it are counted, and the exit status is 3 if any is.`,
 		fmt.Fprintln(stderr, "scimwatch rules backtest:", err)
 		return 1
 	}
-	src := history.New(store)
+	src := eventstore.New(store)
 	var q detect.Querier = src
 	if bt.tenant != "" {
 		q = oneTenant{Querier: src, tenant: bt.tenant}

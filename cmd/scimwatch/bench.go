@@ -15,10 +15,10 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/ingest/kafka"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/synth"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func benchCmd(ctx context.Context, c *cmdIO, args []string) int {

@@ -13,13 +13,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/alerting"
-	"github.com/scimwatch/scimwatch/alerting/history"
+	"github.com/scimwatch/scimwatch/alerting/alertstore"
 	"github.com/scimwatch/scimwatch/alerting/slack"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // benchAlertingCmd measures alerting's latency: from the detector reading
@@ -88,7 +88,7 @@ func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, ch
 		if err := ch.Migrate(ctx); err != nil {
 			return err
 		}
-		store = history.New(ch)
+		store = alertstore.New(ch)
 	} else if storeKind != "memory" {
 		return fmt.Errorf("--store: %q is not clickhouse or memory", storeKind)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/dashboards"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func benchDashboardsCmd(ctx context.Context, c *cmdIO, args []string) int {

@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func benchHistoryCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -183,7 +183,7 @@ func (b *historyBench) warmRuns(ctx context.Context, set *rules.Set, db string, 
 		return err
 	}
 	defer store.Close()
-	src := history.New(store)
+	src := eventstore.New(store)
 	runtime.GC()
 	fmt.Fprintf(b.out, "\nwarm (%d rules: %s; this process's peak RSS before: %s):\n", len(learned), ruleIDs(learned), peakRSS())
 	var secs, rates, heaps []float64
@@ -255,7 +255,7 @@ func (b *historyBench) scheduledRuns(ctx context.Context, set *rules.Set, n int,
 	if err != nil {
 		return err
 	}
-	src := history.New(store)
+	src := eventstore.New(store)
 	tenants := []string{"acme", "globex", "initech"}
 	for _, r := range sched {
 		var secs []float64

@@ -14,8 +14,8 @@ import (
 	"github.com/scimwatch/scimwatch/alerting/alertmanager"
 	"github.com/scimwatch/scimwatch/alerting/slack"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // detectionConfig is the file --config names for detect, replay and the

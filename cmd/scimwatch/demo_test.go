@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/demo/synth"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 // TestDemo runs the README's main-job command for half a minute: history

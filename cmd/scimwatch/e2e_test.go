@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/demo/synth"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // TestMain lets a test run the scimwatch command as a child process of its

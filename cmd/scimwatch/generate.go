@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimwatch/scimwatch/ingest/synth"
+	"github.com/scimwatch/scimwatch/demo/synth"
 )
 
 // generateCmd writes realistic raw audit records, for trying scimwatch

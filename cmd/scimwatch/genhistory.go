@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimwatch/scimwatch/ingest/synth"
+	"github.com/scimwatch/scimwatch/demo/synth"
 )
 
 // generateHistoryCmd writes a deployment's simulated audit history, one

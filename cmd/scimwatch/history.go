@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // historyConfig is the history: section of the detection config: where
@@ -83,7 +83,7 @@ type historyRun struct {
 
 	mu    sync.Mutex
 	store *clickhouse.Store
-	src   *history.Store
+	src   *eventstore.Store
 	saved time.Time // the progress last saved
 
 	rewarm chan struct{}
@@ -188,7 +188,7 @@ func (h *historyRun) run(ctx context.Context) {
 
 // connect opens and migrates ClickHouse, retrying with backoff until it
 // answers or ctx ends.
-func (h *historyRun) connect(ctx context.Context) (*clickhouse.Store, *history.Store, error) {
+func (h *historyRun) connect(ctx context.Context) (*clickhouse.Store, *eventstore.Store, error) {
 	wait := time.Second
 	for {
 		store, err := clickhouse.Open(h.chCfg, h.logger)
@@ -197,7 +197,7 @@ func (h *historyRun) connect(ctx context.Context) (*clickhouse.Store, *history.S
 			err = store.Migrate(mctx)
 			cancel()
 			if err == nil {
-				return store, history.New(store), nil
+				return store, eventstore.New(store), nil
 			}
 			store.Close()
 		}

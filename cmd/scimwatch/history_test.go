@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // historyConfig writes a detection config on database db, with the
@@ -325,14 +325,14 @@ func newOf(t reflect.Type) any { return reflect.New(t).Interface() }
 
 func deref(v any) any { return reflect.ValueOf(v).Elem().Interface() }
 
-func mustHistory(t *testing.T, addr, db string) *history.Store {
+func mustHistory(t *testing.T, addr, db string) *eventstore.Store {
 	t.Helper()
 	st, err := clickhouse.Open(mustCH(addr, db), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return history.New(st)
+	return eventstore.New(st)
 }
 
 // waitError waits for the command's stderr to contain want.

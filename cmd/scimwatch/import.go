@@ -17,8 +17,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // importCmd loads exported records into ClickHouse, through the

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/ingest/kafka"
-	"github.com/scimwatch/scimwatch/ingest/synth"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

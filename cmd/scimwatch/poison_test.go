@@ -17,8 +17,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // freeAddr returns a free 127.0.0.1 address for a child's listener.

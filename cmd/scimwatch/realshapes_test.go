@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 // rfc3339 finds the times of raw records: RFC 3339 with any fraction.

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/scimwatch/scimwatch/detect/history"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func reportCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -56,7 +56,7 @@ role assignments and provisioning logs). Exit status 3 when a gap is older than
 	}
 	now := time.Now().UTC()
 	from := now.AddDate(0, 0, -since)
-	ds, err := history.New(store).Deprovisions(ctx, *tenant, from, now)
+	ds, err := eventstore.New(store).Deprovisions(ctx, *tenant, from, now)
 	if err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch report:", err)
 		return 1
@@ -112,7 +112,7 @@ type gap struct {
 
 // summarize turns the deprovisions (ordered by tenant and app) into each
 // app's figures and the open gaps, the oldest first.
-func summarize(ds []history.Deprovision, now time.Time, sla time.Duration) ([]appDeprovisioning, []gap) {
+func summarize(ds []eventstore.Deprovision, now time.Time, sla time.Duration) ([]appDeprovisioning, []gap) {
 	var apps []appDeprovisioning
 	var gaps []gap
 	var lat []time.Duration

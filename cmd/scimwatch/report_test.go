@@ -12,17 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 func TestSummarize(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	now := t0.Add(5 * time.Hour)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
-	ds := []history.Deprovision{
+	ds := []eventstore.Deprovision{
 		{Tenant: "acme", App: "CRM", UserID: "u1", Deactivated: at(0), Removed: at(4)},
 		{Tenant: "acme", App: "CRM", UserID: "u2", Deactivated: at(10), Removed: at(20)},
 		{Tenant: "acme", App: "CRM", UserID: "u3", Deactivated: at(30), Removed: at(32), Failed: at(31), Failure: "timeout"}, // failed once, then removed

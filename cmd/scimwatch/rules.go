@@ -7,8 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/detect/ruletest"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -50,7 +49,7 @@ scimwatch rules test --config detect/testdata/calendar.yaml detect/testdata/cale
 		return code
 	}
 	stdout, stderr := c.stdout, c.stderr
-	results := set.RunTests(detect.TestEvaluator(cfg.Detect), source.NormalizeTest)
+	results := ruletest.Run(set, cfg.Detect)
 	failed := 0
 	for _, r := range results {
 		if r.Passed() {

@@ -19,9 +19,9 @@ import (
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/dashboards"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/kafka"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // oktaGrant is an Okta System Log privilege grant of Super Administrator to

@@ -9,10 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/synth"
 	"github.com/scimwatch/scimwatch/rules"
 )
 

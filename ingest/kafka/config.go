@@ -13,8 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Config configures `scimwatch ingest`. It is decoded strictly from YAML

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Handler serves /metrics from g, /healthz (the process answers) and

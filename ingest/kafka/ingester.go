@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Inserter stores rows; *clickhouse.Store is the real one.

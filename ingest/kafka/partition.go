@@ -7,8 +7,8 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // item is one Kafka record, normalized: its rows, or the dead letter it

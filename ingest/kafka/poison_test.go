@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 // manyTargets is an Okta record naming n targets ({} each: 200,000 of them

@@ -6,9 +6,9 @@ import (
 	"io"
 	"testing"
 
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/source/internal/normtest"
-	"github.com/scimwatch/scimwatch/ingest/synth"
 )
 
 // BenchmarkNormalize measures normalization alone and normalization plus

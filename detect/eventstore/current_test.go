@@ -1,4 +1,4 @@
-package history_test
+package eventstore_test
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse/clickhousetest"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse/clickhousetest"
 )
 
 // TestCurrentClickHouse: on ClickHouse 26 (chDB) holding the planted
@@ -24,7 +24,7 @@ import (
 func TestCurrentClickHouse(t *testing.T) {
 	ctx := context.Background()
 	st, _ := plantedStore(t)
-	hs := history.New(st)
+	hs := eventstore.New(st)
 	set, err := rules.Load(rules.Options{}, "../../rules/builtin")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestCurrentClickHouse(t *testing.T) {
 	}
 	// The settings scheduled queries run with, sent beside the statement,
 	// have the same names and meaning on 26, none obsolete.
-	for name, v := range history.QuerySettings(detect.Query{Timeout: time.Minute, MaxRowsToRead: 1e6}) {
+	for name, v := range eventstore.QuerySettings(detect.Query{Timeout: time.Minute, MaxRowsToRead: 1e6}) {
 		got, err := twin.Current.Strings("SELECT toString(is_obsolete) FROM system.settings WHERE name = '" + name + "'")
 		if err != nil || len(got) != 1 || got[0] != "0" {
 			t.Errorf("setting %s (%v) on ClickHouse 26: %v %v", name, v, got, err)

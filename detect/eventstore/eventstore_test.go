@@ -1,4 +1,4 @@
-package history_test
+package eventstore_test
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/ingest/synth"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // end is where the generated history ends: in the past of any clock the
@@ -41,10 +41,10 @@ var fixture struct {
 // planted imports 45 days of generated history for three tenants in three
 // time zones, with one anomaly planted for each history-aware rule, into a
 // database of its own (once per test binary), through the normalizers.
-func planted(t *testing.T) (*history.Store, []synth.Plant) {
+func planted(t *testing.T) (*eventstore.Store, []synth.Plant) {
 	t.Helper()
 	st, plants := plantedStore(t)
-	return history.New(st), plants
+	return eventstore.New(st), plants
 }
 
 // plantedStore is planted's ClickHouse store.

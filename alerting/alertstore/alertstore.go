@@ -4,7 +4,7 @@
 // where) and silences. The tables are created by the database's
 // migrations (ingest/clickhouse/migrations/0003_alerts.sql) and work on
 // ClickHouse 18.16.
-package history
+package alertstore
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/scimwatch/scimwatch/alerting"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Store is the ClickHouse alerting.Store. Alerts and deliveries go through

@@ -1,19 +1,31 @@
-package detect
+// Package ruletest runs rules' inline tests (scimwatch rules test, the
+// built-ins' tests) on the detection engine: each case on a fresh engine
+// with the rule alone. Like promtool's unit tests, it is kept apart from
+// the rule language (rules parses and validates) and from the engine.
+package ruletest
 
 import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
-// TestEvaluator returns the evaluator of inline rule tests: a fresh engine
+// Run runs every inline test of set with the engine configured as cfg;
+// raw vendor records are read by scimwatch's normalizers.
+func Run(set *rules.Set, cfg detect.Config) []rules.TestResult {
+	return set.RunTests(Evaluator(cfg), source.NormalizeTest)
+}
+
+// Evaluator returns the evaluator of inline rule tests: a fresh engine
 // per case with the rule alone, no lateness, the events in time order, and
 // every alert resolved at the end. A test counts alerts once each, when
 // they are final.
-func TestEvaluator(cfg Config) rules.Evaluator {
+func Evaluator(cfg detect.Config) rules.Evaluator {
 	cfg.AllowedLateness = 0
 	cfg.MaxFutureSkew = 0 // tests may be dated in the future
 	overrides := cfg.Overrides
@@ -21,14 +33,14 @@ func TestEvaluator(cfg Config) rules.Evaluator {
 		// The rule's own overrides: the engine refuses those of rules it
 		// does not have.
 		cfg := cfg
-		cfg.Overrides = map[string]map[string]Override{}
+		cfg.Overrides = map[string]map[string]detect.Override{}
 		for t, o := range overrides {
 			if ov, ok := o[r.ID]; ok {
-				cfg.Overrides[t] = map[string]Override{r.ID: ov}
+				cfg.Overrides[t] = map[string]detect.Override{r.ID: ov}
 			}
 		}
-		var alerts []Alert
-		e, err := New(cfg, r.Alone(), SinkFunc(func(a Alert) error {
+		var alerts []detect.Alert
+		e, err := detect.New(cfg, r.Alone(), detect.SinkFunc(func(a detect.Alert) error {
 			if a.Final {
 				alerts = append(alerts, a)
 			}
@@ -60,8 +72,7 @@ func TestEvaluator(cfg Config) rules.Evaluator {
 
 // testRows evaluates a scheduled rule on a test case's rows: an alert per
 // key whose row the rule's when holds for.
-func testRows(e *Engine, r *rules.Rule, tc *rules.TestCase) (int, []string, error) {
-	var m rules.Matcher
+func testRows(e *detect.Engine, r *rules.Rule, tc *rules.TestCase) (int, []string, error) {
 	seen := map[string]bool{}
 	var keys []string
 	for _, row := range tc.Rows {
@@ -69,13 +80,13 @@ func testRows(e *Engine, r *rules.Rule, tc *rules.TestCase) (int, []string, erro
 		if t, ok := row["tenant"].(string); ok {
 			tenant = t
 		}
-		a, ok, err := rowAlert(&m, r, &rules.RowEnv{Row: row, Tenant: tenant, Now: tc.Now, Params: e.paramsFor(r, tenant)}, e.cfg.MaxEventIDs)
+		key, ok, err := e.EvalRow(r, tenant, row, tc.Now)
 		if err != nil {
 			return 0, nil, err
 		}
-		if ok && !seen[tenant+"\x00"+a.Key] {
-			seen[tenant+"\x00"+a.Key] = true
-			keys = append(keys, a.Key)
+		if ok && !seen[tenant+"\x00"+key] {
+			seen[tenant+"\x00"+key] = true
+			keys = append(keys, key)
 		}
 	}
 	return len(keys), keys, nil

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse/clickhousetest"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse/clickhousetest"
 )
 
 // fixture is the events of the vendor-shaped records every normalizer is

@@ -1,4 +1,4 @@
-package history
+package eventstore
 
 // QuerySettings are the settings scheduled queries run with.
 var QuerySettings = querySettings

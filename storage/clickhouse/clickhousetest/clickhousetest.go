@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Current is a ClickHouse 26 session holding one scimwatch database. It

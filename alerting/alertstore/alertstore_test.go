@@ -1,4 +1,4 @@
-package history
+package alertstore
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/scimwatch/scimwatch/alerting/slack"
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse/clickhousetest"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/storage/clickhouse/clickhousetest"
 )
 
 func open(t *testing.T) (*Store, *clickhouse.Store) {

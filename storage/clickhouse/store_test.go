@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 )
 
 func openTest(t *testing.T) *Store {

@@ -5,7 +5,7 @@
 // The tables are created by the database's migrations
 // (ingest/clickhouse/migrations/0004_accounts.sql) and work on ClickHouse
 // 18.16.
-package history
+package eventstore
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // Store implements detect.HistorySource, detect.Querier and detect.Reports

@@ -1,4 +1,4 @@
-package history_test
+package eventstore_test
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/history"
+	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/clickhouse"
-	"github.com/scimwatch/scimwatch/ingest/testenv"
+	"github.com/scimwatch/scimwatch/internal/testenv"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // TestScheduledQueriesStayInTheirTenant: scheduled queries run as the
@@ -61,7 +61,7 @@ func TestScheduledQueriesStayInTheirTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	q := history.New(st)
+	q := eventstore.New(st)
 	query := func(sql string) ([]map[string]any, error) {
 		var out []map[string]any
 		_, err := q.Query(ctx, detect.Query{Rule: "test", SQL: sql, Params: map[string]any{"tenant": "acme"},
