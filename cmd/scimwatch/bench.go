@@ -16,8 +16,9 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/demo/synth"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -97,11 +98,8 @@ func preflight(ctx context.Context, brokers []string, chAddr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var errs []error
-	d := &kafkago.Dialer{Timeout: 5 * time.Second}
-	if conn, err := d.DialContext(ctx, "tcp", brokers[0]); err != nil {
+	if err := (kafka.Client{Brokers: brokers}).Reachable(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("kafka at %s does not answer: %w", brokers[0], err))
-	} else {
-		conn.Close()
 	}
 	if err := pingClickHouse(ctx, chAddr); err != nil {
 		errs = append(errs, err)
@@ -135,19 +133,18 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-" + id
-	conn, err := kafkago.Dial("tcp", b.brokers[0])
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+	client := kafka.Client{Brokers: b.brokers}
+	if err := client.CreateTopics(ctx, partitions, topic); err != nil {
 		return fmt.Errorf("creating topic: %w", err)
 	}
-	defer conn.DeleteTopics(topic) //nolint:errcheck // best effort
+	if conn, err := client.Dial(ctx); err == nil {
+		defer conn.Close()
+		defer conn.DeleteTopics(topic) //nolint:errcheck // best effort
+	}
 	b.gen = synth.New(7, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 10*time.Millisecond, 20000)
 
-	w := &kafkago.Writer{Addr: kafkago.TCP(b.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{}, BatchSize: 10000,
-		BatchBytes: 32 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafkago.Lz4, Transport: &kafkago.Transport{}}
+	w := client.Writer(topic)
+	w.Balancer, w.BatchSize, w.BatchBytes, w.BatchTimeout, w.Compression = &kafkago.RoundRobin{}, 10000, 32<<20, 5*time.Millisecond, kafkago.Lz4
 	defer w.Close()
 	start := time.Now()
 	if err := b.produce(ctx, w, count, 0); err != nil {
@@ -156,10 +153,10 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	fmt.Fprintf(b.out, "produced %d records to %s (%d partitions) in %.1f s (%.0f records/s)\n",
 		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
 
-	cfg := kafka.DefaultConfig()
+	cfg := ingest.DefaultConfig()
 	cfg.Kafka.Brokers = b.brokers
 	cfg.Kafka.Group = topic
-	cfg.Kafka.Topics = []kafka.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
 	cfg.ClickHouse.Addrs = []string{chAddr}
 	cfg.ClickHouse.Compression = compression
 	cfg.ClickHouse.Database = "scimwatch_bench_" + id
@@ -170,7 +167,7 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ready := make(chan struct{})
-	svc := &kafka.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
+	svc := &ingest.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
 	errc := make(chan error, 1)
 	go func() { errc <- svc.Run(runCtx) }()
 	select {

@@ -14,7 +14,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/kafka"
 )
 
 func benchRunCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -54,13 +55,8 @@ func benchRun(ctx context.Context, c *cmdIO, broker, chAddr string, count, rate,
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-run-" + id
-	conn, err := kafkago.Dial("tcp", broker)
-	if err != nil {
-		return err
-	}
-	err = conn.CreateTopics(kafkago.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1})
-	conn.Close()
-	if err != nil {
+	client := kafka.Client{Brokers: []string{broker}}
+	if err := client.CreateTopics(ctx, partitions, topic); err != nil {
 		return err
 	}
 	ws := fakeslack.Start()
@@ -84,7 +80,7 @@ func benchRun(ctx context.Context, c *cmdIO, broker, chAddr string, count, rate,
 	cfg := defaultRunConfig()
 	cfg.Kafka.Brokers = []string{broker}
 	cfg.Kafka.Group = "scimwatch-bench-run-" + id
-	cfg.Kafka.Topics = []kafka.TopicConfig{{Name: topic, Source: "auto", Tenant: "acme"}}
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "auto", Tenant: "acme"}}
 	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database = []string{chAddr}, "scimwatch_bench_run_"+id
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Rules = []string{"rules/builtin"}
@@ -104,8 +100,8 @@ func benchRun(ctx context.Context, c *cmdIO, broker, chAddr string, count, rate,
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { done <- runService(rctx, cfg, time.Hour, logger) }()
 
-	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Topic: topic, Transport: &kafkago.Transport{}, Balancer: &kafkago.Hash{},
-		BatchTimeout: time.Millisecond, RequiredAcks: kafkago.RequireAll}
+	w := client.Writer(topic)
+	w.Balancer, w.BatchTimeout, w.RequiredAcks = &kafkago.Hash{}, time.Millisecond, kafkago.RequireAll
 	defer w.Close()
 	// A first record, to wait for the service to be up before measuring.
 	warm := oktaGrantRecord("bench-warm", "bench-0")

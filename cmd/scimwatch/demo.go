@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/alerting/slack/slackview"
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/kafka"
+	"github.com/scimwatch/scimwatch/kafka/embedded"
 	"github.com/scimwatch/scimwatch/rules"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
@@ -89,14 +90,14 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	chCfg.Addrs, chCfg.Database, chCfg.Compression = []string{chAddr}, database, "none"
 	dropDatabase(chCfg)
 
-	ek, err := StartEmbeddedKafka()
+	ek, err := embedded.Start()
 	if err != nil {
 		return err
 	}
 	defer ek.Close()
 	brokers := ek.Brokers()
 	tenants := slices.Sorted(maps.Keys(demoTenants))
-	if err := createTopics(brokers[0], tenants); err != nil {
+	if err := createTopics(ctx, brokers[0], tenants); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "scimwatch demo: four tenants (acme: Okta, New York; globex: Okta, Berlin; initech: Entra ID, Tokyo; umbrella: Google Workspace, London), %d users each\n", users)
@@ -118,7 +119,7 @@ func (d *demo) run(ctx context.Context, chAddr, database string, days, users, ra
 	cfg := defaultRunConfig()
 	cfg.Kafka.Brokers, cfg.Kafka.Group = brokers, "scimwatch-demo"
 	for _, t := range tenants {
-		cfg.Kafka.Topics = append(cfg.Kafka.Topics, kafka.TopicConfig{Name: "idp-" + t, Source: "auto", Tenant: t})
+		cfg.Kafka.Topics = append(cfg.Kafka.Topics, ingest.TopicConfig{Name: "idp-" + t, Source: "auto", Tenant: t})
 	}
 	cfg.ClickHouse = chCfg
 	cfg.HTTP.Listen = listen
@@ -321,18 +322,10 @@ func slackCfg(cfg *runConfig) {
 }
 
 // createTopics creates the tenants' topics on the embedded broker.
-func createTopics(broker string, tenants []string) error {
-	conn, err := kafkago.Dial("tcp", broker)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var tcs []kafkago.TopicConfig
+func createTopics(ctx context.Context, broker string, tenants []string) error {
+	topics := make([]string, 0, len(tenants))
 	for _, t := range tenants {
-		tcs = append(tcs, kafkago.TopicConfig{Topic: "idp-" + t, NumPartitions: 2, ReplicationFactor: 1})
+		topics = append(topics, "idp-"+t)
 	}
-	if err := conn.CreateTopics(tcs...); err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
-		return err
-	}
-	return nil
+	return kafka.Client{Brokers: []string{broker}}.CreateTopics(ctx, 2, topics...)
 }

@@ -13,7 +13,9 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/demo/synth"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/kafka"
+	"github.com/scimwatch/scimwatch/kafka/embedded"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -54,7 +56,7 @@ and exits.`,
 		fmt.Fprintln(stderr, "scimwatch ingest:", err)
 		return 2
 	}
-	cfg, err := kafka.LoadConfig(*config)
+	cfg, err := ingest.LoadConfig(*config)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimwatch ingest: %v\n", err)
 		return 1
@@ -62,7 +64,7 @@ and exits.`,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if len(cfg.Kafka.Brokers) == 0 {
-		ek, err := StartEmbeddedKafka()
+		ek, err := embedded.Start()
 		if err != nil {
 			fmt.Fprintln(stderr, "scimwatch ingest:", err)
 			return 1
@@ -71,7 +73,7 @@ and exits.`,
 		cfg.Kafka.Brokers = ek.Brokers()
 		logger.Warn("no kafka.brokers configured: using an embedded in-memory broker", "brokers", cfg.Kafka.Brokers)
 	}
-	svc := &kafka.Service{Config: cfg, Registry: reg, Logger: logger}
+	svc := &ingest.Service{Config: cfg, Registry: reg, Logger: logger}
 
 	var demo *demoRun
 	if *generate > 0 {
@@ -107,8 +109,8 @@ type demoRun struct {
 func (d *demoRun) produce(ctx context.Context) func([]string, string) {
 	return func(brokers []string, _ string) {
 		go func() {
-			w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: d.topic, Balancer: &kafkago.Hash{}, BatchSize: 5000,
-				BatchTimeout: 20 * time.Millisecond, AllowAutoTopicCreation: true, Transport: &kafkago.Transport{}}
+			w := kafka.Client{Brokers: brokers}.Writer(d.topic)
+			w.Balancer, w.BatchSize, w.BatchTimeout, w.AllowAutoTopicCreation = &kafkago.Hash{}, 5000, 20*time.Millisecond, true
 			defer w.Close()
 			g := synth.New(uint64(time.Now().UnixNano()), time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(d.want), 2000)
 			g.Tenants = []string{"acme", "globex", "initech"}
@@ -190,7 +192,7 @@ ingest applies them at start too; several instances may run them at once.`,
 	if *config == "" {
 		return fs.fail("--config is required")
 	}
-	cfg, err := kafka.LoadConfig(*config)
+	cfg, err := ingest.LoadConfig(*config)
 	if err != nil {
 		fmt.Fprintf(stderr, "scimwatch migrate: %v\n", err)
 		return 1

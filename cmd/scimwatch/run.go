@@ -22,7 +22,8 @@ import (
 
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/detect/consume"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/kafka/embedded"
 	"github.com/scimwatch/scimwatch/rules"
 )
 
@@ -31,13 +32,13 @@ import (
 // config's (calendar, detect, history, alerting), the rules, which
 // components run, and the detector's consumer.
 type runConfig struct {
-	kafka.Config `yaml:",inline"`
-	Rules        []string        `yaml:"rules"`
-	Calendar     *rules.Calendar `yaml:"calendar"`
-	Detect       detect.Config   `yaml:"detect"`
-	History      historyConfig   `yaml:"history"`
-	Alerting     alertingConfig  `yaml:"alerting"`
-	Components   struct {
+	ingest.Config `yaml:",inline"`
+	Rules         []string        `yaml:"rules"`
+	Calendar      *rules.Calendar `yaml:"calendar"`
+	Detect        detect.Config   `yaml:"detect"`
+	History       historyConfig   `yaml:"history"`
+	Alerting      alertingConfig  `yaml:"alerting"`
+	Components    struct {
 		Ingest bool `yaml:"ingest"`
 		Detect bool `yaml:"detect"`
 	} `yaml:"components"`
@@ -63,7 +64,7 @@ type runConfig struct {
 func defaultRunConfig() runConfig {
 	d := defaultDetectionConfig()
 	cal := rules.DefaultCalendar()
-	c := runConfig{Config: kafka.DefaultConfig(), Calendar: &cal, Detect: d.Detect, History: d.History, Alerting: d.Alerting}
+	c := runConfig{Config: ingest.DefaultConfig(), Calendar: &cal, Detect: d.Detect, History: d.History, Alerting: d.Alerting}
 	c.Components.Ingest, c.Components.Detect = true, true
 	c.Detector.CommitEvery = time.Second
 	return c
@@ -205,7 +206,7 @@ func runService(ctx context.Context, cfg runConfig, poll time.Duration, logger *
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if len(cfg.Kafka.Brokers) == 0 {
-		ek, err := StartEmbeddedKafka()
+		ek, err := embedded.Start()
 		if err != nil {
 			return err
 		}
@@ -240,7 +241,7 @@ func runService(ctx context.Context, cfg runConfig, poll time.Duration, logger *
 	if !cfg.Components.Ingest {
 		return serveOnly(cctx, cfg.HTTP.Listen, reg, readiness, logger)
 	}
-	svc := &kafka.Service{Config: cfg.Config, Registry: reg, Logger: logger.With("component", "ingest"), Readiness: readiness}
+	svc := &ingest.Service{Config: cfg.Config, Registry: reg, Logger: logger.With("component", "ingest"), Readiness: readiness}
 	return svc.Run(cctx)
 }
 
@@ -284,7 +285,7 @@ func startDetection(ctx context.Context, cfg runConfig, poll time.Duration, reg 
 	if replay == 0 {
 		replay = replaySpan(set, cfg.Detect)
 	}
-	cons, err := consume.New(consume.Config{Brokers: cfg.Kafka.Brokers, Group: group, Topics: topics, Replay: replay,
+	cons, err := consume.New(consume.Config{Client: cfg.Kafka.Client, Group: group, Topics: topics, Replay: replay,
 		StartLatest: cfg.Kafka.StartOffset == "latest", CommitEvery: cfg.Detector.CommitEvery, MaxRecordBytes: cfg.Kafka.MaxRecordBytes,
 		Limits: cfg.Limits},
 		eng, reg, logger.With("component", "detector"))

@@ -19,8 +19,9 @@ import (
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/dashboards"
-	"github.com/scimwatch/scimwatch/ingest/kafka"
+	"github.com/scimwatch/scimwatch/ingest"
 	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/kafka/embedded"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -231,7 +232,7 @@ func TestProductionExample(t *testing.T) {
 func TestDashboardPrometheusQueries(t *testing.T) {
 	promURL, targets := testenv.Prometheus(t)
 	chAddr := testenv.ClickHouse(t)
-	ek, err := StartEmbeddedKafka()
+	ek, err := embedded.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestDashboardPrometheusQueries(t *testing.T) {
 	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
 	cfg := defaultRunConfig()
 	cfg.Kafka.Brokers, cfg.Kafka.Group = []string{broker}, "g"
-	cfg.Kafka.Topics = []kafka.TopicConfig{{Name: "audit", Source: "auto", Tenant: "acme"}}
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: "audit", Source: "auto", Tenant: "acme"}}
 	cfg.ClickHouse = mustCH(chAddr, db)
 	cfg.HTTP.Listen = addr
 	cfg.Batch.MaxWait = 200 * time.Millisecond

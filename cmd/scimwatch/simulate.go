@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -292,8 +293,9 @@ type kafkaSink struct {
 }
 
 func newKafkaSink(brokers []string, prefix string) *kafkaSink {
-	return &kafkaSink{prefix: prefix, w: &kafkago.Writer{Addr: kafkago.TCP(brokers...), Balancer: &kafkago.Hash{}, BatchTimeout: 5 * time.Millisecond,
-		BatchSize: 1000, RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true, Transport: &kafkago.Transport{}}}
+	w := kafka.Client{Brokers: brokers}.Writer("")
+	w.Balancer, w.BatchTimeout, w.BatchSize, w.RequiredAcks, w.AllowAutoTopicCreation = &kafkago.Hash{}, 5*time.Millisecond, 1000, kafkago.RequireAll, true
+	return &kafkaSink{prefix: prefix, w: w}
 }
 
 func (k *kafkaSink) Write(_ context.Context, tenant, _ string, rec []byte) error {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +21,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/event"
-	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/kafka"
 )
 
 // Topic is a topic to read, with the source and tenant of its records.
@@ -33,7 +32,7 @@ type Topic struct {
 
 // Config says what to read.
 type Config struct {
-	Brokers []string
+	Client kafka.Client
 	// Group is the consumer group: not ingest's.
 	Group  string
 	Topics []Topic
@@ -68,8 +67,8 @@ type Consumer struct {
 	metrics *metrics
 	norms   map[string]source.Normalizer
 	tenants map[string]string
-	joined  atomic.Bool
-	lag     *partition.Lag
+	lag     *kafka.Lag
+	group   *kafka.Group
 }
 
 // New returns a Consumer; reg may be nil.
@@ -77,7 +76,7 @@ func New(cfg Config, proc Processor, reg prometheus.Registerer, logger *slog.Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Group == "" || len(cfg.Brokers) == 0 || len(cfg.Topics) == 0 {
+	if cfg.Group == "" || len(cfg.Client.Brokers) == 0 || len(cfg.Topics) == 0 {
 		return nil, errors.New("consume: brokers, group and topics are required")
 	}
 	if cfg.CommitEvery <= 0 {
@@ -87,7 +86,12 @@ func New(cfg Config, proc Processor, reg prometheus.Registerer, logger *slog.Log
 		cfg.MaxRecordBytes = source.DefaultMaxRecord
 	}
 	c := &Consumer{cfg: cfg, proc: proc, logger: logger, metrics: newMetrics(reg), norms: map[string]source.Normalizer{}, tenants: map[string]string{}}
-	c.lag = partition.NewLag(cfg.Brokers, &kafkago.Transport{}, c.metrics.lag, LagInterval, logger)
+	c.lag = kafka.NewLag(cfg.Client, c.metrics.lag, LagInterval, logger)
+	topics := make([]string, 0, len(cfg.Topics))
+	for _, t := range cfg.Topics {
+		topics = append(topics, t.Name)
+	}
+	c.group = &kafka.Group{Client: cfg.Client, ID: cfg.Group, Topics: topics, StartLatest: cfg.StartLatest, Logger: logger.With("consumer", "detector")}
 	for _, t := range cfg.Topics {
 		n, err := source.ForSource(t.Source)
 		if err != nil {
@@ -103,67 +107,25 @@ func New(cfg Config, proc Processor, reg prometheus.Registerer, logger *slog.Log
 }
 
 // Joined reports whether the consumer has joined its group (readiness).
-func (c *Consumer) Joined() bool { return c.joined.Load() }
+func (c *Consumer) Joined() bool { return c.group.Joined() }
 
 // Run consumes until ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
-	topics := make([]string, 0, len(c.cfg.Topics))
-	for _, t := range c.cfg.Topics {
-		topics = append(topics, t.Name)
-	}
-	start := kafkago.FirstOffset
-	if c.cfg.StartLatest {
-		start = kafkago.LastOffset
-	}
-	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID: c.cfg.Group, Brokers: c.cfg.Brokers, Topics: topics, StartOffset: start,
-		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second,
-		JoinGroupBackoff: time.Second, Timeout: 10 * time.Second,
-		Logger:      kafkago.LoggerFunc(func(string, ...any) {}),
-		ErrorLogger: kafkago.LoggerFunc(func(msg string, args ...any) { c.logger.Debug("kafka group", "msg", fmt.Sprintf(msg, args...)) }),
-	})
-	if err != nil {
-		return fmt.Errorf("consume: consumer group: %w", err)
-	}
-	defer group.Close()
 	lctx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go c.lag.Run(lctx)
-	wait := time.Second
-	for {
-		gen, err := group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			c.joined.Store(false)
-			c.logger.Warn("detector joining its consumer group", "group", c.cfg.Group, "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, 30*time.Second)
-			continue
-		}
-		wait = time.Second
-		c.joined.Store(true)
+	return c.group.Run(ctx, func(ctx context.Context, gen *kafkago.Generation) {
 		c.metrics.generations.Inc()
 		c.runGeneration(ctx, gen)
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
+	})
 }
 
 // runGeneration reads every assigned partition until the generation ends,
 // committing read offsets every CommitEvery.
 func (c *Consumer) runGeneration(ctx context.Context, gen *kafkago.Generation) {
-	var mu sync.Mutex
-	read := map[string]map[int]int64{} // next offset to read, by topic and partition
+	var offsets kafka.Offsets
 	var wg sync.WaitGroup
 	for topic, parts := range gen.Assignments {
-		read[topic] = map[int]int64{}
 		for _, pa := range parts {
 			wg.Add(1)
 			gen.Start(func(gctx context.Context) {
@@ -172,30 +134,12 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafkago.Generation) {
 				rctx, cancel := context.WithCancel(gctx)
 				defer cancel()
 				defer context.AfterFunc(ctx, cancel)()
-				c.readPartition(rctx, topic, pa, func(next int64) {
-					mu.Lock()
-					read[topic][pa.ID] = next
-					mu.Unlock()
-				})
+				c.readPartition(rctx, topic, pa, func(next int64) { offsets.Mark(topic, pa.ID, next) })
 			})
 		}
 	}
 	commit := func() {
-		mu.Lock()
-		offs := map[string]map[int]int64{}
-		for t, ps := range read {
-			for p, o := range ps {
-				if offs[t] == nil {
-					offs[t] = map[int]int64{}
-				}
-				offs[t][p] = o
-			}
-		}
-		mu.Unlock()
-		if len(offs) == 0 {
-			return
-		}
-		if err := gen.CommitOffsets(offs); err != nil {
+		if err := offsets.Commit(gen); err != nil {
 			c.logger.Debug("detector committing offsets", "err", err)
 		}
 	}
@@ -226,8 +170,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafkago.Generation) {
 // readPartition reads one partition, from Replay before its committed
 // offset, and reports each offset it has processed up to.
 func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.PartitionAssignment, progress func(next int64)) {
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: c.cfg.Brokers, Topic: topic, Partition: pa.ID,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: time.Second})
+	r := c.cfg.Client.PartitionReader(topic, pa.ID, kafka.ReaderConfig{MaxBytes: 10 << 20, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second})
 	defer r.Close()
 	committed := pa.Offset
 	from := committed
@@ -261,7 +204,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 	// A broker error (a restart, a leader moving) is retried with backoff
 	// for as long as the partition is assigned: it never stops detection
 	// of the partition silently.
-	bo := &partition.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
+	bo := &kafka.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second}
 	onErr := func(err error) {
 		c.metrics.fetchErrors.WithLabelValues(topic).Inc()
 		c.logger.Warn("detector fetching; will retry", "topic", topic, "partition", pa.ID, "err", err)
@@ -269,7 +212,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 	var evs []event.Event
 	var err error
 	for {
-		m, ok := partition.Fetch(ctx, r, bo, onErr)
+		m, ok := kafka.Fetch(ctx, r, bo, onErr)
 		if !ok {
 			return
 		}
@@ -287,7 +230,7 @@ func (c *Consumer) readPartition(ctx context.Context, topic string, pa kafkago.P
 			rejected.Inc()
 			c.logger.Debug("detector skipping a record it cannot read", "topic", topic, "partition", pa.ID, "offset", m.Offset, "err", err)
 		} else {
-			c.cfg.Limits.Apply(evs, partition.Received(m)) // ingest counts what it cuts
+			c.cfg.Limits.Apply(evs, kafka.Received(m)) // ingest counts what it cuts
 		}
 		for i := range evs {
 			// The engine keeps what its sink refuses and says so itself.

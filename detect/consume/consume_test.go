@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/kafka"
 )
 
 type counter struct {
@@ -67,7 +68,7 @@ func TestReadsAndSkips(t *testing.T) {
 	}
 	proc := &counter{}
 	reg := prometheus.NewRegistry()
-	cons, err := New(Config{Brokers: brokers, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}, MaxRecordBytes: 1024}, proc, reg, nil)
+	cons, err := New(Config{Client: kafka.Client{Brokers: brokers}, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}, MaxRecordBytes: 1024}, proc, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,18 +79,21 @@ func TestReadsAndSkips(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // anything handed over twice, handed over
+	if !cons.Joined() {
+		t.Error("reading, but not joined to its group")
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if cons.Joined() {
+		t.Error("stopped, and still says it is in its group (readiness would lie)")
 	}
 	if got := strings.Join(proc.seen(), " "); got != "e1 e2 e3" {
 		t.Errorf("events handed over: %s, want e1 e2 e3", got)
 	}
 	if n := testutil.ToFloat64(cons.metrics.rejected.WithLabelValues("audit")); n != 2 {
 		t.Errorf("%v records rejected, want 2 (not JSON, too large)", n)
-	}
-	if !cons.Joined() {
-		t.Error("never joined its group")
 	}
 }
 
@@ -141,7 +145,7 @@ func TestBrokerErrorDoesNotStopAPartition(t *testing.T) {
 	produce(t, brokers, "audit", canonical("before"))
 	proc := &counter{}
 	reg := prometheus.NewRegistry()
-	cons, err := New(Config{Brokers: brokers, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}}, proc, reg, nil)
+	cons, err := New(Config{Client: kafka.Client{Brokers: brokers}, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}}, proc, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +211,7 @@ func TestLagWhileBlocked(t *testing.T) {
 	brokers := c.ListenAddrs()
 	proc := &blocking{release: make(chan struct{})}
 	reg := prometheus.NewRegistry()
-	cons, err := New(Config{Brokers: brokers, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}}, proc, reg, nil)
+	cons, err := New(Config{Client: kafka.Client{Brokers: brokers}, Group: "g", Topics: []Topic{{Name: "audit", Source: "auto", Tenant: "acme"}}}, proc, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package kafka
+package ingest
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -269,4 +270,4 @@ func (b *batcher) inserted(rows []clickhouse.Row, start time.Time) {
 // rebalanceGrace is how long a batch may take to land after a rebalance
 // began: within the group's rebalance timeout, which bounds how long the
 // broker waits for members to rejoin.
-const rebalanceGrace = rebalanceTimeout * 3 / 4
+const rebalanceGrace = kafka.RebalanceTimeout * 3 / 4

@@ -1,4 +1,4 @@
-package kafka
+package ingest
 
 import (
 	"context"
@@ -141,23 +141,17 @@ type deadLetterer interface {
 	Close() error
 }
 
-func newDeadLetterer(cfg Config, dialer *kafkago.Dialer, logger *slog.Logger, m *metrics) deadLetterer {
+func newDeadLetterer(cfg Config, logger *slog.Logger, m *metrics) deadLetterer {
 	if cfg.Kafka.DeadLetterTopic == "" {
 		return logDeadLetters{logger}
 	}
 	max := cfg.Kafka.DeadLetterMaxBytes
-	return &topicDeadLetters{max: max, logger: logger, metrics: m, w: &kafkago.Writer{
-		Addr:                   kafkago.TCP(cfg.Kafka.Brokers...),
-		Topic:                  cfg.Kafka.DeadLetterTopic,
-		Balancer:               &kafkago.Hash{},
-		RequiredAcks:           kafkago.RequireAll,
-		AllowAutoTopicCreation: true,
-		BatchTimeout:           10 * time.Millisecond,
-		// A batch of dead letters is never larger than one may be, which
-		// is what the broker's message.max.bytes bounds.
-		BatchBytes: int64(max),
-		Transport:  &kafkago.Transport{Dial: dialer.DialFunc, DialTimeout: dialer.Timeout},
-	}}
+	w := cfg.Kafka.Client.Writer(cfg.Kafka.DeadLetterTopic)
+	w.Balancer, w.RequiredAcks, w.AllowAutoTopicCreation, w.BatchTimeout = &kafkago.Hash{}, kafkago.RequireAll, true, 10*time.Millisecond
+	// A batch of dead letters is never larger than one may be, which is
+	// what the broker's message.max.bytes bounds.
+	w.BatchBytes = int64(max)
+	return &topicDeadLetters{max: max, logger: logger, metrics: m, w: w}
 }
 
 // topicDeadLetters writes dead letters to the dead-letter topic, each fit

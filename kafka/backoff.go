@@ -1,9 +1,4 @@
-// Package partition holds what every Kafka consumer of scimwatch (ingest,
-// detection) does with the partitions it is assigned: fetching with
-// retries that never give up while the context lives, backoff, and the
-// lag of each partition, measured against the broker even while the
-// consumer cannot move.
-package partition
+package kafka
 
 import (
 	"context"

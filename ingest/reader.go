@@ -1,13 +1,12 @@
-package kafka
+package ingest
 
 import (
 	"context"
 	"fmt"
-	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -33,19 +32,8 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
 
-	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers:        in.cfg.Kafka.Brokers,
-		Dialer:         in.dialer,
-		Topic:          topic,
-		Partition:      pa.ID,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  1000,
-		ReadBackoffMin: in.cfg.Retry.InitialBackoff,
-		ReadBackoffMax: in.cfg.Retry.MaxBackoff,
-		ErrorLogger:    kafkago.LoggerFunc(func(msg string, args ...any) { in.logger.Debug("kafka reader", "msg", fmt.Sprintf(msg, args...)) }),
-	})
+	r := in.cfg.Kafka.Client.PartitionReader(topic, pa.ID, kafka.ReaderConfig{BackoffMin: in.cfg.Retry.InitialBackoff, BackoffMax: in.cfg.Retry.MaxBackoff,
+		ErrorLogger: func(msg string, args ...any) { in.logger.Debug("kafka reader", "msg", fmt.Sprintf(msg, args...)) }})
 	defer r.Close()
 	if err := r.SetOffset(pa.Offset); err != nil {
 		in.logger.Error("setting offset", "topic", topic, "partition", pa.ID, "offset", pa.Offset, "err", err)
@@ -64,7 +52,7 @@ func (in *Ingester) readPartition(ctx, gctx context.Context, topic string, pa ka
 		in.logger.Warn("fetching; will retry", "topic", topic, "partition", pa.ID, "err", err)
 	}
 	for {
-		m, ok := partition.Fetch(rctx, r, bo, onErr)
+		m, ok := kafka.Fetch(rctx, r, bo, onErr)
 		if !ok {
 			return
 		}
@@ -91,7 +79,7 @@ func (in *Ingester) process(tn topicNormalizer, m kafkago.Message) item {
 		return it
 	}
 	tn.normalized.Inc()
-	if tr := in.cfg.Limits.Apply(evs, partition.Received(m)); tr.Events > 0 {
+	if tr := in.cfg.Limits.Apply(evs, kafka.Received(m)); tr.Events > 0 {
 		in.metrics.countTrims(m.Topic, tr)
 	}
 	produced := uint64(0)

@@ -1,4 +1,4 @@
-package partition
+package kafka
 
 import (
 	"context"
@@ -41,13 +41,13 @@ type Position struct {
 // Set records that every offset before next was taken.
 func (p *Position) Set(next int64) { p.next.Store(next) }
 
-// NewLag returns a Lag asking brokers through transport, setting gauge
-// (labels topic and partition).
-func NewLag(brokers []string, transport kafkago.RoundTripper, gauge *prometheus.GaugeVec, interval time.Duration, logger *slog.Logger) *Lag {
+// NewLag returns a Lag asking c's brokers, setting gauge (labels topic and
+// partition).
+func NewLag(c Client, gauge *prometheus.GaugeVec, interval time.Duration, logger *slog.Logger) *Lag {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Lag{client: &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: transport, Timeout: interval},
+	return &Lag{client: &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Transport: c.Transport(), Timeout: interval},
 		gauge: gauge, interval: interval, logger: logger, pos: map[topicPartition]*Position{}}
 }
 

@@ -2,22 +2,21 @@
 // are normalized (package source) and written to ClickHouse in batches
 // (package clickhouse), offsets committed after each insert, bad records sent
 // to a dead-letter topic.
-package kafka
+package ingest
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scimwatch/scimwatch/ingest/kafka/partition"
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -39,9 +38,9 @@ type Ingester struct {
 	metrics *metrics
 	dlq     deadLetterer
 	stall   *stall
-	lag     *partition.Lag
+	lag     *kafka.Lag
+	group   *kafka.Group
 	topics  map[string]topicNormalizer
-	dialer  *kafkago.Dialer
 
 	// OnInsert, when set before Run, is called after each acknowledged
 	// insert with its rows and the time the acknowledgement came (the
@@ -76,7 +75,6 @@ func New(cfg Config, store Inserter, reg prometheus.Registerer, logger *slog.Log
 		logger:  logger,
 		metrics: newMetrics(reg),
 		topics:  make(map[string]topicNormalizer, len(cfg.Kafka.Topics)),
-		dialer:  &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true},
 	}
 	for _, t := range cfg.Kafka.Topics {
 		n, err := source.ForSource(t.Source)
@@ -85,10 +83,9 @@ func New(cfg Config, store Inserter, reg prometheus.Registerer, logger *slog.Log
 		}
 		in.topics[t.Name] = topicNormalizer{n: n, tenant: t.Tenant, normalized: in.metrics.normalized.WithLabelValues(t.Name)}
 	}
-	in.dlq = newDeadLetterer(cfg, in.dialer, logger, in.metrics)
+	in.dlq = newDeadLetterer(cfg, logger, in.metrics)
 	in.stall = &stall{logger: logger, gauge: in.metrics.stuckSince, after: cfg.Retry.StuckAfter, now: time.Now}
-	in.lag = partition.NewLag(cfg.Kafka.Brokers, &kafkago.Transport{Dial: in.dialer.DialFunc, DialTimeout: in.dialer.Timeout},
-		in.metrics.lag, LagInterval, logger)
+	in.lag = kafka.NewLag(cfg.Kafka.Client, in.metrics.lag, LagInterval, logger)
 	return in, nil
 }
 
@@ -109,72 +106,29 @@ func (in *Ingester) Run(ctx context.Context) error {
 	for _, t := range in.cfg.Kafka.Topics {
 		topics = append(topics, t.Name)
 	}
-	start := kafkago.FirstOffset
-	if in.cfg.Kafka.StartOffset == "latest" {
-		start = kafkago.LastOffset
-	}
-	group, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID:                in.cfg.Kafka.Group,
-		Brokers:           in.cfg.Kafka.Brokers,
-		Dialer:            in.dialer,
-		Topics:            topics,
-		StartOffset:       start,
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  rebalanceTimeout,
-		JoinGroupBackoff:  time.Second,
-		Timeout:           10 * time.Second,
-		Logger:            kafkago.LoggerFunc(func(string, ...any) {}),
-		ErrorLogger:       kafkago.LoggerFunc(func(msg string, args ...any) { in.logger.Debug("kafka group", "msg", fmt.Sprintf(msg, args...)) }),
-	})
-	if err != nil {
-		return fmt.Errorf("consumer group: %w", err)
-	}
-	defer group.Close()
+	in.group = &kafka.Group{Client: in.cfg.Kafka.Client, ID: in.cfg.Kafka.Group, Topics: topics, StartLatest: in.cfg.Kafka.StartOffset == "latest",
+		Backoff: *in.backoff(), Logger: in.logger, OnJoinError: func(error) { in.metrics.kafkaErrors.WithLabelValues("group").Inc() }}
 	lctx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go in.lag.Run(lctx)
-
-	bo := in.backoff()
-	for {
-		gen, err := group.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			in.metrics.kafkaErrors.WithLabelValues("group").Inc()
-			in.logger.Warn("joining consumer group", "group", in.cfg.Kafka.Group, "err", err)
-			if !bo.Wait(ctx) {
-				return nil
-			}
-			continue
-		}
-		bo.Reset()
+	return in.group.Run(ctx, func(ctx context.Context, gen *kafkago.Generation) {
 		in.metrics.generations.Inc()
-		in.logger.Info("consumer group generation", "generation", gen.ID, "assignments", assignmentString(gen.Assignments))
 		done := in.runGeneration(ctx, gen)
 		select {
 		case <-done:
 		case <-ctx.Done():
-			// Shutdown: the batcher lands its batch and commits while the
-			// generation is alive; only then leave the group.
 			select {
 			case <-done:
 			case <-time.After(in.cfg.ShutdownTimeout + 5*time.Second):
 				in.logger.Warn("shutdown: batch did not finish in time; it will be re-read")
 			}
-			return nil
 		}
-	}
+	})
 }
 
 // LagInterval is how often the consumer lag of the assigned partitions is
 // asked of the broker.
 var LagInterval = 5 * time.Second
-
-// rebalanceTimeout is how long the broker waits for the group's members to
-// rejoin after a rebalance began: the batch in flight lands within it.
-const rebalanceTimeout = 10 * time.Second
 
 // runGeneration starts a reader per assigned partition and the batcher.
 // The returned channel closes when the batcher returns.
@@ -206,35 +160,12 @@ func (in *Ingester) Ready(ctx context.Context, store *clickhouse.Store) error {
 			errs = append(errs, errors.New("clickhouse: migrations not applied"))
 		}
 	}
-	var kerr error
-	for _, b := range in.cfg.Kafka.Brokers {
-		var c net.Conn
-		if c, kerr = in.dialer.DialContext(ctx, "tcp", b); kerr == nil {
-			c.Close()
-			break
-		}
-	}
-	if kerr != nil {
-		errs = append(errs, fmt.Errorf("kafka: %w", kerr))
+	if err := in.cfg.Kafka.Client.Reachable(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("kafka: %w", err))
 	}
 	return errors.Join(errs...)
 }
 
-func assignmentString(a map[string][]kafkago.PartitionAssignment) string {
-	var s string
-	for t, ps := range a {
-		s += t + ":"
-		for i, p := range ps {
-			if i > 0 {
-				s += ","
-			}
-			s += fmt.Sprint(p.ID)
-		}
-		s += " "
-	}
-	return s
-}
-
-func (in *Ingester) backoff() *partition.Backoff {
-	return &partition.Backoff{Initial: in.cfg.Retry.InitialBackoff, Max: in.cfg.Retry.MaxBackoff}
+func (in *Ingester) backoff() *kafka.Backoff {
+	return &kafka.Backoff{Initial: in.cfg.Retry.InitialBackoff, Max: in.cfg.Retry.MaxBackoff}
 }

@@ -1,4 +1,4 @@
-package kafka
+package ingest
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/scimwatch/scimwatch/ingest/source"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -37,9 +38,9 @@ type Config struct {
 
 // KafkaConfig says what to consume.
 type KafkaConfig struct {
-	// Brokers to bootstrap from. Empty runs an embedded in-process broker
-	// (kfake), for trying scimwatch without Kafka.
-	Brokers []string `yaml:"brokers"`
+	// Client is how Kafka is reached: brokers (none: scimwatch run starts
+	// an embedded in-process broker, kfake, for trying scimwatch).
+	kafka.Client `yaml:",inline"`
 	// Group is the consumer group: instances with the same group share the
 	// topics' partitions.
 	Group  string        `yaml:"group"`
@@ -171,11 +172,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	k := &c.Kafka
-	for i, b := range k.Brokers {
-		if !strings.Contains(b, ":") {
-			add(fmt.Sprintf("kafka.brokers[%d]", i), fmt.Errorf("%q is not host:port", b))
-		}
-	}
+	add("kafka", k.Client.Validate())
 	if k.Group == "" {
 		add("kafka.group", errors.New("required"))
 	}
