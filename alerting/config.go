@@ -34,11 +34,6 @@ type Config struct {
 	// Inhibit rules: while an open alert matches a rule's source, alerts
 	// matching its target with the same equal labels are not notified.
 	Inhibit []InhibitRule `yaml:"inhibit"`
-	// HTTP serves Slack's interactions (/slack/interactions), /metrics and
-	// /healthz.
-	HTTP struct {
-		Listen string `yaml:"listen"`
-	} `yaml:"http"`
 }
 
 // InhibitRule mutes target alerts while a source alert is open.
@@ -100,7 +95,6 @@ func DefaultConfig() Config {
 		// grants are part of it, not news.
 		Inhibit: []InhibitRule{{Source: Matchers{"rule": "bulk-role-change"}, Target: Matchers{"rule": "privileged-role-grant"},
 			Equal: []string{"tenant", "actor"}}}}
-	c.HTTP.Listen = "127.0.0.1:9465"
 	return c
 }
 

@@ -9,7 +9,7 @@ import (
 
 // Store keeps what must survive a restart: every alert's latest state and
 // its status changes, each receiver's notification log, and the silences.
-// The ClickHouse store (alerting/history) is the durable one.
+// The ClickHouse store (alerting/alertstore) is the durable one.
 type Store interface {
 	// SaveAlerts stores the alerts' new states and their changes. The
 	// notifier accepts an alert only once this returned.

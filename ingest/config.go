@@ -1,39 +1,31 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/scimwatch/scimwatch/ingest/source"
 	"github.com/scimwatch/scimwatch/kafka"
-	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-// Config configures `scimwatch ingest`. It is decoded strictly from YAML
-// (unknown keys are errors) over DefaultConfig, and Validate reports every
-// problem at once.
+// Config is ingest's part of scimwatch's config file (service.Config
+// embeds it): the kafka:, batch:, retry: and limits: sections. Validate
+// reports every problem at once.
 type Config struct {
-	Kafka      KafkaConfig       `yaml:"kafka"`
-	ClickHouse clickhouse.Config `yaml:"clickhouse"`
-	Batch      BatchConfig       `yaml:"batch"`
-	Retry      RetryConfig       `yaml:"retry"`
-	HTTP       HTTPConfig        `yaml:"http"`
+	Kafka KafkaConfig `yaml:"kafka"`
+	Batch BatchConfig `yaml:"batch"`
+	Retry RetryConfig `yaml:"retry"`
 	// Limits bound what one event may carry; past them the excess is cut,
 	// counted and marked on the event. Detection and import apply the
 	// same.
 	Limits source.Limits `yaml:"limits"`
 	// ShutdownTimeout bounds how long SIGTERM waits for the current batch to
-	// land and commit; past it the batch is left for re-reading.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// land and commit; past it the batch is left for re-reading. The
+	// service sets it from the file's shutdown_timeout.
+	ShutdownTimeout time.Duration `yaml:"-"`
 }
 
 // KafkaConfig says what to consume.
@@ -88,11 +80,6 @@ type RetryConfig struct {
 	StuckAfter time.Duration `yaml:"stuck_after"`
 }
 
-// HTTPConfig is the listener of /metrics, /healthz and /readyz.
-type HTTPConfig struct {
-	Listen string `yaml:"listen"`
-}
-
 // DefaultConfig returns the defaults. 50,000 rows or 1 s per batch: large
 // enough that ClickHouse sees few, big inserts (it wants at most about one
 // insert per second per table), small enough that an event is stored within
@@ -105,58 +92,11 @@ func DefaultConfig() Config {
 			DeadLetterMaxBytes: 1000000,
 			StartOffset:        "earliest",
 		},
-		ClickHouse:      clickhouse.DefaultConfig(),
 		Batch:           BatchConfig{MaxRows: 50000, MaxWait: time.Second, Queue: 4096},
 		Retry:           RetryConfig{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, StuckAfter: 2 * time.Minute},
-		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464"},
 		Limits:          source.DefaultLimits(),
 		ShutdownTimeout: 15 * time.Second,
 	}
-}
-
-// LoadConfig reads a YAML config file strictly and validates it. Errors name
-// the file, and the line for syntax and unknown keys.
-func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
-}
-
-// goType is the Go type yaml names in its errors, which a user does not
-// need: " in type kafka.KafkaConfig".
-var goType = regexp.MustCompile(` in type [\w.*\[\]]+`)
-
-// ParseConfig decodes and validates a YAML config. Every problem is
-// reported at once: unknown keys and wrong types (with their lines) and the
-// values that do not validate.
-func ParseConfig(b []byte) (Config, error) {
-	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var errs []error
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file is all defaults
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return Config{}, err // a syntax error: nothing else can be read
-		}
-		// The decoder went on past each of these: validate the rest too.
-		for _, e := range te.Errors {
-			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
-	return cfg, nil
 }
 
 // Validate reports every problem of the config, each with its path.
@@ -204,7 +144,6 @@ func (c *Config) Validate() error {
 	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
 		add("kafka.start_offset", fmt.Errorf("%q is not earliest or latest", k.StartOffset))
 	}
-	add("clickhouse", c.ClickHouse.Validate())
 	add("limits", c.Limits.Validate())
 	if c.Batch.MaxRows <= 0 {
 		add("batch.max_rows", errors.New("must be positive"))
@@ -220,9 +159,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.StuckAfter <= 0 {
 		add("retry.stuck_after", errors.New("must be positive"))
-	}
-	if c.ShutdownTimeout <= 0 {
-		add("shutdown_timeout", errors.New("must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,8 @@
-// Package kafka is the ingest service: a Kafka consumer group whose records
-// are normalized (package source) and written to ClickHouse in batches
-// (package clickhouse), offsets committed after each insert, bad records sent
-// to a dead-letter topic.
+// Package ingest gets records in: the ingester, a Kafka consumer group
+// (package kafka) whose records are normalized (package source) and
+// written to ClickHouse in batches (package clickhouse), offsets committed
+// after each insert, bad records sent to a dead-letter topic; importer
+// loads exports. The service (package service) runs it.
 package ingest
 
 import (

@@ -1,8 +1,8 @@
-// Package history is alerting's durable store in ClickHouse: the alerts
+// Package alertstore is alerting's durable store in ClickHouse: the alerts
 // table (each alert's latest state), alert_changes (every state it went
 // through: status changes with who and when, new counts), notifications (what each integration delivered, and
 // where) and silences. The tables are created by the database's
-// migrations (ingest/clickhouse/migrations/0003_alerts.sql) and work on
+// migrations (storage/clickhouse/migrations/0003_alerts.sql) and work on
 // ClickHouse 18.16.
 package alertstore
 

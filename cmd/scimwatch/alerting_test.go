@@ -14,10 +14,10 @@ import (
 func writeAlertingConfig(t *testing.T, api, store, extra string) string {
 	t.Helper()
 	os.Setenv("SCIMWATCH_TEST_SLACK_TOKEN", "xoxb-test")
-	return writeFile(t, "detect.yaml", fmt.Sprintf(`alerting:
+	return writeFile(t, "detect.yaml", fmt.Sprintf(`http: {listen: "127.0.0.1:0"}
+alerting:
   store: %s
   group_wait: 0s
-  http: {listen: "127.0.0.1:0"}
   slack:
     api_url: %s
     token_env: SCIMWATCH_TEST_SLACK_TOKEN
@@ -77,7 +77,7 @@ func TestSilenceCommands(t *testing.T) {
 	defer ws.Stop()
 	db := testenv.Name("scimwatch_silences")
 	cfg := writeAlertingConfig(t, ws.URL(), "clickhouse", fmt.Sprintf("clickhouse:\n  addrs: [%s]\n  database: %s\n", addr, db))
-	t.Cleanup(func() { dropDatabase(mustCH(addr, db)) })
+	t.Cleanup(func() { clickhouse.DropDatabase(mustCH(addr, db)) })
 	code, out, errs := runCLI(t, "", "silence", "add", "--config", cfg, "--actor", "eve*", "--duration", "1h", "--author", "alice", "--comment", "CHG-42 role cleanup")
 	if code != 0 || !strings.HasPrefix(out, "silence ") {
 		t.Fatalf("add: %d %q %q", code, out, errs)

@@ -1,23 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/scimwatch/scimwatch/detect"
-	"github.com/scimwatch/scimwatch/detect/eventstore"
-	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/rules"
-	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/service"
 )
 
 func rulesBacktestCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -58,7 +49,11 @@ its budget: days over it are counted, and the exit status is 3 if any is.`,
 	case !from.Before(to):
 		return fs.fail("--from must be before --to")
 	}
-	cfg, _, set, err := df.load()
+	cfg, ok := loadConfig(c, "rules backtest", *df.config, service.UsesDetection|service.UsesClickHouse)
+	if !ok {
+		return 1
+	}
+	set, err := service.LoadRules(rules.Options{Calendar: cfg.Calendar}, df.dirs)
 	if err != nil {
 		fmt.Fprintln(stderr, "scimwatch rules backtest:", err)
 		return 1
@@ -74,45 +69,12 @@ its budget: days over it are counted, and the exit status is 3 if any is.`,
 		}
 		set = set.Subset(picked...)
 	}
-	store, err := clickhouse.Open(cfg.ClickHouse, nil)
-	if err != nil {
+	over, err := service.Backtest(ctx, &cfg, set, service.BacktestOptions{From: from, To: to, Tenant: *df.tenant, Examples: *examples}, stdout, stderr)
+	switch {
+	case err != nil:
 		fmt.Fprintln(stderr, "scimwatch rules backtest:", err)
 		return 1
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		fmt.Fprintln(stderr, "scimwatch rules backtest: ClickHouse:", err)
-		return 1
-	}
-	out := bufio.NewWriter(stdout)
-	bt := &backtest{out: json.NewEncoder(out), byRule: map[string]*ruleTally{}, tenant: *df.tenant}
-	dcfg := cfg.Detect
-	dcfg.MaxFutureSkew = 0 // history is in the past of any clock
-	eng, err := detect.New(dcfg, set, detect.SinkFunc(bt.alert), prometheus.NewRegistry(), nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch rules backtest:", err)
-		return 1
-	}
-	src := eventstore.New(store)
-	var q detect.Querier = src
-	if bt.tenant != "" {
-		q = oneTenant{Querier: src, tenant: bt.tenant}
-	}
-	var keep func(*event.Event) bool
-	if bt.tenant != "" {
-		keep = func(ev *event.Event) bool { return ev.Tenant == bt.tenant }
-	}
-	st, err := detect.Backtest(ctx, eng, src, q, from, to, keep)
-	if ferr := out.Flush(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch rules backtest:", err)
-		return 1
-	}
-	errw := bufio.NewWriter(stderr)
-	defer errw.Flush()
-	if bt.summary(errw, set, st, from, to, *examples) {
+	case over:
 		return 3
 	}
 	return 0
@@ -131,92 +93,4 @@ func parseWhen(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a date (2026-10-01)", s)
 	}
 	return t, nil
-}
-
-// oneTenant runs scheduled rules for one tenant only.
-type oneTenant struct {
-	detect.Querier
-	tenant string
-}
-
-func (o oneTenant) Tenants(context.Context) ([]string, error) { return []string{o.tenant}, nil }
-
-type backtest struct {
-	out    *json.Encoder
-	tenant string
-	byRule map[string]*ruleTally
-	total  int
-}
-
-type ruleTally struct {
-	byDay    map[string]int
-	examples []detect.Alert
-}
-
-func (bt *backtest) alert(a detect.Alert) error {
-	if !a.Final {
-		return nil
-	}
-	bt.total++
-	t := bt.byRule[a.Rule]
-	if t == nil {
-		t = &ruleTally{byDay: map[string]int{}}
-		bt.byRule[a.Rule] = t
-	}
-	t.byDay[a.First.UTC().Format("2006-01-02")]++
-	if len(t.examples) < 10 {
-		t.examples = append(t.examples, a)
-	}
-	return bt.out.Encode(a)
-}
-
-// summary writes the per-rule, per-day summary with examples, and reports
-// whether a rule went over its budget on any day.
-func (bt *backtest) summary(w io.Writer, set *rules.Set, st detect.BacktestStats, from, to time.Time, examples int) bool {
-	days := int(to.Sub(from).Hours()/24 + 0.999)
-	fmt.Fprintf(w, "scimwatch rules backtest: %s to %s (%d days): %d events evaluated, %d scheduled runs, %d alerts; learned from %d events since %s\n\n",
-		from.Format(time.RFC3339), to.Format(time.RFC3339), days, st.Evaluated, st.Runs, bt.total, st.Learned, st.LearnFrom.Format("2006-01-02"))
-	fmt.Fprintf(w, "%-30s %-10s %7s %8s %8s %7s %9s\n", "RULE", "KIND", "ALERTS", "PER DAY", "MAX DAY", "BUDGET", "DAYS OVER")
-	over := false
-	for _, r := range set.Rules {
-		t := bt.byRule[r.ID]
-		n, maxDay, daysOver := 0, 0, 0
-		if t != nil {
-			for _, c := range t.byDay {
-				n += c
-				maxDay = max(maxDay, c)
-				if r.MaxAlertsPerDay > 0 && c > r.MaxAlertsPerDay {
-					daysOver++
-				}
-			}
-		}
-		budget, overS := "-", "-"
-		if r.MaxAlertsPerDay > 0 {
-			budget, overS = fmt.Sprint(r.MaxAlertsPerDay), fmt.Sprint(daysOver)
-		}
-		over = over || daysOver > 0
-		fmt.Fprintf(w, "%-30s %-10s %7d %8.1f %8d %7s %9s\n", r.ID, r.Kind(), n, float64(n)/float64(max(days, 1)), maxDay, budget, overS)
-	}
-	for _, r := range set.Rules {
-		t := bt.byRule[r.ID]
-		if t == nil {
-			continue
-		}
-		var days []string
-		for _, d := range slices.Sorted(maps.Keys(t.byDay)) {
-			mark := ""
-			if r.MaxAlertsPerDay > 0 && t.byDay[d] > r.MaxAlertsPerDay {
-				mark = " (over budget)"
-			}
-			days = append(days, fmt.Sprintf("%s: %d%s", d, t.byDay[d], mark))
-		}
-		fmt.Fprintf(w, "\n%s\n  per day: %s\n", r.ID, strings.Join(days, ", "))
-		for i, a := range t.examples {
-			if i >= examples {
-				break
-			}
-			fmt.Fprintf(w, "  e.g. %s %s: %s\n", a.First.UTC().Format("2006-01-02 15:04"), a.Tenant, a.Title)
-		}
-	}
-	return over
 }

@@ -2,25 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime/pprof"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
-
-	"github.com/scimwatch/scimwatch/demo/synth"
-	"github.com/scimwatch/scimwatch/ingest"
-	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/kafka"
-	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/internal/bench"
 )
+
+// The bench commands: flags, then one call of internal/bench.
 
 func benchCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "bench ingest",
@@ -60,9 +51,135 @@ dropped at the end. Start the services first: ./.ci/services.sh start.`,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &bench{brokers: strings.Split(*brokers, ","), share: *share, out: stdout}
-	if err := b.run(ctx, *chAddr, *compression, *count, *latCount, *rate, *partitions, *maxRows, *maxWait); err != nil {
+	if err := bench.Ingest(ctx, stdout, strings.Split(*brokers, ","), *share, *chAddr, *compression, *count, *latCount, *rate, *partitions, *maxRows, *maxWait); err != nil {
 		fmt.Fprintln(stderr, "scimwatch bench ingest:", err)
+		return 1
+	}
+	return 0
+}
+
+// benchAlertingCmd measures alerting's latency: from the detector reading
+// an event to the Slack API call that posts its alert, at a steady rate,
+// with grouping off.
+func benchAlertingCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench alerting",
+		about: `Feeds --count events at --rate events/s, each raising an alert of a simple
+rule, through the detection engine and the notifier (group_wait 0, one
+notification per alert) to a Slack workspace served over HTTP on 127.0.0.1
+(slack-go's slacktest), and prints the time from the engine reading each
+event to the chat.postMessage call that posts it: p50, p99 and max. The
+notifier stores each alert in ClickHouse before it posts (--store
+clickhouse, the durable default; it needs ./.ci/services.sh start) or in
+memory.`,
+		example: `scimwatch bench alerting --count 2000 --rate 50`})
+	count := fs.Int("count", 2000, "events, each raising one alert")
+	rate := fs.Int("rate", 50, "events/s")
+	storeKind := fs.String("store", "clickhouse", "`clickhouse|memory`: where the notifier stores alerts before delivering them")
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if *count < 1 || *rate < 1 {
+		return fs.fail("--count and --rate must be positive")
+	}
+	if err := bench.Alerting(ctx, bench.IO{Stdout: c.stdout, Stderr: c.stderr}, *count, *rate, *storeKind, *chAddr); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch bench alerting:", err)
+		return 1
+	}
+	return 0
+}
+
+func benchDashboardsCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench dashboards",
+		about: `Measures the dashboards' ClickHouse queries: fills a database of its own with
+--events events (three tenants of 200,000 users, 90 days: logins, SCIM
+updates, group and role changes, lifecycle) by one INSERT ... SELECT through the
+account views, rolls up the past days for the activity panels as scimwatch run
+does (--rollup=false skips it: the panels then read events alone), then runs
+every ClickHouse panel query of every dashboard, its macros expanded as the
+Grafana plugin does (interval rounded as Grafana rounds it), over the last 7
+days and over all 90, --runs times each, and prints the median time and rows read of each. The
+database is dropped at the end (--keep keeps it). Start ClickHouse first:
+./.ci/services.sh start.`,
+		example: `scimwatch bench dashboards --events 100000000 --runs 3`})
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	events := fs.Int("events", 10000000, "events")
+	runs := fs.Int("runs", 3, "runs of each query")
+	keep := fs.Bool("keep", false, "keep the database")
+	rollup := fs.Bool("rollup", true, "roll up the past days first, as scimwatch run does every clickhouse.rollup_interval (false: measure the panels reading events alone)")
+	db := fs.String("database", "", "use this existing `DATABASE` (filled by an earlier --keep run) instead of filling one")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if err := bench.Dashboards(ctx, bench.IO{Stdout: c.stdout, Stderr: c.stderr}, *chAddr, *events, *runs, *keep, *rollup, *db); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch bench dashboards:", err)
+		return 1
+	}
+	return 0
+}
+
+func benchHistoryCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench history",
+		about: `Measures what history-aware detection costs, against a real ClickHouse:
+ 1. import: generates --days of history for one tenant (acme, Okta and its SCIM
+    clients) of --users users and --admins admins, and imports it --runs times,
+    each into an empty database, with "scimwatch import" as a child process:
+    events/s and the child's peak RSS;
+ 2. warm: the built-in new_term and baseline rules learn it all from
+    ClickHouse, --runs times, each with a fresh engine: time, events/s, this
+    process's peak RSS and the heap the learned state holds after it;
+ 3. scheduled: inserts --events events (3 tenants of 200,000 users, 90 days,
+    logins, SCIM updates, group and role changes, lifecycle) with one INSERT ...
+    SELECT through the account views, then runs each scheduled rule's query
+    for each tenant --runs times: time and rows read per query.
+Uses databases of its own, dropped at the end (--keep keeps them). Start
+ClickHouse first: ./.ci/services.sh start.`,
+		example: `scimwatch bench history --users 10000 --admins 100 --days 30 --events 10000000 --runs 3`})
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	dir := fs.String("rules", "rules/builtin", "rules `DIR` whose new_term, baseline and scheduled rules are measured")
+	users := fs.Int("users", 10000, "users of the imported tenant")
+	admins := fs.Int("admins", 100, "admins of the imported tenant (the actors)")
+	days := fs.Int("days", 30, "days of imported history")
+	events := fs.Int("events", 10000000, "events for the scheduled queries (0: skip)")
+	runs := fs.Int("runs", 3, "runs of each measurement; medians are printed")
+	keep := fs.Bool("keep", false, "keep the databases")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if *runs < 1 || *users <= *admins || *admins < 2 || *days < 1 || *events < 0 {
+		return fs.fail("--runs at least 1, --admins at least 2 and fewer than --users, --days at least 1")
+	}
+	if err := bench.History(ctx, c.stdout, *chAddr, *dir, *runs, *keep, *users, *admins, *days, *events); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch bench history:", err)
+		return 1
+	}
+	return 0
+}
+
+func benchRunCmd(ctx context.Context, c *cmdIO, args []string) int {
+	fs := c.flags(help{name: "bench run",
+		about: `Measures scimwatch run end to end: starts the service in this process on the
+real broker and ClickHouse (its own topic, groups and database, dropped at the
+end), with Slack served over HTTP on 127.0.0.1 (slack-go's slacktest), then
+writes --count Okta privilege grants (each to a new user, so each is its own
+alert and Slack message) at --rate records/s to Kafka, and prints the time from
+the write being acknowledged to the chat.postMessage call: p50, p99 and max.
+Alerts are stored in ClickHouse before they are posted. Start the services
+first: ./.ci/services.sh start.`,
+		example: `scimwatch bench run --count 600 --rate 20`})
+	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKER` host:port")
+	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	count := fs.Int("count", 600, "records, each raising one alert")
+	rate := fs.Int("rate", 20, "records/s")
+	partitions := fs.Int("partitions", 4, "partitions of the benchmark topic")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if *count < 1 || *rate < 1 || *partitions < 1 {
+		return fs.fail("--count, --rate and --partitions must be positive")
+	}
+	if err := bench.Run(ctx, bench.IO{Stdout: c.stdout, Stderr: c.stderr}, *brokers, *chAddr, *count, *rate, *partitions); err != nil {
+		fmt.Fprintln(c.stderr, "scimwatch bench run:", err)
 		return 1
 	}
 	return 0
@@ -73,239 +190,4 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-type bench struct {
-	brokers []string
-	share   float64
-	out     io.Writer
-	gen     *synth.Generator
-
-	mu        sync.Mutex
-	inserted  int
-	firstAck  time.Time
-	firstRows int
-	lastAck   time.Time
-	latStart  uint64 // produced_ms from which rows count for latency
-	latencies []time.Duration
-}
-
-// preflight checks that Kafka and ClickHouse answer, so that the benchmark
-// fails at once with what to do rather than waiting on a service that is
-// not there.
-func preflight(ctx context.Context, brokers []string, chAddr string) error {
-	const hint = "start the services with ./.ci/services.sh start, or name others with --brokers and --clickhouse"
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var errs []error
-	if err := (kafka.Client{Brokers: brokers}).Reachable(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("kafka at %s does not answer: %w", brokers[0], err))
-	}
-	if err := pingClickHouse(ctx, chAddr); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w\n%s", errors.Join(errs...), hint)
-	}
-	return nil
-}
-
-// pingClickHouse checks that ClickHouse at addr answers within 5 s.
-func pingClickHouse(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addrs, cfg.DialTimeout = []string{addr}, 5*time.Second
-	store, err := clickhouse.Open(cfg, nil)
-	if err == nil {
-		err = store.Ping(ctx)
-		store.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("clickhouse at %s does not answer: %w", addr, err)
-	}
-	return nil
-}
-
-func (b *bench) run(ctx context.Context, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
-	if err := preflight(ctx, b.brokers, chAddr); err != nil {
-		return err
-	}
-	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	topic := "scimwatch-bench-" + id
-	client := kafka.Client{Brokers: b.brokers}
-	if err := client.CreateTopics(ctx, partitions, topic); err != nil {
-		return fmt.Errorf("creating topic: %w", err)
-	}
-	if conn, err := client.Dial(ctx); err == nil {
-		defer conn.Close()
-		defer conn.DeleteTopics(topic) //nolint:errcheck // best effort
-	}
-	b.gen = synth.New(7, time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC), 10*time.Millisecond, 20000)
-
-	w := client.Writer(topic)
-	w.Balancer, w.BatchSize, w.BatchBytes, w.BatchTimeout, w.Compression = &kafkago.RoundRobin{}, 10000, 32<<20, 5*time.Millisecond, kafkago.Lz4
-	defer w.Close()
-	start := time.Now()
-	if err := b.produce(ctx, w, count, 0); err != nil {
-		return err
-	}
-	fmt.Fprintf(b.out, "produced %d records to %s (%d partitions) in %.1f s (%.0f records/s)\n",
-		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
-
-	cfg := ingest.DefaultConfig()
-	cfg.Kafka.Brokers = b.brokers
-	cfg.Kafka.Group = topic
-	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
-	cfg.ClickHouse.Addrs = []string{chAddr}
-	cfg.ClickHouse.Compression = compression
-	cfg.ClickHouse.Database = "scimwatch_bench_" + id
-	cfg.Batch.MaxRows, cfg.Batch.MaxWait = maxRows, maxWait
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	defer dropDatabase(cfg.ClickHouse)
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	ready := make(chan struct{})
-	svc := &ingest.Service{Config: cfg, OnInsert: b.onInsert, Ready: func([]string, string) { close(ready) }}
-	errc := make(chan error, 1)
-	go func() { errc <- svc.Run(runCtx) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		return err
-	}
-	t0 := time.Now()
-	if err := b.waitInserted(ctx, count, errc); err != nil {
-		return err
-	}
-	b.mu.Lock()
-	wall := b.lastAck.Sub(t0)
-	steady := float64(b.inserted-b.firstRows) / b.lastAck.Sub(b.firstAck).Seconds()
-	b.mu.Unlock()
-	fmt.Fprintf(b.out, "throughput: %d events in %.1f s from start (group join included): %.0f events/s; first to last insert: %.0f events/s\n",
-		count, wall.Seconds(), float64(count)/wall.Seconds(), steady)
-
-	if latCount > 0 {
-		b.mu.Lock()
-		b.latStart = uint64(time.Now().UnixMilli())
-		b.mu.Unlock()
-		if err := b.produce(ctx, w, latCount, rate); err != nil {
-			return err
-		}
-		if err := b.waitInserted(ctx, count+latCount, errc); err != nil {
-			return err
-		}
-		b.mu.Lock()
-		lat := slices.Clone(b.latencies)
-		b.mu.Unlock()
-		slices.Sort(lat)
-		q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-		fmt.Fprintf(b.out, "latency at %d records/s, produce to insert acknowledged, %d events: p50 %v, p99 %v, max %v (batch.max_wait %v)\n",
-			rate, len(lat), q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), maxWait)
-	}
-	stop()
-	if err := <-errc; err != nil {
-		return err
-	}
-	fmt.Fprintf(b.out, "peak RSS: %s (producer and ingester in one process)\n", peakRSS())
-	return nil
-}
-
-// produce writes n generated records, at rate records/s if rate > 0.
-func (b *bench) produce(ctx context.Context, w *kafkago.Writer, n, rate int) error {
-	const chunk = 10000
-	step := chunk
-	var tick *time.Ticker
-	if rate > 0 {
-		step = max(1, rate/100)
-		tick = time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-	}
-	msgs := make([]kafkago.Message, 0, step)
-	for done := 0; done < n; {
-		msgs = msgs[:0]
-		for i := 0; i < step && done+i < n; i++ {
-			v, _ := b.gen.Next(nil, b.share)
-			msgs = append(msgs, kafkago.Message{Value: v})
-		}
-		if tick != nil {
-			select {
-			case <-tick.C:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			now := time.Now()
-			for i := range msgs {
-				msgs[i].Time = now
-			}
-		}
-		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			return fmt.Errorf("producing: %w", err)
-		}
-		done += len(msgs)
-	}
-	return nil
-}
-
-func (b *bench) onInsert(rows []clickhouse.Row, acked time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.firstAck.IsZero() {
-		b.firstAck, b.firstRows = acked, len(rows)
-	}
-	b.inserted += len(rows)
-	b.lastAck = acked
-	if b.latStart == 0 {
-		return
-	}
-	for i := range rows {
-		if p := rows[i].ProducedMs; p >= b.latStart {
-			b.latencies = append(b.latencies, acked.Sub(time.UnixMilli(int64(p))))
-		}
-	}
-}
-
-func (b *bench) waitInserted(ctx context.Context, n int, errc <-chan error) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		b.mu.Lock()
-		got := b.inserted
-		b.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-t.C:
-		case err := <-errc:
-			return errors.Join(errors.New("ingest stopped"), err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func dropDatabase(cfg clickhouse.Config) {
-	s, err := clickhouse.Open(cfg, nil)
-	if err != nil {
-		return
-	}
-	defer s.Close()
-	_ = s.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database)
-}
-
-// peakRSS reads the process's peak resident set size from /proc.
-func peakRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
-		}
-	}
-	return "unknown"
 }

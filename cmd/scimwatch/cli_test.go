@@ -43,7 +43,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	}
 }
 
-// TestRulesFlagErrors: what is wrong with --rules says it is --rules.
+// TestRulesFlagErrors: what is wrong with the rules names the path.
 func TestRulesFlagErrors(t *testing.T) {
 	in := writeFile(t, "in.ndjson", "")
 	empty := t.TempDir()
@@ -51,9 +51,9 @@ func TestRulesFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"replay", "--rules", "/nonexistent", in}, "scimwatch replay: --rules /nonexistent: no such file or directory"},
-		{[]string{"replay", "--rules", empty, in}, "scimwatch replay: --rules " + empty + ": no rules found"},
-		{[]string{"rules", "lint", empty}, "--rules " + empty + ": no rules found"},
+		{[]string{"replay", "--rules", "/nonexistent", in}, "scimwatch replay: rules /nonexistent: no such file or directory"},
+		{[]string{"replay", "--rules", empty, in}, "scimwatch replay: rules " + empty + ": no rules found"},
+		{[]string{"rules", "lint", empty}, "rules " + empty + ": no rules found"},
 		{[]string{"replay", in}, "--rules is required"},
 	} {
 		code, _, errs := runCLI(t, "", tt.args...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // TestDemo runs the README's main-job command for half a minute: history
@@ -22,7 +23,7 @@ import (
 func TestDemo(t *testing.T) {
 	chAddr := testenv.ClickHouse(t)
 	db := testenv.Name("scimwatch_demo")
-	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
+	t.Cleanup(func() { clickhouse.DropDatabase(mustCH(chAddr, db)) })
 	wd, _ := os.Getwd()
 	if err := os.Chdir("../.."); err != nil { // the demo reads rules/builtin
 		t.Fatal(err)

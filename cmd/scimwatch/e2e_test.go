@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
+	"github.com/scimwatch/scimwatch/demo"
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/internal/testenv"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
@@ -80,16 +81,16 @@ func TestEndToEndScenarios(t *testing.T) {
 	for i := range tenants {
 		tenants[i].Name += strings.TrimPrefix(id, "e2e")
 	}
-	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
+	t.Cleanup(func() { clickhouse.DropDatabase(mustCH(chAddr, db)) })
 	ws := fakeslack.Start()
 	defer ws.Stop()
 	os.Setenv("SCIMWATCH_TEST_SLACK_TOKEN", "xoxb-test")
 
 	// Ten days of history, imported as a user would.
 	hcfg := synth.HistoryConfig{Tenants: tenants, End: time.Now().UTC(), Days: 10, Seed: 11}
-	sim := &simulation{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	sim := &demo.Simulation{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 	ch := mustCH(chAddr, db)
-	if err := sim.backfill(context.Background(), hcfg, true, "", &ch); err != nil {
+	if err := sim.Backfill(context.Background(), hcfg, true, "", &ch); err != nil {
 		t.Fatal(err)
 	}
 	var topics, calendar strings.Builder
@@ -122,7 +123,6 @@ alerting:
   group_by: [rule, tenant, key]
   group_wait: 0s
   group_interval: 0s
-  http: {listen: "127.0.0.1:0"}
   slack: {api_url: %s, token_env: SCIMWATCH_TEST_SLACK_TOKEN, channel: "#soc"}
   alertmanager: {url: %s}
 `, broker, id, topics.String(), chAddr, db, httpAddr, calendar.String(), id, ws.URL(), amURL))
@@ -148,7 +148,7 @@ alerting:
 	}
 	wait("scimwatch run to be ready", ready)
 
-	sink := newKafkaSink([]string{broker}, prefix)
+	sink := demo.NewKafkaSink([]string{broker}, prefix)
 	defer sink.Close()
 	ctx := context.Background()
 	emit := func(tenant, src string, rec []byte) error { return sink.Write(ctx, tenant, src, rec) }
@@ -157,7 +157,7 @@ alerting:
 	// Clean traffic, a minute of it in twenty ticks.
 	now := time.Now().UTC()
 	for i := 0; i < 20; i++ {
-		if err := sim.sim.Tick(now.Add(time.Duration(i-20)*3*time.Second), 15, count); err != nil {
+		if err := sim.Sim().Tick(now.Add(time.Duration(i-20)*3*time.Second), 15, count); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,7 +190,7 @@ alerting:
 	var plants []synth.Plant
 	inject := func(scenarios []string) {
 		for i, sc := range scenarios {
-			p, err := sim.sim.Inject(sc, tenants[(len(plants)+i)%len(tenants)].Name, time.Now().UTC(), count)
+			p, err := sim.Sim().Inject(sc, tenants[(len(plants)+i)%len(tenants)].Name, time.Now().UTC(), count)
 			if err != nil {
 				t.Fatal(err)
 			}

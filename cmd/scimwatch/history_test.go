@@ -208,7 +208,7 @@ func TestBacktestCommand(t *testing.T) {
 	addr, db, all := importedHistory(t)
 	cfg := writeHistoryConfig(t, addr, db, "")
 	// The plants of these rules (the history also holds the
-	// deprovisioning and SCIM ones, which detect/history's tests find).
+	// deprovisioning and SCIM ones, which detect/eventstore's tests find).
 	var plants [][3]string
 	for _, p := range all {
 		if slices.Contains(historyRules, p[0]) {

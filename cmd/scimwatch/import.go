@@ -1,24 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"go.yaml.in/yaml/v3"
 	"golang.org/x/term"
 
-	"github.com/scimwatch/scimwatch/event"
+	"github.com/scimwatch/scimwatch/ingest/importer"
 	"github.com/scimwatch/scimwatch/ingest/source"
-	"github.com/scimwatch/scimwatch/storage/clickhouse"
+	"github.com/scimwatch/scimwatch/service"
 )
 
 // importCmd loads exported records into ClickHouse, through the
@@ -32,8 +24,8 @@ reads. This is how a new installation back-fills the 90 days Okta keeps, so that
 the rules that learn from history work on day one. Importing a file twice
 changes no result: events are stored once by tenant and id. A record that
 cannot be read is reported as FILE:LINE: reason, and the others are still
-imported; the exit status is then 1. --config names an ingest or detection
-config: import uses its clickhouse: section.`,
+imported; the exit status is then 1. --config is scimwatch's config file (run's
+will do): import uses its clickhouse: and limits: sections.`,
 		example: `scimwatch import --config detect.yaml --tenant acme okta-export-*.json`})
 	config := fs.String("config", "", "config `FILE` whose clickhouse: section says where to import (required)")
 	src := fs.String("source", source.SourceAuto, "`SOURCE` of the records: auto, okta, entra, scim, gworkspace, or canonical (scimwatch events)")
@@ -46,7 +38,6 @@ config: import uses its clickhouse: section.`,
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	stderr := c.stderr
 	if *config == "" {
 		return fs.fail("--config is required")
 	}
@@ -63,320 +54,23 @@ config: import uses its clickhouse: section.`,
 	if err != nil {
 		return fs.fail("--source: %v", err)
 	}
-	chCfg, limits, err := loadStoreSections(*config)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch import:", err)
+	cfg, ok := loadConfig(c, "import", *config, service.UsesClickHouse|service.UsesLimits)
+	if !ok {
 		return 1
 	}
-	store, err := clickhouse.Open(chCfg, nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "scimwatch import:", err)
-		return 1
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		fmt.Fprintln(stderr, "scimwatch import: preparing ClickHouse:", err)
-		return 1
-	}
-	im := &importer{store: store, n: n, tenant: *tenant, perFile: perFile, batch: *batch, maxRecord: *maxRecord, limits: limits, stdin: c.stdin, errw: bufio.NewWriter(stderr)}
-	defer im.errw.Flush()
-	show := *progress == "always" || *progress == "auto" && isTerminal(stderr)
 	if *progress != "auto" && *progress != "always" && *progress != "never" {
 		return fs.fail("--progress: %q is not auto, always or never", *progress)
 	}
-	if show {
-		im.bar = progressbar.NewOptions64(totalSize(fs.Args()),
-			progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish(), progressbar.OptionSetDescription("importing"))
-	}
-	start := time.Now()
-	im.started = start
-	err = im.run(ctx, fs.Args())
-	if im.bar != nil {
-		_ = im.bar.Finish()
-	}
-	elapsed := time.Since(start)
-	st := im.stats()
-	fmt.Fprintf(im.errw, "scimwatch import: %d records, %d events imported in %.1fs (%.0f events/s), %d records rejected\n",
-		st.Records, st.Events, elapsed.Seconds(), float64(st.Events)/max(elapsed.Seconds(), 1e-9), st.Rejected)
-	if st.Trimmed > 0 {
-		fmt.Fprintf(im.errw, "scimwatch import: %d events cut to the limits (their trimmed_* columns say what was left out)\n", st.Trimmed)
-	}
-	if err != nil {
-		fmt.Fprintln(im.errw, "scimwatch import:", err)
-		fmt.Fprintln(im.errw, "scimwatch import: what was imported stays; run the same import again to finish (importing twice changes nothing)")
-		return 1
-	}
-	if st.Rejected > 0 || st.NotJSON > 0 {
+	st, err := importer.Run(ctx, importer.Config{ClickHouse: cfg.ClickHouse, Limits: cfg.Limits, Normalizer: n, Tenant: *tenant, FileTenants: perFile,
+		Batch: *batch, MaxRecord: *maxRecord, Summary: true, Progress: *progress == "always" || *progress == "auto" && isTerminal(c.stderr)},
+		fs.Args(), c.stdin, c.stderr)
+	if err != nil || st.Rejected > 0 || st.NotJSON > 0 {
 		return 1
 	}
 	return 0
 }
 
-// loadClickHouseSection reads the clickhouse: section of an ingest or a
-// detection config (the other sections are those commands' to check).
-func loadClickHouseSection(path string) (clickhouse.Config, error) {
-	c, _, err := loadStoreSections(path)
-	return c, err
-}
-
-// loadStoreSections reads the clickhouse: and limits: sections of an
-// ingest or a detection config: where events go, and what one may carry.
-func loadStoreSections(path string) (clickhouse.Config, source.Limits, error) {
-	var doc struct {
-		ClickHouse clickhouse.Config `yaml:"clickhouse"`
-		Limits     source.Limits     `yaml:"limits"`
-	}
-	doc.ClickHouse, doc.Limits = clickhouse.DefaultConfig(), source.DefaultLimits()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config: %w", err)
-	}
-	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: %v", path, goType.ReplaceAllString(err.Error(), ""))
-	}
-	if err := doc.ClickHouse.Validate(); err != nil {
-		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: clickhouse: %w", path, err)
-	}
-	if err := doc.Limits.Validate(); err != nil {
-		return doc.ClickHouse, doc.Limits, fmt.Errorf("--config %s: limits: %w", path, err)
-	}
-	return doc.ClickHouse, doc.Limits, nil
-}
-
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// totalSize is the bytes of the named regular files; -1 (a spinner) when
-// one is stdin or not a regular file.
-func totalSize(names []string) int64 {
-	var total int64
-	for _, n := range names {
-		st, err := os.Stat(n)
-		if n == "-" || err != nil || !st.Mode().IsRegular() {
-			return -1
-		}
-		total += st.Size()
-	}
-	return total
-}
-
-// importer reads and normalizes records in one goroutine and inserts full
-// batches in another, so that ClickHouse's insert overlaps the parsing of
-// the next batch.
-type importer struct {
-	store     *clickhouse.Store
-	n         source.Normalizer
-	tenant    string
-	perFile   fileTenants
-	batch     int
-	maxRecord int
-	limits    source.Limits
-	stdin     io.Reader
-	errw      *bufio.Writer
-	bar       *progressbar.ProgressBar
-	started   time.Time
-
-	records, events, rejected, notJSON, trimmed atomic.Int64
-	read                                        atomic.Int64 // bytes
-}
-
-// importBatch is one insert: events whose Raw lives in the batch's own
-// chunks, and where each came from.
-type importBatch struct {
-	events []event.Event
-	lines  []int64
-	label  string
-	chunks [][]byte
-}
-
-func (im *importer) stats() source.Stats {
-	return source.Stats{Records: int(im.records.Load()), Events: int(im.events.Load()), Rejected: int(im.rejected.Load()), NotJSON: int(im.notJSON.Load()),
-		Trimmed: int(im.trimmed.Load())}
-}
-
-func (im *importer) run(ctx context.Context, names []string) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan *importBatch, 1)
-	inserted := make(chan error, 1)
-	go func() {
-		var err error
-		for b := range batches {
-			if err == nil {
-				if err = im.insert(ctx, b); err != nil {
-					cancel()
-				}
-			}
-		}
-		inserted <- err
-	}()
-	var rerr error
-	for _, name := range names {
-		if rerr = im.readFile(ctx, name, batches); rerr != nil {
-			break
-		}
-	}
-	close(batches)
-	if err := <-inserted; err != nil {
-		return err
-	}
-	return rerr
-}
-
-// insert writes a batch, retrying a failed insert a few times (the same
-// rows again are harmless).
-func (im *importer) insert(ctx context.Context, b *importBatch) error {
-	rows := make([]clickhouse.Row, len(b.events))
-	topic := "import:" + b.label
-	if len(topic) > 200 {
-		topic = topic[:200]
-	}
-	for i := range b.events {
-		rows[i] = clickhouse.Row{Event: &b.events[i], Topic: topic, Partition: -1, Offset: b.lines[i]}
-	}
-	var err error
-	for attempt, wait := 0, time.Second; attempt < 4; attempt, wait = attempt+1, wait*2 {
-		if err = im.store.Insert(ctx, rows, time.Now()); err == nil {
-			im.events.Add(int64(len(rows)))
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	return fmt.Errorf("inserting events of %s lines %d to %d: %w", b.label, b.lines[0], b.lines[len(b.lines)-1], err)
-}
-
-const importChunk = 1 << 20
-
-func (im *importer) readFile(ctx context.Context, name string, batches chan<- *importBatch) error {
-	var r io.Reader = im.stdin
-	label := "-"
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, label = f, name
-	}
-	cr := &countingReader{r: r, n: &im.read}
-	rd := source.NewReader(cr, im.maxRecord)
-	tenant := im.perFile.of(name, im.tenant)
-	newBatch := func() *importBatch {
-		return &importBatch{events: make([]event.Event, 0, im.batch), lines: make([]int64, 0, im.batch), label: label}
-	}
-	b := newBatch()
-	var chunk []byte
-	send := func() error {
-		if len(b.events) == 0 {
-			return nil
-		}
-		b.chunks = append(b.chunks, chunk)
-		chunk = nil
-		select {
-		case batches <- b:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		b = newBatch()
-		im.showProgress()
-		return nil
-	}
-	var evs []event.Event
-	for i := 0; ; i++ {
-		if i&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			im.showProgress()
-		}
-		rec, err := rd.Next()
-		var re *source.RecordError
-		switch {
-		case err == io.EOF:
-			return send()
-		case errors.As(err, &re):
-			if errors.Is(re, source.ErrNotJSON) || errors.Is(re, source.ErrBinary) {
-				im.notJSON.Add(1)
-			} else {
-				im.records.Add(1)
-				im.rejected.Add(1)
-			}
-			im.reject(label, re.Line, re)
-			continue
-		case err != nil:
-			return fmt.Errorf("%s: %w", label, err)
-		}
-		im.records.Add(1)
-		// Into a fresh slice: the events (and their targets) go into the
-		// batch, and a reused one would be overwritten by the next record.
-		if evs, err = im.n.Normalize(nil, rec.Data, tenant); err != nil {
-			im.rejected.Add(1)
-			im.reject(label, rec.Line, err)
-			continue
-		}
-		if tr := im.limits.Apply(evs, time.Now()); tr.Events > 0 {
-			im.trimmed.Add(int64(tr.Events))
-		}
-		for j := range evs {
-			ev := evs[j]
-			// Raw aliases the reader's buffer: keep a copy in the batch.
-			if len(chunk)+len(ev.Raw) > cap(chunk) {
-				if chunk != nil {
-					b.chunks = append(b.chunks, chunk)
-				}
-				chunk = make([]byte, 0, max(importChunk, len(ev.Raw)))
-			}
-			start := len(chunk)
-			chunk = append(chunk, ev.Raw...)
-			ev.Raw = chunk[start:len(chunk):len(chunk)]
-			b.events = append(b.events, ev)
-			b.lines = append(b.lines, int64(rec.Line))
-		}
-		if len(b.events) >= im.batch {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// reject reports a record that could not be imported, above the progress
-// bar.
-func (im *importer) reject(label string, line int, err error) {
-	if im.bar != nil {
-		_ = im.bar.Clear()
-	}
-	reportReject(im.errw, label, line, err)
-	_ = im.errw.Flush()
-}
-
-func (im *importer) showProgress() {
-	if im.bar == nil {
-		return
-	}
-	st := im.stats()
-	rate := float64(st.Events) / max(time.Since(im.started).Seconds(), 1e-3)
-	im.bar.Describe(fmt.Sprintf("%d records, %d events imported (%.0f/s), %d rejected", st.Records, st.Events, rate, st.Rejected))
-	_ = im.bar.Set64(im.read.Load())
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }

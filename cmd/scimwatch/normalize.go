@@ -93,20 +93,6 @@ func normalizeFile(ctx context.Context, name string, stdin io.Reader, out, errw 
 		r, label = f, name
 	}
 	return source.NormalizeStream(ctx, r, out, n, tenant, maxRecord, func(line int, err error) {
-		reportReject(errw, label, line, err)
+		source.ReportReject(errw, label, line, err)
 	})
-}
-
-// reportReject writes FILE:LINE: reason (FILE:FIRST-LAST: for a run of
-// lines) for a record that could not be read or normalized.
-func reportReject(w io.Writer, label string, line int, err error) {
-	if re, ok := err.(*source.RecordError); ok {
-		if re.EndLine > re.Line {
-			fmt.Fprintf(w, "%s:%d-%d: %v\n", label, re.Line, re.EndLine, re.Err)
-		} else {
-			fmt.Fprintf(w, "%s:%d: %v\n", label, re.Line, re.Err)
-		}
-		return
-	}
-	fmt.Fprintf(w, "%s:%d: %v\n", label, line, err)
 }

@@ -70,7 +70,7 @@ func TestPoisonRecordsEndToEnd(t *testing.T) {
 	broker, chAddr := testenv.Kafka(t), testenv.ClickHouse(t)
 	id := testenv.Name("poison")
 	db, audit, big, dead := "scimwatch_"+id, id+"-audit", id+"-big", id+"-dead"
-	t.Cleanup(func() { dropDatabase(mustCH(chAddr, db)) })
+	t.Cleanup(func() { clickhouse.DropDatabase(mustCH(chAddr, db)) })
 	createTopic(t, broker, audit, 2)
 	createTopic(t, broker, dead, 1)
 	testenv.CreateTopicWith(t, broker, big, 1, map[string]string{"max.message.bytes": strconv.Itoa(30 << 20)})
@@ -102,7 +102,6 @@ alerting:
   store: clickhouse
   group_wait: 0s
   group_interval: 0s
-  http: {listen: "127.0.0.1:0"}
   slack: {api_url: %s, token_env: SCIMWATCH_TEST_SLACK_TOKEN, channel: "#soc"}
 `, broker, id, audit, big, dead, 30<<20, chAddr, db, httpAddr, id, ws.URL()))
 	svc := startChild(t, "run", "--config", cfg, "--log-level", "info")
@@ -287,7 +286,6 @@ alerting:
   store: clickhouse
   group_wait: 0s
   group_interval: 0s
-  http: {listen: "127.0.0.1:0"}
   slack: {api_url: %s, token_env: SCIMWATCH_TEST_SLACK_TOKEN, channel: "#soc"}
 `, broker, id, topic, chAddr, httpAddr, id, ws.URL()))
 	svc := startChild(t, "run", "--config", cfg, "--log-level", "info")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // rfc3339 finds the times of raw records: RFC 3339 with any fraction.
@@ -47,7 +48,7 @@ func TestRealShapesDeprovisioning(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	db := "scimwatch_" + testenv.Name("shapes")
 	ch := mustCH(addr, db)
-	t.Cleanup(func() { dropDatabase(ch) })
+	t.Cleanup(func() { clickhouse.DropDatabase(ch) })
 	// The deactivation (2026-11-20 17:00 in the files) lands yesterday.
 	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour).Sub(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
 	cfg := writeHistoryConfig(t, addr, db, "")
@@ -133,7 +134,7 @@ func TestInboundHRProvisioning(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	db := "scimwatch_" + testenv.Name("hr")
 	ch := mustCH(addr, db)
-	t.Cleanup(func() { dropDatabase(ch) })
+	t.Cleanup(func() { clickhouse.DropDatabase(ch) })
 	shift := time.Now().UTC().Truncate(24 * time.Hour).Add(-30 * 24 * time.Hour).Sub(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))
 	const tenant = "7a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
 	signIn := func(id, upn, at string) string {

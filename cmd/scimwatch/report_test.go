@@ -12,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimwatch/scimwatch/demo"
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/detect/eventstore"
 	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/service"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 func TestSummarize(t *testing.T) {
@@ -30,8 +33,8 @@ func TestSummarize(t *testing.T) {
 		{Tenant: "acme", App: "Wiki", UserID: "u4", Deactivated: at(280), Removed: at(100), Failed: at(50)},                  // open 20 min; old failure
 		{Tenant: "globex", App: "CRM", UserID: "g1", Deactivated: at(0), Removed: at(60)},
 	}
-	apps, gaps := summarize(ds, now, time.Hour)
-	want := []appDeprovisioning{
+	apps, gaps := service.Summarize(ds, now, time.Hour)
+	want := []service.AppDeprovisioning{
 		{Tenant: "acme", App: "CRM", Deactivated: 3, Removed: 3, P50Minutes: 4, P95Minutes: 10, Failures: 1},
 		{Tenant: "acme", App: "Wiki", Deactivated: 2, Failures: 1, OpenGaps: 2},
 		{Tenant: "globex", App: "CRM", Deactivated: 1, Removed: 1, P50Minutes: 60, P95Minutes: 60},
@@ -54,10 +57,10 @@ func TestReportCommand(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	db := "scimwatch_" + testenv.Name("report")
 	ch := mustCH(addr, db)
-	t.Cleanup(func() { dropDatabase(ch) })
-	sim := &simulation{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	t.Cleanup(func() { clickhouse.DropDatabase(ch) })
+	sim := &demo.Simulation{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 	hcfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(60, 4), End: time.Now().UTC(), Days: 10, Seed: 5, Plant: true}
-	if err := sim.backfill(context.Background(), hcfg, true, "", &ch); err != nil {
+	if err := sim.Backfill(context.Background(), hcfg, true, "", &ch); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeFile(t, "scimwatch.yaml", fmt.Sprintf("clickhouse: {addrs: [%s], database: %s}\n", addr, db))
@@ -104,11 +107,11 @@ func TestScheduledScenarios(t *testing.T) {
 	addr := testenv.ClickHouse(t)
 	db := "scimwatch_" + testenv.Name("sched")
 	ch := mustCH(addr, db)
-	t.Cleanup(func() { dropDatabase(ch) })
+	t.Cleanup(func() { clickhouse.DropDatabase(ch) })
 	now := time.Now().UTC()
-	sim := &simulation{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	sim := &demo.Simulation{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
 	hcfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(60, 4), End: now.Add(-time.Hour), Days: 10, Seed: 9}
-	if err := sim.backfill(context.Background(), hcfg, true, "", &ch); err != nil {
+	if err := sim.Backfill(context.Background(), hcfg, true, "", &ch); err != nil {
 		t.Fatal(err)
 	}
 	// The attacks, written to files per tenant and source, then imported.
@@ -116,7 +119,7 @@ func TestScheduledScenarios(t *testing.T) {
 	files := map[string]*bytes.Buffer{}
 	var plants []synth.Plant
 	for _, sc := range synth.ScheduledScenarios {
-		p, err := sim.sim.Inject(sc, "", now, func(tenant, source string, rec []byte) error {
+		p, err := sim.Sim().Inject(sc, "", now, func(tenant, source string, rec []byte) error {
 			k := tenant + "." + source
 			if files[k] == nil {
 				files[k] = &bytes.Buffer{}
@@ -166,18 +169,18 @@ func TestScheduledScenarios(t *testing.T) {
 
 // readReport reads report --json: one object per tenant and app, then one
 // per open gap.
-func readReport(t *testing.T, out string) (apps []appDeprovisioning, gaps []gap) {
+func readReport(t *testing.T, out string) (apps []service.AppDeprovisioning, gaps []service.Gap) {
 	t.Helper()
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if strings.Contains(line, `"open_minutes"`) {
-			var g gap
+			var g service.Gap
 			if err := json.Unmarshal([]byte(line), &g); err != nil {
 				t.Fatal(err)
 			}
 			gaps = append(gaps, g)
 			continue
 		}
-		var a appDeprovisioning
+		var a service.AppDeprovisioning
 		if err := json.Unmarshal([]byte(line), &a); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/detect/ruletest"
 	"github.com/scimwatch/scimwatch/rules"
+	"github.com/scimwatch/scimwatch/service"
 )
 
 func rulesLintCmd(_ context.Context, c *cmdIO, args []string) int {
@@ -16,10 +17,10 @@ func rulesLintCmd(_ context.Context, c *cmdIO, args []string) int {
 		about: `Loads the rules files (every *.yaml and *.yml of each directory, with their
 lists and macros), compiles and type-checks every expression against the
 canonical event, and reports every mistake of every file at once, at
-FILE:LINE:COLUMN. With --config, the overrides of the detection config must
+FILE:LINE:COLUMN. With --config, the overrides of the config file must
 name threshold rules of the set. Exit status 1 if anything is wrong.`,
 		example: `scimwatch rules lint rules/builtin my-rules/`})
-	config := fs.String("config", "", "detection config `FILE` (calendar: and detect:) the rules run with")
+	config := fs.String("config", "", "config `FILE` (run's will do): its calendar: and detect: are what the rules run with")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -39,7 +40,7 @@ rule, the case, what happened and the events. --config gives the calendar and
 thresholds the rules run with in production.`,
 		example: `scimwatch rules test rules/builtin
 scimwatch rules test --config detect/testdata/calendar.yaml detect/testdata/calendar`})
-	config := fs.String("config", "", "detection config `FILE` (calendar: and detect:) the rules run with")
+	config := fs.String("config", "", "config `FILE` (run's will do): its calendar: and detect: are what the rules run with")
 	junit := fs.String("junit", "", "also write the results as JUnit XML to `FILE`")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -82,18 +83,17 @@ scimwatch rules test --config detect/testdata/calendar.yaml detect/testdata/cale
 	return 0
 }
 
-// loadForRules loads the detection config and the rules of a rules
+// loadForRules loads the config and the rules of a rules
 // command; a nil set means it failed, with code the exit status.
-func loadForRules(c *cmdIO, fs *flagSet, config string) (detectionConfig, *rules.Set, int) {
+func loadForRules(c *cmdIO, fs *flagSet, config string) (service.Config, *rules.Set, int) {
 	if fs.NArg() == 0 {
-		return detectionConfig{}, nil, fs.fail("name rule directories or files")
+		return service.Config{}, nil, fs.fail("name rule directories or files")
 	}
-	cfg, err := loadDetectionConfig(config)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "scimwatch %s: --config: %v\n", fs.help.name, err)
+	cfg, ok := loadConfig(c, fs.help.name, config, service.UsesDetection)
+	if !ok {
 		return cfg, nil, 1
 	}
-	set, err := loadRules(rules.Options{Calendar: cfg.Calendar}, fs.Args())
+	set, err := service.LoadRules(rules.Options{Calendar: cfg.Calendar}, fs.Args())
 	if err == nil {
 		err = cfg.Detect.CheckRules(set)
 	}

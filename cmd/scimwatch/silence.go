@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/alerting"
+	"github.com/scimwatch/scimwatch/service"
 )
 
 // silenceStore opens alerting's store of the --config for the silence
@@ -17,18 +18,17 @@ import (
 // silences (every 10 s).
 func silenceStore(ctx context.Context, c *cmdIO, fs *flagSet, config string) (alerting.Store, func(), int) {
 	if config == "" {
-		return nil, nil, fs.fail("--config is required: the detection config whose clickhouse: keeps the silences")
+		return nil, nil, fs.fail("--config is required: the config file whose clickhouse: keeps the silences")
 	}
-	cfg, err := loadDetectionConfig(config)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "scimwatch %s: --config: %v\n", fs.help.name, err)
+	cfg, ok := loadConfig(c, fs.help.name, config, service.UsesClickHouse)
+	if !ok {
 		return nil, nil, 1
 	}
 	if cfg.Alerting.Store != "clickhouse" {
 		fmt.Fprintf(c.stderr, "scimwatch %s: alerting.store is %s: silences need the clickhouse store, where the detector reads them\n", fs.help.name, cfg.Alerting.Store)
 		return nil, nil, 1
 	}
-	store, ch, err := openStore(ctx, &cfg, slog.New(slog.DiscardHandler))
+	store, ch, err := service.OpenAlertStore(ctx, &cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "scimwatch %s: %v\n", fs.help.name, err)
 		return nil, nil, 1
@@ -45,7 +45,7 @@ alert it silences is stored, with the silence's id, and not notified. A silence
 that no --rule, --actor or --target narrows silences every alert of its tenant:
 it is refused unless --broad says so.`,
 		example: `scimwatch silence add --config detect.yaml --tenant acme --actor 'svc-migration@acme.com' --duration 4h --comment "CHG-1234 group migration"`})
-	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	config := fs.String("config", "", "config `FILE` (run's) whose clickhouse: keeps the silences (required)")
 	m := alerting.Matchers{}
 	for _, l := range []string{"rule", "tenant", "actor", "target", "severity"} {
 		fs.Func(l, "silence alerts whose "+l+" matches this `PATTERN`", func(v string) error { m[l] = v; return nil })
@@ -97,7 +97,7 @@ func silenceListCmd(ctx context.Context, c *cmdIO, args []string) int {
 		about: `Lists the silences: active ones, and with --all those that ended in the last
 week, with their matchers, times, author and comment.`,
 		example: `scimwatch silence list --config detect.yaml`})
-	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	config := fs.String("config", "", "config `FILE` (run's) whose clickhouse: keeps the silences (required)")
 	all := fs.Bool("all", false, "also the silences that ended in the last week, and those not started yet")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -137,7 +137,7 @@ func silenceExpireCmd(ctx context.Context, c *cmdIO, args []string) int {
 	fs := c.flags(help{name: "silence expire", args: "ID...",
 		about:   `Ends silences now: alerts they matched are notified again from now on.`,
 		example: `scimwatch silence expire --config detect.yaml 3f9c2b1a7e5d4c08`})
-	config := fs.String("config", "", "detection `FILE` whose clickhouse: keeps the silences (required)")
+	config := fs.String("config", "", "config `FILE` (run's) whose clickhouse: keeps the silences (required)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}

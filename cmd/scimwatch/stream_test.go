@@ -173,7 +173,7 @@ func TestReplayRejectsOverridesOfUnknownRules(t *testing.T) {
 func TestDetectionConfigErrorsAtOnce(t *testing.T) {
 	cfg := writeFile(t, "detect.yaml", "calendar:\n  default: {start: \"25:00\", end: \"19:00\"}\ndetect:\n  max_keys: -5\n  lateness: 1m\n")
 	code, _, errs := runCLI(t, "", "rules", "lint", "--config", cfg, "../../rules/builtin")
-	for _, want := range []string{"line 5: field lateness not found", "detect: max_keys: must be positive", `calendar: default: "25:00" is not HH:MM`} {
+	for _, want := range []string{"line 5: unknown key `lateness` in detect (did you mean `allowed_lateness`?)", "detect.max_keys: must be positive", `calendar: default: "25:00" is not HH:MM`} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q: %q", want, errs)
 		}

@@ -1,9 +1,9 @@
-// Package history is detection's use of ClickHouse: the stored events the
+// Package eventstore is detection's use of ClickHouse: the stored events the
 // rules that learn from history (new_term, baseline) warm from, the
 // queries of scheduled rules, when each key of a scheduled rule was last
 // reported, and where each detector's stream had got to (its checkpoint).
 // The tables are created by the database's migrations
-// (ingest/clickhouse/migrations/0004_accounts.sql) and work on ClickHouse
+// (storage/clickhouse/migrations/0004_accounts.sql) and work on ClickHouse
 // 18.16.
 package eventstore
 

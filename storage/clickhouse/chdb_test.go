@@ -22,7 +22,7 @@ func fixture(t *testing.T) []clickhouse.Row {
 	var rows []clickhouse.Row
 	for _, f := range []string{"okta/testdata/app-users.ndjson", "okta/testdata/vendor-shaped.ndjson", "entra/testdata/hr-inbound.ndjson",
 		"entra/testdata/provisioning.ndjson", "scim/testdata/app-writes.ndjson", "scim/testdata/requests.ndjson", "gworkspace/testdata/exports.ndjson"} {
-		b, err := os.ReadFile(filepath.Join("../source", f))
+		b, err := os.ReadFile(filepath.Join("../../ingest/source", f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"container/heap"
@@ -39,7 +39,7 @@ func (s *eventStream) Next() (*event.Event, error) {
 		var re *source.RecordError
 		if errors.As(err, &re) {
 			s.rejected++
-			reportReject(s.errw, s.label, re.Line, re)
+			source.ReportReject(s.errw, s.label, re.Line, re)
 			continue
 		}
 		if err != nil {
@@ -48,7 +48,7 @@ func (s *eventStream) Next() (*event.Event, error) {
 		s.next = 0
 		if s.evs, err = (source.Auto{SkipRaw: true}).Normalize(s.evs[:0], rec.Data, s.tenant); err != nil {
 			s.rejected++
-			reportReject(s.errw, s.label, rec.Line, err)
+			source.ReportReject(s.errw, s.label, rec.Line, err)
 		}
 		source.DefaultLimits().Apply(s.evs, time.Now())
 	}

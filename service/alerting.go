@@ -1,12 +1,10 @@
-package main
+package service
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -20,47 +18,56 @@ import (
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-// notifying is alerting as detect and replay --notify run it: the
-// notifier, its store, its integrations and its HTTP endpoints, one
-// lifecycle.
+// notifying is alerting as run, detect and replay --notify run it: the
+// notifier, its store, its integrations, one lifecycle; its endpoint
+// (Slack's interactions) and readiness are registered with the server.
 type notifying struct {
 	n      *alerting.Notifier
 	ch     *clickhouse.Store
-	srv    *http.Server
-	addr   string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// openStore returns alerting's store: ClickHouse (migrated) or memory.
-func openStore(ctx context.Context, cfg *detectionConfig, logger *slog.Logger) (alerting.Store, *clickhouse.Store, error) {
+// OpenAlertStore returns alerting's store: ClickHouse (migrated) or
+// memory (then the ClickHouse store is nil).
+func OpenAlertStore(ctx context.Context, cfg *Config, logger *slog.Logger) (alerting.Store, *clickhouse.Store, error) {
 	if cfg.Alerting.Store == "memory" {
 		logger.Warn("alerting.store is memory: alerts, their history and silences are lost at exit")
 		return alerting.NewMemoryStore(), nil, nil
 	}
-	ch, err := clickhouse.Open(cfg.ClickHouse, logger)
-	if err != nil {
-		return nil, nil, err
-	}
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := ch.Migrate(mctx); err != nil {
-		ch.Close()
-		return nil, nil, fmt.Errorf("clickhouse (alerting.store): %w", err)
+	ch, err := openMigrated(mctx, cfg.ClickHouse, logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("alerting.store: %w", err)
 	}
 	return alertstore.New(ch), ch, nil
 }
 
+// openMigrated opens ClickHouse and applies the migrations not yet
+// applied (the commands that read or write it may be the first to run).
+func openMigrated(ctx context.Context, cfg clickhouse.Config, logger *slog.Logger) (*clickhouse.Store, error) {
+	store, err := clickhouse.Open(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("clickhouse: applying migrations: %w", err)
+	}
+	return store, nil
+}
+
 // startNotifying starts alerting as configured, or returns nil when no
 // integration is.
-func startNotifying(ctx context.Context, cfg *detectionConfig, reg *prometheus.Registry, logger *slog.Logger) (*notifying, error) {
+func startNotifying(ctx context.Context, cfg *Config, srv *Server, reg prometheus.Registerer, logger *slog.Logger) (*notifying, error) {
 	ac := &cfg.Alerting
-	if !ac.enabled() {
+	if !ac.Enabled() {
 		return nil, nil
 	}
 	var receivers []alerting.Receiver
 	var sl *slack.Receiver
-	if ac.slackOn() {
+	if ac.SlackOn() {
 		r, err := slack.New(ac.Slack, logger.With("integration", "slack"))
 		if err != nil {
 			return nil, err
@@ -68,14 +75,14 @@ func startNotifying(ctx context.Context, cfg *detectionConfig, reg *prometheus.R
 		sl = r
 		receivers = append(receivers, r)
 	}
-	if ac.alertmanagerOn() {
+	if ac.AlertmanagerOn() {
 		r, err := alertmanager.New(ac.Alertmanager)
 		if err != nil {
 			return nil, err
 		}
 		receivers = append(receivers, r)
 	}
-	store, ch, err := openStore(ctx, cfg, logger)
+	store, ch, err := OpenAlertStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -84,30 +91,25 @@ func startNotifying(ctx context.Context, cfg *detectionConfig, reg *prometheus.R
 		ch.Close()
 		return nil, err
 	}
-	extra := map[string]http.Handler{}
 	if sl != nil {
 		in, err := slack.NewInteractions(ac.Slack, n, store, reg, logger.With("component", "slack-interactions"))
 		if err != nil {
 			logger.Warn("Slack's buttons will not work: no signing secret to check them with", "err", err)
-		} else {
-			extra["/slack/interactions"] = in
+		} else if srv != nil {
+			srv.Handle("/slack/interactions", in)
 		}
 	}
-	ln, err := net.Listen("tcp", ac.HTTP.Listen)
-	if err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("alerting.http.listen: %w", err)
+	if srv != nil {
+		srv.Ready("alerting", func(context.Context) error {
+			if !n.Ready() {
+				return errors.New("loading its stored alerts and silences")
+			}
+			return nil
+		})
 	}
 	nctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a := &notifying{n: n, ch: ch, cancel: cancel, addr: ln.Addr().String(),
-		srv: &http.Server{Handler: n.Handler(reg, extra), ReadHeaderTimeout: 5 * time.Second}}
-	a.wg.Add(2)
-	go func() {
-		defer a.wg.Done()
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("alerting http", "err", err)
-		}
-	}()
+	a := &notifying{n: n, ch: ch, cancel: cancel}
+	a.wg.Add(1)
 	go func() { defer a.wg.Done(); _ = n.Run(nctx) }()
 	// The stored state loads before the first alert is taken (the engine
 	// would hand alerts over again anyway, but replay starts at once).
@@ -122,7 +124,7 @@ func startNotifying(ctx context.Context, cfg *detectionConfig, reg *prometheus.R
 		}
 		break
 	}
-	logger.Info("alerting on", "slack", ac.slackOn(), "alertmanager", ac.alertmanagerOn(), "store", ac.Store, "http", a.addr)
+	logger.Info("alerting on", "slack", ac.SlackOn(), "alertmanager", ac.AlertmanagerOn(), "store", ac.Store)
 	return a, nil
 }
 
@@ -151,9 +153,6 @@ func (a *notifying) stop(grace time.Duration) {
 	defer cancel()
 	a.n.Drain(ctx)
 	a.cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = a.srv.Shutdown(sctx)
 	a.wg.Wait()
 	a.ch.Close()
 }

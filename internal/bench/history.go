@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -24,45 +24,6 @@ import (
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-func benchHistoryCmd(ctx context.Context, c *cmdIO, args []string) int {
-	fs := c.flags(help{name: "bench history",
-		about: `Measures what history-aware detection costs, against a real ClickHouse:
- 1. import: generates --days of history for one tenant (acme, Okta and its SCIM
-    clients) of --users users and --admins admins, and imports it --runs times,
-    each into an empty database, with "scimwatch import" as a child process:
-    events/s and the child's peak RSS;
- 2. warm: the built-in new_term and baseline rules learn it all from
-    ClickHouse, --runs times, each with a fresh engine: time, events/s, this
-    process's peak RSS and the heap the learned state holds after it;
- 3. scheduled: inserts --events events (3 tenants of 200,000 users, 90 days,
-    logins, SCIM updates, group and role changes, lifecycle) with one INSERT ...
-    SELECT through the account views, then runs each scheduled rule's query
-    for each tenant --runs times: time and rows read per query.
-Uses databases of its own, dropped at the end (--keep keeps them). Start
-ClickHouse first: ./.ci/services.sh start.`,
-		example: `scimwatch bench history --users 10000 --admins 100 --days 30 --events 10000000 --runs 3`})
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
-	dir := fs.String("rules", "rules/builtin", "rules `DIR` whose new_term, baseline and scheduled rules are measured")
-	users := fs.Int("users", 10000, "users of the imported tenant")
-	admins := fs.Int("admins", 100, "admins of the imported tenant (the actors)")
-	days := fs.Int("days", 30, "days of imported history")
-	events := fs.Int("events", 10000000, "events for the scheduled queries (0: skip)")
-	runs := fs.Int("runs", 3, "runs of each measurement; medians are printed")
-	keep := fs.Bool("keep", false, "keep the databases")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if *runs < 1 || *users <= *admins || *admins < 2 || *days < 1 || *events < 0 {
-		return fs.fail("--runs at least 1, --admins at least 2 and fewer than --users, --days at least 1")
-	}
-	b := &historyBench{out: c.stdout, chAddr: *chAddr, dir: *dir, runs: *runs, keep: *keep}
-	if err := b.run(ctx, *users, *admins, *days, *events); err != nil {
-		fmt.Fprintln(c.stderr, "scimwatch bench history:", err)
-		return 1
-	}
-	return 0
-}
-
 type historyBench struct {
 	out    io.Writer
 	chAddr string
@@ -80,7 +41,7 @@ func (b *historyBench) chConfig(db string) clickhouse.Config {
 }
 
 func (b *historyBench) run(ctx context.Context, users, admins, days, events int) error {
-	if err := pingClickHouse(ctx, b.chAddr); err != nil {
+	if err := clickhouse.Reachable(ctx, b.chAddr); err != nil {
 		return fmt.Errorf("%w\nstart it with ./.ci/services.sh start", err)
 	}
 	set, err := rules.Load(rules.Options{}, b.dir)
@@ -115,7 +76,7 @@ func (b *historyBench) run(ctx context.Context, users, admins, days, events int)
 		days, end.Format(time.RFC3339), users, admins, len(files), float64(size)/(1<<20))
 	warmDB, err := b.importRuns(ctx, exe, files)
 	if !b.keep {
-		defer dropDatabase(b.chConfig(warmDB))
+		defer clickhouse.DropDatabase(b.chConfig(warmDB))
 	}
 	if err != nil {
 		return err
@@ -139,7 +100,7 @@ func (b *historyBench) importRuns(ctx context.Context, exe string, files []strin
 	var db string
 	for i := 0; i < b.runs; i++ {
 		if db != "" && !b.keep {
-			dropDatabase(b.chConfig(db))
+			clickhouse.DropDatabase(b.chConfig(db))
 		}
 		db = fmt.Sprintf("scimwatch_bench_import_%s_%d", b.id, i)
 		cfgPath := filepath.Join(b.tmp, "import.yaml")
@@ -227,7 +188,7 @@ func (b *historyBench) scheduledRuns(ctx context.Context, set *rules.Set, n int,
 	db := "scimwatch_bench_scheduled_" + b.id
 	cfg := b.chConfig(db)
 	if !b.keep {
-		defer dropDatabase(cfg)
+		defer clickhouse.DropDatabase(cfg)
 	}
 	store, err := clickhouse.Open(cfg, nil)
 	if err != nil {
@@ -335,4 +296,11 @@ func median(xs []float64) float64 {
 	}
 	s := slices.Sorted(slices.Values(xs))
 	return s[len(s)/2]
+}
+
+// History measures import, warming the learned rules and the scheduled
+// queries on ClickHouse (scimwatch bench history).
+func History(ctx context.Context, out io.Writer, chAddr, dir string, runs int, keep bool, users, admins, days, events int) error {
+	b := &historyBench{out: out, chAddr: chAddr, dir: dir, runs: runs, keep: keep}
+	return b.run(ctx, users, admins, days, events)
 }

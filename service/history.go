@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-// historyConfig is the history: section of the detection config: where
+// HistoryConfig is the history: section: where
 // the rules that learn (new_term, baseline) warm from, where scheduled
 // rules run, and this detector's checkpoint.
-type historyConfig struct {
+type HistoryConfig struct {
 	// Store is clickhouse (the clickhouse: section) or none: rules that
 	// learn then start cold and learn from the stream alone (they fire
 	// after min_history of it), and scheduled rules do not run.
@@ -35,15 +35,19 @@ type historyConfig struct {
 	WarmTimeout time.Duration `yaml:"warm_timeout"`
 }
 
-func defaultHistoryConfig() historyConfig {
-	return historyConfig{Store: "clickhouse", Checkpoint: "default", CheckpointEvery: 10 * time.Second, WarmTimeout: 10 * time.Minute}
+// DefaultHistoryConfig is history: when the file says nothing.
+func DefaultHistoryConfig() HistoryConfig {
+	return HistoryConfig{Store: "clickhouse", Checkpoint: "default", CheckpointEvery: 10 * time.Second, WarmTimeout: 10 * time.Minute}
 }
 
-func (c *historyConfig) validate(ch *clickhouse.Config) []error {
+func (c *HistoryConfig) validate(ch *clickhouse.Config, checkCH bool) []error {
 	var errs []error
 	switch c.Store {
 	case "none":
 	case "clickhouse":
+		if !checkCH {
+			break
+		}
 		if err := ch.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("clickhouse (history.store): %w", err))
 		}
@@ -74,7 +78,7 @@ func needsHistory(set *rules.Set) bool {
 // It connects in the background and retries, so that detection of the
 // other rules never waits for ClickHouse.
 type historyRun struct {
-	cfg     historyConfig
+	cfg     HistoryConfig
 	chCfg   clickhouse.Config
 	eng     *detect.Engine
 	reg     prometheus.Registerer
@@ -96,7 +100,7 @@ type historyRun struct {
 
 // startHistory starts it, or returns nil when the config or the rules need
 // none.
-func startHistory(ctx context.Context, cfg *detectionConfig, set *rules.Set, eng *detect.Engine, reg prometheus.Registerer, logger *slog.Logger) *historyRun {
+func startHistory(ctx context.Context, cfg *Config, set *rules.Set, eng *detect.Engine, reg prometheus.Registerer, logger *slog.Logger) *historyRun {
 	if !needsHistory(set) {
 		return nil
 	}
@@ -191,15 +195,11 @@ func (h *historyRun) run(ctx context.Context) {
 func (h *historyRun) connect(ctx context.Context) (*clickhouse.Store, *eventstore.Store, error) {
 	wait := time.Second
 	for {
-		store, err := clickhouse.Open(h.chCfg, h.logger)
+		mctx, cancel := context.WithTimeout(ctx, time.Minute)
+		store, err := openMigrated(mctx, h.chCfg, h.logger)
+		cancel()
 		if err == nil {
-			mctx, cancel := context.WithTimeout(ctx, time.Minute)
-			err = store.Migrate(mctx)
-			cancel()
-			if err == nil {
-				return store, eventstore.New(store), nil
-			}
-			store.Close()
+			return store, eventstore.New(store), nil
 		}
 		h.logger.Error("ClickHouse for history is not reachable; rules that learn learn from the stream meanwhile, scheduled rules wait", "err", err, "retry_in", wait)
 		select {

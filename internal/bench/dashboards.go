@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,37 +11,8 @@ import (
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-func benchDashboardsCmd(ctx context.Context, c *cmdIO, args []string) int {
-	fs := c.flags(help{name: "bench dashboards",
-		about: `Measures the dashboards' ClickHouse queries: fills a database of its own with
---events events (three tenants of 200,000 users, 90 days: logins, SCIM
-updates, group and role changes, lifecycle) by one INSERT ... SELECT through the
-account views, rolls up the past days for the activity panels as scimwatch run
-does (--rollup=false skips it: the panels then read events alone), then runs
-every ClickHouse panel query of every dashboard, its macros expanded as the
-Grafana plugin does (interval rounded as Grafana rounds it), over the last 7
-days and over all 90, --runs times each, and prints the median time and rows read of each. The
-database is dropped at the end (--keep keeps it). Start ClickHouse first:
-./.ci/services.sh start.`,
-		example: `scimwatch bench dashboards --events 100000000 --runs 3`})
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
-	events := fs.Int("events", 10000000, "events")
-	runs := fs.Int("runs", 3, "runs of each query")
-	keep := fs.Bool("keep", false, "keep the database")
-	rollup := fs.Bool("rollup", true, "roll up the past days first, as scimwatch run does every clickhouse.rollup_interval (false: measure the panels reading events alone)")
-	db := fs.String("database", "", "use this existing `DATABASE` (filled by an earlier --keep run) instead of filling one")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if err := benchDashboards(ctx, c, *chAddr, *events, *runs, *keep, *rollup, *db); err != nil {
-		fmt.Fprintln(c.stderr, "scimwatch bench dashboards:", err)
-		return 1
-	}
-	return 0
-}
-
-func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, keep, rollup bool, existing string) error {
-	if err := pingClickHouse(ctx, chAddr); err != nil {
+func Dashboards(ctx context.Context, c IO, chAddr string, n, runs int, keep, rollup bool, existing string) error {
+	if err := clickhouse.Reachable(ctx, chAddr); err != nil {
 		return err
 	}
 	cfg := clickhouse.DefaultConfig()
@@ -49,9 +20,9 @@ func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, 
 	cfg.Database = existing
 	if existing == "" {
 		cfg.Database = "scimwatch_bench_dash_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		fmt.Fprintf(c.stdout, "database %s\n", cfg.Database)
+		fmt.Fprintf(c.Stdout, "database %s\n", cfg.Database)
 		if !keep {
-			defer dropDatabase(cfg)
+			defer clickhouse.DropDatabase(cfg)
 		}
 	}
 	store, err := clickhouse.Open(cfg, nil)
@@ -71,13 +42,13 @@ func benchDashboards(ctx context.Context, c *cmdIO, chAddr string, n, runs int, 
 				return fmt.Errorf("filling: %w", err)
 			}
 		}
-		fmt.Fprintf(c.stdout, "%d events in %s (3 tenants, 90 days to %s), inserted in %.0f s\n", n, cfg.Database, end.Format("2006-01-02"), time.Since(start).Seconds())
+		fmt.Fprintf(c.Stdout, "%d events in %s (3 tenants, 90 days to %s), inserted in %.0f s\n", n, cfg.Database, end.Format("2006-01-02"), time.Since(start).Seconds())
 	} else {
 		_ = store.Conn().QueryRow(ctx, "SELECT max(time) FROM "+cfg.Database+".events").Scan(&end)
 	}
 	var total uint64
 	_ = store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.Database+".events").Scan(&total)
-	fmt.Fprintf(c.stdout, "events table: %d rows\n", total)
+	fmt.Fprintf(c.Stdout, "events table: %d rows\n", total)
 	// Some alerts, for the alerts panels to have rows to read.
 	if err := store.Conn().Exec(ctx, "INSERT INTO "+cfg.Database+`.alerts (tenant, id, rule, severity, status, first, first_ms, last_ms, count, version, status_at_ms)
 SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-role-change', 'privileged-role-grant', 'stale-account'][number % 3 + 1],
@@ -90,7 +61,7 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "roll-ups: %d days rolled up in %.1f s (%d already current)\n", len(st.Rolled), time.Since(start).Seconds(), st.Current)
+		fmt.Fprintf(c.Stdout, "roll-ups: %d days rolled up in %.1f s (%d already current)\n", len(st.Rolled), time.Since(start).Seconds(), st.Current)
 	}
 	conn, err := store.QueryConn()
 	if err != nil {
@@ -100,7 +71,7 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
 	tenants := []string{"acme", "globex", "initech"}
 	for _, span := range []time.Duration{7 * 24 * time.Hour, 90 * 24 * time.Hour} {
 		interval := niceInterval(span / 200)
-		fmt.Fprintf(c.stdout, "\nlast %d days, interval %s:\n", int(span.Hours()/24), interval)
+		fmt.Fprintf(c.Stdout, "\nlast %d days, interval %s:\n", int(span.Hours()/24), interval)
 		for _, d := range dashboards.All() {
 			for _, p := range d.Panels {
 				if p.Datasource != dashboards.ClickHouse {
@@ -120,7 +91,7 @@ SELECT ['acme', 'globex', 'initech'][number % 3 + 1], toString(number), ['bulk-r
 					secs, read = append(secs, s), r
 				}
 				slices.Sort(secs)
-				fmt.Fprintf(c.stdout, "  %-22s %-52s %7.3f s  %11d rows read\n", d.UID[len("scimwatch-"):], p.Title, secs[len(secs)/2], read)
+				fmt.Fprintf(c.Stdout, "  %-22s %-52s %7.3f s  %11d rows read\n", d.UID[len("scimwatch-"):], p.Title, secs[len(secs)/2], read)
 			}
 		}
 	}

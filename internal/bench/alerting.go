@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -22,38 +22,7 @@ import (
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
-// benchAlertingCmd measures alerting's latency: from the detector reading
-// an event to the Slack API call that posts its alert, at a steady rate,
-// with grouping off.
-func benchAlertingCmd(ctx context.Context, c *cmdIO, args []string) int {
-	fs := c.flags(help{name: "bench alerting",
-		about: `Feeds --count events at --rate events/s, each raising an alert of a simple
-rule, through the detection engine and the notifier (group_wait 0, one
-notification per alert) to a Slack workspace served over HTTP on 127.0.0.1
-(slack-go's slacktest), and prints the time from the engine reading each
-event to the chat.postMessage call that posts it: p50, p99 and max. The
-notifier stores each alert in ClickHouse before it posts (--store
-clickhouse, the durable default; it needs ./.ci/services.sh start) or in
-memory.`,
-		example: `scimwatch bench alerting --count 2000 --rate 50`})
-	count := fs.Int("count", 2000, "events, each raising one alert")
-	rate := fs.Int("rate", 50, "events/s")
-	storeKind := fs.String("store", "clickhouse", "`clickhouse|memory`: where the notifier stores alerts before delivering them")
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if *count < 1 || *rate < 1 {
-		return fs.fail("--count and --rate must be positive")
-	}
-	if err := benchAlerting(ctx, c, *count, *rate, *storeKind, *chAddr); err != nil {
-		fmt.Fprintln(c.stderr, "scimwatch bench alerting:", err)
-		return 1
-	}
-	return 0
-}
-
-func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, chAddr string) error {
+func Alerting(ctx context.Context, c IO, count, rate int, storeKind, chAddr string) error {
 	ws := fakeslack.Start()
 	defer ws.Stop()
 	var mu sync.Mutex
@@ -73,7 +42,7 @@ func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, ch
 
 	var store alerting.Store = alerting.NewMemoryStore()
 	if storeKind == "clickhouse" {
-		if err := pingClickHouse(ctx, chAddr); err != nil {
+		if err := clickhouse.Reachable(ctx, chAddr); err != nil {
 			return fmt.Errorf("%w\nstart it with ./.ci/services.sh start, or run with --store memory", err)
 		}
 		cfg := clickhouse.DefaultConfig()
@@ -84,7 +53,7 @@ func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, ch
 			return err
 		}
 		defer ch.Close()
-		defer dropDatabase(cfg)
+		defer clickhouse.DropDatabase(cfg)
 		if err := ch.Migrate(ctx); err != nil {
 			return err
 		}
@@ -137,7 +106,7 @@ func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, ch
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%d events at %d/s, each an alert, through the engine and the notifier (store: %s) to Slack over HTTP\n", count, rate, storeKind)
+	fmt.Fprintf(c.Stdout, "%d events at %d/s, each an alert, through the engine and the notifier (store: %s) to Slack over HTTP\n", count, rate, storeKind)
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	begin := time.Now()
@@ -177,7 +146,7 @@ func benchAlerting(ctx context.Context, c *cmdIO, count, rate int, storeKind, ch
 	mu.Unlock()
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Fprintf(c.stdout, "latency, event read to chat.postMessage, %d alerts: p50 %v, p99 %v, max %v (%.0f alerts/s over %.1f s)\n",
+	fmt.Fprintf(c.Stdout, "latency, event read to chat.postMessage, %d alerts: p50 %v, p99 %v, max %v (%.0f alerts/s over %.1f s)\n",
 		len(lat), q(0.50).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond),
 		float64(len(lat))/wall.Seconds(), wall.Seconds())
 	return nil
