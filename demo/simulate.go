@@ -147,6 +147,7 @@ type fileSink struct {
 	closers  []*os.File
 	tenantOf map[string]string
 	n        int
+	counts   map[string]int
 }
 
 func (f *fileSink) Write(_ context.Context, tenant, src string, rec []byte) error {
@@ -170,6 +171,10 @@ func (f *fileSink) Write(_ context.Context, tenant, src string, rec []byte) erro
 		f.tenantOf[name] = tenant
 	}
 	f.n++
+	if f.counts == nil {
+		f.counts = map[string]int{}
+	}
+	f.counts[name]++
 	if _, err := w.Write(rec); err != nil {
 		return err
 	}
@@ -195,7 +200,7 @@ func (f *fileSink) Close() error {
 	return err
 }
 
-// NewKafkaSink returns a sink to PREFIX<tenant>. kafkaSink writes records to PREFIX<tenant>, keyed by tenant.
+// kafkaSink writes records to PREFIX<tenant>, keyed by tenant.
 type kafkaSink struct {
 	w       *kafkago.Writer
 	prefix  string
@@ -203,7 +208,9 @@ type kafkaSink struct {
 	pending []kafkago.Message
 }
 
-func NewKafkaSink(brokers []string, prefix string) *kafkaSink {
+// NewKafkaSink returns a sink writing each tenant's records to the topic
+// PREFIX<tenant> of brokers, keyed by tenant.
+func NewKafkaSink(brokers []string, prefix string) Sink {
 	w := kafka.Client{Brokers: brokers}.Writer("")
 	w.Balancer, w.BatchTimeout, w.BatchSize, w.RequiredAcks, w.AllowAutoTopicCreation = &kafkago.Hash{}, 5*time.Millisecond, 1000, kafkago.RequireAll, true
 	return &kafkaSink{prefix: prefix, w: w}

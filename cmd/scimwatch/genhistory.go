@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/scimwatch/scimwatch/demo"
 	"github.com/scimwatch/scimwatch/demo/synth"
 )
 
@@ -59,34 +57,6 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 	case fs.NArg() > 0:
 		return fs.fail("takes no arguments")
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintln(stderr, "scimwatch generate history:", err)
-		return 1
-	}
-	files := map[string]*bufio.Writer{}
-	var closers []*os.File
-	counts := map[string]int{}
-	emit := func(tenant, source string, rec []byte) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		name := filepath.Join(*out, tenant+"."+source+".ndjson")
-		w := files[name]
-		if w == nil {
-			f, err := os.Create(name)
-			if err != nil {
-				return err
-			}
-			closers = append(closers, f)
-			w = bufio.NewWriterSize(f, 256<<10)
-			files[name] = w
-		}
-		counts[name]++
-		if _, err := w.Write(rec); err != nil {
-			return err
-		}
-		return w.WriteByte('\n')
-	}
 	cfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(*users, *admins), End: endT, Days: *days, Seed: *seed, Plant: *plant}
 	var picked map[string]bool // nil: all
 	if *only != "" {
@@ -100,56 +70,10 @@ scimwatch import --config detect.yaml --tenant acme history/acme.okta.ndjson his
 			}
 			picked[name] = true
 		}
-		all := emit
-		emit = func(tenant, source string, rec []byte) error {
-			if !picked[tenant] {
-				return nil
-			}
-			return all(tenant, source, rec)
-		}
 	}
-	plants, err := synth.History(cfg, emit)
-	for _, w := range files {
-		if ferr := w.Flush(); err == nil {
-			err = ferr
-		}
-	}
-	for _, f := range closers {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := demo.WriteHistory(ctx, cfg, *out, picked, stdout); err != nil {
 		fmt.Fprintln(stderr, "scimwatch generate history:", err)
 		return 1
-	}
-	total := 0
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range counts {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
-		fmt.Fprintf(stdout, "%-40s %9d records\n", name, counts[name])
-		total += counts[name]
-	}
-	fmt.Fprintf(stdout, "%d records from %s to %s. Import them with:\n", total, endT.AddDate(0, 0, -*days).Format("2006-01-02"), endT.Format("2006-01-02"))
-	for _, t := range cfg.Tenants {
-		if picked != nil && !picked[t.Name] {
-			continue
-		}
-		fmt.Fprintf(stdout, "  scimwatch import --config CONFIG --tenant %s %s %s\n", t.Name,
-			filepath.Join(*out, t.Name+"."+t.Source+".ndjson"), filepath.Join(*out, t.Name+".scim.ndjson"))
-	}
-	if len(plants) > 0 {
-		fmt.Fprintln(stdout, "Planted:")
-		for _, p := range plants {
-			if picked != nil && !picked[p.Tenant] {
-				continue
-			}
-			fmt.Fprintf(stdout, "  %-26s tenant %-8s key %-40s %s\n", p.Rule, p.Tenant, p.Key, p.At.UTC().Format(time.RFC3339))
-		}
 	}
 	return 0
 }
