@@ -199,7 +199,6 @@ func (c *Config) Validate(uses Uses) error {
 	}
 	var errs []error
 	if uses&UsesIngest != 0 {
-		c.Config.ShutdownTimeout = c.ShutdownTimeout
 		if err := c.Config.Validate(); err != nil {
 			errs = append(errs, err)
 		}

@@ -39,6 +39,9 @@ type RunOptions struct {
 	OnAlert func(detect.Alert)
 	// OnInsert sees each batch ClickHouse acknowledged.
 	OnInsert func(rows []clickhouse.Row, acked time.Time)
+	// IngestOnly runs ingest whatever the file's components: say
+	// (scimwatch ingest, on run's file too), also after a reload.
+	IngestOnly bool
 }
 
 // Run runs the components cfg enables (ingest, detection with alerting)
@@ -54,6 +57,9 @@ func Run(ctx context.Context, path string, cfg Config, opts RunOptions) error {
 	}
 	if opts.Watch <= 0 {
 		opts.Watch = 2 * time.Second
+	}
+	if opts.IngestOnly {
+		cfg.Components.Ingest, cfg.Components.Detect = true, false
 	}
 	if err := cfg.Validate(UsesService); err != nil {
 		return err
@@ -80,9 +86,11 @@ func Run(ctx context.Context, path string, cfg Config, opts RunOptions) error {
 				if err != nil || bytes.Equal(b, current) {
 					continue // unchanged: the rules reload by themselves
 				}
-				next, err := Load(path, UsesService)
+				next, err := Load(path, UsesClickHouse)
 				if err == nil {
-					next.Components = cfg.Components // what the command runs stays
+					if opts.IngestOnly {
+						next.Components.Ingest, next.Components.Detect = true, false
+					}
 					err = next.Validate(UsesService)
 				}
 				if err != nil {

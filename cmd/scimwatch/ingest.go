@@ -42,8 +42,7 @@ and exits.`,
 	if !ok {
 		return 1
 	}
-	cfg.Components.Ingest, cfg.Components.Detect = true, false // the file may be run's
-	opts := service.RunOptions{Logger: logger}
+	opts := service.RunOptions{Logger: logger, IngestOnly: true} // the file may be run's
 
 	var gen *demo.Generated
 	if *generate > 0 {

@@ -94,7 +94,6 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
 
 	cfg := service.DefaultConfig()
-	cfg.Components.Detect = false
 	cfg.Kafka.Brokers = b.brokers
 	cfg.Kafka.Group = topic
 	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
@@ -108,7 +107,7 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ready := make(chan struct{})
-	opts := service.RunOptions{OnInsert: b.onInsert, OnServing: func([]string, string) { close(ready) }}
+	opts := service.RunOptions{IngestOnly: true, OnInsert: b.onInsert, OnServing: func([]string, string) { close(ready) }}
 	errc := make(chan error, 1)
 	go func() { errc <- service.Run(runCtx, "", cfg, opts) }()
 	select {
