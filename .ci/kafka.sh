@@ -9,8 +9,14 @@
 #   .ci/kafka.sh status    exit 0 when it runs and listens
 #   .ci/kafka.sh env       print the variables the tests read
 #
-# SCIMWATCH_KAFKA_DIR (default: a directory under /tmp) holds config, data
-# and logs; SCIMWATCH_KAFKA_PORT the client port (19092).
+# SCIMWATCH_KAFKA_DIR (default: a directory under /tmp) holds config, data,
+# logs and the test CA; SCIMWATCH_KAFKA_PORT the plaintext client port
+# (19092). The same broker also listens with SASL_SSL on port + 2 (19094),
+# as managed Kafka and Azure Event Hubs do: a certificate signed by a CA
+# made here with openssl (tls/ca.crt), SCRAM-SHA-256 and SCRAM-SHA-512
+# users created at format time, PLAIN users in the listener's JAAS config,
+# among them Event Hubs' shape ($ConnectionString, the connection string as
+# the password). The passwords are test fixtures, printed by env.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +25,13 @@ libs=$root/.cache/kafka-$version/libs
 dir=${SCIMWATCH_KAFKA_DIR:-/tmp/scimwatch-kafka}
 port=${SCIMWATCH_KAFKA_PORT:-19092}
 cport=$((port + 1))
+sport=$((port + 2))
 pidfile=$dir/kafka.pid
+# Test fixtures, not secrets: the users of the SASL_SSL listener.
+scram_user=scimwatch-scram scram_password=scram-test-password
+plain_user=scimwatch-plain plain_password=plain-test-password
+eventhubs_password='Endpoint=sb://scimwatch-test.servicebus.windows.net/;SharedAccessKeyName=scimwatch;SharedAccessKey=test-key='
+storepass=scimwatch-test-store
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +52,22 @@ fetch() {
   fi
 }
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; }
+
+# certificates makes the test CA and the broker's certificate (for
+# 127.0.0.1 and localhost), and the broker's PKCS#12 keystore.
+certificates() {
+  local t=$dir/tls
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=scimwatch test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/san.ext"
+  openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+  openssl pkcs12 -export -in "$t/server.crt" -inkey "$t/server.key" -certfile "$t/ca.crt" \
+    -out "$t/server.p12" -passout "pass:$storepass"
+}
 
 start() {
   fetch
@@ -48,15 +75,23 @@ start() {
   stop
   rm -rf "$dir"
   mkdir -p "$dir/data" "$dir/log"
+  certificates
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.ssl.keystore.location=$dir/tls/server.p12
+listener.name.sasl_ssl.ssl.keystore.password=$storepass
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$plain_user="$plain_password" user_\$ConnectionString="$eventhubs_password";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$dir/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -70,8 +105,11 @@ auto.create.topics.enable=true
 PROPS
   local java_opts=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true -Dorg.slf4j.simpleLogger.defaultLogLevel=warn)
   java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)" \
-    -c "$dir/server.properties" >"$dir/log/format.log" 2>&1 || { cat "$dir/log/format.log" >&2; exit 1; }
-  log "starting on 127.0.0.1:$port (data in $dir)"
+    -c "$dir/server.properties" \
+    --add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_password]" \
+    --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_password]" \
+    >"$dir/log/format.log" 2>&1 || { cat "$dir/log/format.log" >&2; exit 1; }
+  log "starting on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sport (data in $dir)"
   nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/log/server.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
@@ -86,6 +124,13 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) if running && listening; then echo "kafka: running on 127.0.0.1:$port"; else echo "kafka: not running"; exit 1; fi ;;
-  env) echo "SCIMWATCH_TEST_KAFKA=127.0.0.1:$port" ;;
+  env)
+    echo "SCIMWATCH_TEST_KAFKA=127.0.0.1:$port"
+    echo "SCIMWATCH_TEST_KAFKA_SASL_SSL=127.0.0.1:$sport"
+    echo "SCIMWATCH_TEST_KAFKA_CA=$dir/tls/ca.crt"
+    echo "SCIMWATCH_TEST_KAFKA_SCRAM=$scram_user:$scram_password"
+    echo "SCIMWATCH_TEST_KAFKA_PLAIN=$plain_user:$plain_password"
+    echo "SCIMWATCH_TEST_KAFKA_EVENTHUBS=$eventhubs_password"
+    ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

@@ -135,7 +135,7 @@ func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days
 	case <-ctx.Done():
 		return nil
 	}
-	sink := NewKafkaSink(brokers, "idp-")
+	sink := NewKafkaSink(kafka.Client{Brokers: brokers}, "idp-")
 	defer sink.Close()
 	sim.Stdout = io.Discard
 	sim.OnInject = func(p synth.Plant) {

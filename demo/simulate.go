@@ -210,8 +210,8 @@ type kafkaSink struct {
 
 // NewKafkaSink returns a sink writing each tenant's records to the topic
 // PREFIX<tenant> of brokers, keyed by tenant.
-func NewKafkaSink(brokers []string, prefix string) Sink {
-	w := kafka.Client{Brokers: brokers}.Writer("")
+func NewKafkaSink(client kafka.Client, prefix string) Sink {
+	w := client.Writer("")
 	w.Balancer, w.BatchTimeout, w.BatchSize, w.RequiredAcks, w.AllowAutoTopicCreation = &kafkago.Hash{}, 5*time.Millisecond, 1000, kafkago.RequireAll, true
 	return &kafkaSink{prefix: prefix, w: w}
 }

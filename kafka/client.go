@@ -10,27 +10,94 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/scimwatch/scimwatch/internal/secret"
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
-// Client is how scimwatch reaches Kafka: the kafka: section's brokers.
-// Every connection scimwatch opens to Kafka is made through it.
+// Client is how scimwatch reaches Kafka: the kafka: section's brokers and
+// security. Every connection scimwatch opens to Kafka is made through it,
+// so that TLS and SASL hold for every one: groups, partition readers,
+// writers, the lag client, readiness.
 type Client struct {
 	// Brokers are the bootstrap brokers, host:port. None: scimwatch run
 	// starts an embedded in-memory broker.
 	Brokers []string `yaml:"brokers"`
+	// SecurityProtocol is Kafka's own name for how connections are made:
+	// PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL.
+	SecurityProtocol string     `yaml:"security_protocol"`
+	TLS              TLSConfig  `yaml:"tls"`
+	SASL             SASLConfig `yaml:"sasl"`
+
+	// What Resolve made of TLS and SASL, shared by the copies.
+	tls  *tls.Config
+	mech sasl.Mechanism
 }
+
+// TLSConfig is how brokers are verified, and how scimwatch proves itself
+// to them (mTLS).
+type TLSConfig struct {
+	// CAFile is the PEM bundle brokers' certificates are checked against;
+	// empty: the system's pool.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate (mTLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name checked in the brokers' certificates
+	// (default: the host dialled).
+	ServerName string `yaml:"server_name"`
+}
+
+// SASLConfig is who scimwatch authenticates as.
+type SASLConfig struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Azure Event
+	// Hubs: PLAIN, username $ConnectionString, the connection string as
+	// the password).
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// The password comes from the environment or a file, never from the
+	// config file.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// The security protocols.
+const (
+	Plaintext     = "PLAINTEXT"
+	SSL           = "SSL"
+	SASLPlaintext = "SASL_PLAINTEXT"
+	SASLSSL       = "SASL_SSL"
+)
+
+func (c Client) protocol() string {
+	if c.SecurityProtocol == "" {
+		return Plaintext
+	}
+	return c.SecurityProtocol
+}
+
+func (c Client) usesTLS() bool  { p := c.protocol(); return p == SSL || p == SASLSSL }
+func (c Client) usesSASL() bool { p := c.protocol(); return p == SASLPlaintext || p == SASLSSL }
 
 // DialTimeout bounds connecting to a broker.
 const DialTimeout = 10 * time.Second
 
-// Validate reports every broker that is not host:port.
+// Validate reports every broker that is not host:port and every setting
+// of TLS and SASL that does not fit the security protocol.
 func (c Client) Validate() error {
 	var errs []error
 	for i, b := range c.Brokers {
@@ -38,18 +105,95 @@ func (c Client) Validate() error {
 			errs = append(errs, fmt.Errorf("brokers[%d]: %q is not host:port", i, b))
 		}
 	}
+	p := c.protocol()
+	if !slices.Contains([]string{Plaintext, SSL, SASLPlaintext, SASLSSL}, p) {
+		errs = append(errs, fmt.Errorf("security_protocol: %q is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", p))
+	}
+	t := c.TLS
+	if !c.usesTLS() && t != (TLSConfig{}) {
+		errs = append(errs, fmt.Errorf("tls: set, but security_protocol %s does not use TLS (SSL or SASL_SSL does)", p))
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	}
+	a := c.SASL
+	switch {
+	case !c.usesSASL() && a != (SASLConfig{}):
+		errs = append(errs, fmt.Errorf("sasl: set, but security_protocol %s does not use SASL (SASL_SSL or SASL_PLAINTEXT does)", p))
+	case c.usesSASL():
+		if !slices.Contains([]string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, a.Mechanism) {
+			errs = append(errs, fmt.Errorf("sasl.mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", a.Mechanism))
+		}
+		if a.Username == "" {
+			errs = append(errs, errors.New("sasl.username: required"))
+		}
+		if (a.PasswordEnv == "") == (a.PasswordFile == "") {
+			errs = append(errs, errors.New("sasl: one of password_env or password_file is required (the password is never in the config file)"))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Resolve reads what TLS and SASL need (the CA bundle, the client
+// certificate, the password) once, so that every connection after uses
+// them; an error names the setting, never a secret. A client without TLS
+// or SASL needs no Resolve.
+func (c *Client) Resolve() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	c.tls, c.mech = nil, nil
+	if c.usesTLS() {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return fmt.Errorf("tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("tls.ca_file: %s holds no PEM certificate", c.TLS.CAFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return fmt.Errorf("tls.cert_file, tls.key_file: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		c.tls = cfg
+	}
+	if c.usesSASL() {
+		pw, err := secret.Read("sasl.password", c.SASL.PasswordEnv, c.SASL.PasswordFile)
+		if err != nil {
+			return err
+		}
+		switch c.SASL.Mechanism {
+		case "PLAIN":
+			c.mech = plain.Mechanism{Username: c.SASL.Username, Password: pw}
+		case "SCRAM-SHA-256":
+			c.mech, err = scram.Mechanism(scram.SHA256, c.SASL.Username, pw)
+		case "SCRAM-SHA-512":
+			c.mech, err = scram.Mechanism(scram.SHA512, c.SASL.Username, pw)
+		}
+		if err != nil {
+			return fmt.Errorf("sasl: %w", err)
+		}
+	}
+	return nil
 }
 
 // Dialer returns the dialer every connection uses.
 func (c Client) Dialer() *kafkago.Dialer {
-	return &kafkago.Dialer{Timeout: DialTimeout, DualStack: true}
+	return &kafkago.Dialer{Timeout: DialTimeout, DualStack: true, TLS: c.tls, SASLMechanism: c.mech}
 }
 
 // Transport returns the transport of writers and admin requests.
 func (c Client) Transport() *kafkago.Transport {
 	d := c.Dialer()
-	return &kafkago.Transport{Dial: d.DialFunc, DialTimeout: d.Timeout}
+	return &kafkago.Transport{Dial: d.DialFunc, DialTimeout: d.Timeout, TLS: c.tls, SASL: c.mech}
 }
 
 // Writer returns a writer to the brokers; topic may be empty (then each
@@ -75,13 +219,33 @@ func (c Client) Dial(ctx context.Context) (*kafkago.Conn, error) {
 	return nil, fmt.Errorf("no broker answered: %w", errors.Join(errs...))
 }
 
-// Reachable reports whether a broker answers (readiness).
+// Reachable reports whether a broker answers a request (readiness, and
+// the check at start): TLS and SASL are done by then, and a broker that
+// speaks another protocol (a plaintext client on a TLS listener) fails
+// within the timeout rather than hanging.
 func (c Client) Reachable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
 	conn, err := c.Dial(ctx)
 	if err != nil {
-		return err
+		return c.hint(err)
 	}
-	return conn.Close()
+	defer conn.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	if _, err := conn.ApiVersions(); err != nil {
+		return c.hint(fmt.Errorf("no answer from %s: %w", conn.RemoteAddr(), err))
+	}
+	return nil
+}
+
+// hint adds what a broker that hangs up at once usually means.
+func (c Client) hint(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("%w (the broker hung up: does security_protocol %s match its listener?)", err, c.protocol())
+	}
+	return err
 }
 
 // CreateTopics creates topics of partitions each on the cluster's
@@ -146,4 +310,20 @@ func (c Client) PartitionReader(topic string, partition int, rc ReaderConfig) *k
 		cfg.ErrorLogger = kafkago.LoggerFunc(rc.ErrorLogger)
 	}
 	return kafkago.NewReader(cfg)
+}
+
+// Misconfigured reports whether err, from Reachable, comes from a broker
+// that was reached but refused or did not understand scimwatch (a wrong
+// password, an unknown CA, a plaintext client on a TLS listener), which no
+// retry mends, rather than from one that could not be reached (an outage,
+// which the consumers ride out).
+func Misconfigured(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "no answer from")
 }

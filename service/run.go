@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -128,6 +129,17 @@ func runOnce(ctx context.Context, cfg Config, opts RunOptions) error {
 		logger.Warn("no kafka.brokers configured: using an embedded in-memory broker", "brokers", cfg.Kafka.Brokers)
 	}
 	cfg.Config.ShutdownTimeout = cfg.ShutdownTimeout
+	if err := cfg.Kafka.Client.Resolve(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	// A broker that answers but refuses scimwatch (a wrong password, an
+	// unknown CA, the wrong security_protocol) stops it at once, with why;
+	// one that does not answer is an outage the consumers retry through.
+	if err := cfg.Kafka.Client.Reachable(ctx); kafka.Misconfigured(err) && ctx.Err() == nil {
+		return fmt.Errorf("kafka: %w (check kafka.security_protocol, tls and sasl)", err)
+	} else if err != nil && ctx.Err() == nil {
+		logger.Warn("kafka does not answer yet; the consumers will retry", "err", err)
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := NewServer(reg)

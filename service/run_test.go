@@ -2,11 +2,18 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/kafka"
+	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
 // TestIngestOnlyOnRunsFile: scimwatch ingest takes run's file and runs
@@ -31,5 +38,107 @@ func TestIngestOnlyOnRunsFile(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("ingest did not stop with its context")
+	}
+}
+
+// TestRunOverSASLSSL: scimwatch run (ingest and detection) against the
+// real broker's SASL_SSL listener with SCRAM-SHA-512 and the test CA: an
+// Okta privilege grant written over SASL_SSL is stored in ClickHouse and
+// raises its alert; the password comes from the environment.
+func TestRunOverSASLSSL(t *testing.T) {
+	k := testenv.KafkaSecure(t)
+	chAddr := testenv.ClickHouse(t)
+	t.Setenv("SCIMWATCH_TEST_KAFKA_RUN_PASSWORD", k.SCRAMPassword)
+	client := kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
+		SASL: kafka.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: k.SCRAMUser, PasswordEnv: "SCIMWATCH_TEST_KAFKA_RUN_PASSWORD"}}
+	if err := client.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := testenv.Name("sasl_run")
+	if err := client.CreateTopics(ctx, 2, topic); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Kafka.Client = client
+	cfg.Kafka.Group = testenv.Name("sasl_run")
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "okta", Tenant: "acme"}}
+	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database, cfg.ClickHouse.Compression = []string{chAddr}, testenv.Name("scimwatch_sasl"), "none"
+	t.Cleanup(func() { clickhouse.DropDatabase(cfg.ClickHouse) })
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Batch.MaxWait = 200 * time.Millisecond
+	cfg.Rules = []string{"../rules/builtin"}
+	cfg.History.Store = "none"
+	alerts := make(chan detect.Alert, 16)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(rctx, "", cfg, RunOptions{Watch: time.Hour, OnAlert: func(a detect.Alert) { alerts <- a }})
+	}()
+	defer func() { stop(); <-done }()
+
+	w := client.Writer(topic)
+	w.BatchTimeout, w.RequiredAcks = time.Millisecond, kafkago.RequireAll
+	defer w.Close()
+	grant := fmt.Sprintf(`{"uuid":"sasl-grant-1","published":%q,"eventType":"user.account.privilege.grant",`+
+		`"actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},"client":{"ipAddress":"203.0.113.9"},`+
+		`"outcome":{"result":"SUCCESS"},"target":[{"id":"00u-eve","type":"User","alternateId":"eve@acme.example"},`+
+		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, time.Now().UTC().Format(time.RFC3339Nano))
+	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("acme"), Value: []byte(grant)}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case a := <-alerts:
+			if a.Rule != "privileged-role-grant" {
+				continue
+			}
+		case err := <-done:
+			t.Fatalf("run stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no privileged-role-grant alert over SASL_SSL")
+		}
+		break
+	}
+	store, err := clickhouse.Open(cfg.ClickHouse, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for {
+		var n uint64
+		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.ClickHouse.Database+".events WHERE id = 'sasl-grant-1'").Scan(&n); err == nil && n == 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the grant was not stored")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRunStopsOnAWrongPassword: a broker that refuses scimwatch stops run
+// at start with why, rather than leaving it retrying for ever.
+func TestRunStopsOnAWrongPassword(t *testing.T) {
+	k := testenv.KafkaSecure(t)
+	t.Setenv("SCIMWATCH_TEST_KAFKA_WRONG_PASSWORD", "wrong-"+k.SCRAMPassword)
+	cfg := DefaultConfig()
+	cfg.Kafka.Client = kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
+		SASL: kafka.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: k.SCRAMUser, PasswordEnv: "SCIMWATCH_TEST_KAFKA_WRONG_PASSWORD"}}
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: "audit", Source: "okta", Tenant: "acme"}}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), "", cfg, RunOptions{IngestOnly: true}) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "SASL Authentication failed") || !strings.Contains(err.Error(), "check kafka.security_protocol, tls and sasl") {
+			t.Errorf("got %v", err)
+		}
+		if err != nil && strings.Contains(err.Error(), k.SCRAMPassword) {
+			t.Errorf("the error names the password: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop on a wrong password")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/scimwatch/scimwatch/demo"
 	"github.com/scimwatch/scimwatch/demo/synth"
 	"github.com/scimwatch/scimwatch/internal/testenv"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -148,7 +149,7 @@ alerting:
 	}
 	wait("scimwatch run to be ready", ready)
 
-	sink := demo.NewKafkaSink([]string{broker}, prefix)
+	sink := demo.NewKafkaSink(kafka.Client{Brokers: []string{broker}}, prefix)
 	defer sink.Close()
 	ctx := context.Background()
 	emit := func(tenant, src string, rec []byte) error { return sink.Write(ctx, tenant, src, rec) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/demo"
 	"github.com/scimwatch/scimwatch/demo/synth"
+	"github.com/scimwatch/scimwatch/kafka"
 	"github.com/scimwatch/scimwatch/service"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
@@ -59,8 +60,8 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 		}
 	}
 	switch {
-	case *out == "" && *brokers == "":
-		return fs.fail("name where live records go: --brokers or --out")
+	case *out == "" && *brokers == "" && *config == "":
+		return fs.fail("name where live records go: --brokers (or --config's kafka: section) or --out")
 	case *days > 0 && *out == "" && *config == "":
 		return fs.fail("--days needs --config (import into ClickHouse) or --out")
 	case *rate < 1 || *admins < 2 || *users <= *admins || *days < 0 || *days > 400:
@@ -69,12 +70,27 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 	sim := &demo.Simulation{Stdout: c.stdout, Stderr: c.stderr}
 	cfg := synth.HistoryConfig{Tenants: synth.DefaultHistoryTenants(*users, *admins), End: time.Now().UTC(), Days: max(*days, 1), Seed: *seed, Plant: *days > 0}
 	var chCfg *clickhouse.Config
-	if *days > 0 && *out == "" {
-		cfg, ok := loadConfig(c, "simulate", *config, service.UsesClickHouse)
+	client := kafka.Client{Brokers: strings.Split(*brokers, ",")}
+	if *config != "" {
+		file, ok := loadConfig(c, "simulate", *config, service.UsesClickHouse)
 		if !ok {
 			return 1
 		}
-		chCfg = &cfg.ClickHouse
+		chCfg = &file.ClickHouse
+		// The file's Kafka, with its security; --brokers names others.
+		if client, client.Brokers = file.Kafka.Client, file.Kafka.Brokers; *brokers != "" {
+			client.Brokers = strings.Split(*brokers, ",")
+		}
+		if err := client.Resolve(); err != nil {
+			fmt.Fprintln(c.stderr, "scimwatch simulate: kafka:", err)
+			return 1
+		}
+	}
+	if *days == 0 || *out != "" {
+		chCfg = nil
+	}
+	if *out == "" && (len(client.Brokers) == 0 || client.Brokers[0] == "") {
+		return fs.fail("name where live records go: --brokers, --config's kafka.brokers or --out")
 	}
 	if err := sim.Backfill(ctx, cfg, *days > 0, *out, chCfg); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch simulate:", err)
@@ -84,7 +100,7 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 	if *out != "" {
 		sink = demo.NewFileSink(*out)
 	} else {
-		sink = demo.NewKafkaSink(strings.Split(*brokers, ","), *prefix)
+		sink = demo.NewKafkaSink(client, *prefix)
 	}
 	defer sink.Close()
 	if err := sim.Live(ctx, sink, *rate, *duration, *every, scenarios); err != nil && ctx.Err() == nil {

@@ -210,3 +210,23 @@ func CreateTopicWith(t testing.TB, broker, name string, partitions int, configs 
 	}
 	t.Fatalf("creating topic %s: %v", name, err)
 }
+
+// KafkaSASLSSL is the same broker's SASL_SSL listener (.ci/kafka.sh): its
+// address, the CA its certificate is signed by, and its users (test
+// fixtures): SCRAM (SHA-256 and SHA-512), PLAIN, and the Event Hubs shape
+// (PLAIN, user $ConnectionString, the connection string as the password).
+type KafkaSASLSSL struct {
+	Addr, CAFile              string
+	SCRAMUser, SCRAMPassword  string
+	PlainUser, PlainPassword  string
+	EventHubsConnectionString string
+}
+
+// KafkaSecure returns the broker's SASL_SSL listener.
+func KafkaSecure(t testing.TB) KafkaSASLSSL {
+	k := KafkaSASLSSL{Addr: need(t, "SCIMWATCH_TEST_KAFKA_SASL_SSL", "Kafka's SASL_SSL listener"), CAFile: need(t, "SCIMWATCH_TEST_KAFKA_CA", "the test CA")}
+	k.SCRAMUser, k.SCRAMPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_SCRAM", "Kafka's SCRAM user"), ":")
+	k.PlainUser, k.PlainPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_PLAIN", "Kafka's PLAIN user"), ":")
+	k.EventHubsConnectionString = need(t, "SCIMWATCH_TEST_KAFKA_EVENTHUBS", "Kafka's Event Hubs-shaped user")
+	return k
+}
