@@ -11,17 +11,23 @@
 #
 # SCIMWATCH_CH_DIR (default: a directory under /tmp) holds config, data,
 # logs and the pid file; SCIMWATCH_CH_PORT the native port (19000), and
-# SCIMWATCH_CH_HTTP_PORT the HTTP port (the native port + 1).
+# SCIMWATCH_CH_HTTP_PORT the HTTP port (the native port + 1). The native
+# protocol is also served over TLS on the native port + 2 (tcp_port_secure),
+# with a certificate of a CA made here with openssl (tls/ca.crt).
 set -euo pipefail
 
 dir=${SCIMWATCH_CH_DIR:-/tmp/scimwatch-clickhouse}
 port=${SCIMWATCH_CH_PORT:-19000}
 http_port=${SCIMWATCH_CH_HTTP_PORT:-$((port + 1))}
+secure_port=$((port + 2))
 pidfile=$dir/clickhouse.pid
 # The scheduled rules' reader of the tests: a user that may read one
 # database, read-only (test credentials, on loopback only).
 rules_database=scimwatch_rules_test
 rules_password=rules-test-password
+# The writer of the TLS tests: a password user that may use one database.
+writer_database=scimwatch_tls_test  # and default, where 18.16 logs in before the database exists
+writer_password=writer-test-password
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -39,10 +45,29 @@ install() {
 }
 
 
-answers() { clickhouse-client --host 127.0.0.1 --port "$port" -q "SELECT 1" >/dev/null 2>&1; }
+answers() {
+  clickhouse-client --host 127.0.0.1 --port "$port" -q "SELECT 1" >/dev/null 2>&1 &&
+    (exec 3<>"/dev/tcp/127.0.0.1/$secure_port") 2>/dev/null
+}
+
+# certificates makes the test CA and the server's certificate (for
+# 127.0.0.1 and localhost).
+certificates() {
+  local t=$dir/tls
+  [ -f "$t/server.crt" ] && return
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=scimwatch ClickHouse test CA" \
+    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/san.ext"
+  openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+  chmod 600 "$t/server.key"
+}
 
 configure() {
   mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
+  certificates
   cat >"$dir/config.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
@@ -50,6 +75,16 @@ configure() {
     <listen_host>127.0.0.1</listen_host>
     <tcp_port>$port</tcp_port>
     <http_port>$http_port</http_port>
+    <tcp_port_secure>$secure_port</tcp_port_secure>
+    <openSSL><server>
+        <certificateFile>$dir/tls/server.crt</certificateFile>
+        <privateKeyFile>$dir/tls/server.key</privateKeyFile>
+        <verificationMode>none</verificationMode>
+        <loadDefaultCAFile>false</loadDefaultCAFile>
+        <cacheSessions>true</cacheSessions>
+        <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+        <preferServerCiphers>true</preferServerCiphers>
+    </server></openSSL>
     <max_connections>256</max_connections>
     <max_concurrent_queries>100</max_concurrent_queries>
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
@@ -73,7 +108,9 @@ XML
         <scimwatch_rules><readonly>1</readonly><max_memory_usage>2000000000</max_memory_usage></scimwatch_rules></profiles>
     <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>
         <scimwatch_rules><password>$rules_password</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>scimwatch_rules</profile><quota>default</quota>
-            <allow_databases><database>$rules_database</database></allow_databases></scimwatch_rules></users>
+            <allow_databases><database>$rules_database</database></allow_databases></scimwatch_rules>
+        <scimwatch_writer><password>$writer_password</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota>
+            <allow_databases><database>default</database><database>$writer_database</database></allow_databases></scimwatch_writer></users>
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
@@ -82,6 +119,7 @@ XML
 start() {
   install
   if running && answers; then return; fi
+  stop # one from before, without what this script configures now
   configure
   log "starting on 127.0.0.1:$port (data in $dir)"
   nohup clickhouse-server --config-file="$dir/config.xml" </dev/null >"$dir/log/stdout.log" 2>&1 &
@@ -101,6 +139,9 @@ case "${1:-}" in
   status) if running && answers; then echo "clickhouse: running on 127.0.0.1:$port"; else echo "clickhouse: not running"; exit 1; fi ;;
   env) echo "SCIMWATCH_TEST_CLICKHOUSE=127.0.0.1:$port"
        echo "SCIMWATCH_TEST_CLICKHOUSE_HTTP=127.0.0.1:$http_port"
-       echo "SCIMWATCH_TEST_CLICKHOUSE_RULES=scimwatch_rules:$rules_password@$rules_database" ;;
+       echo "SCIMWATCH_TEST_CLICKHOUSE_RULES=scimwatch_rules:$rules_password@$rules_database"
+       echo "SCIMWATCH_TEST_CLICKHOUSE_TLS=127.0.0.1:$secure_port"
+       echo "SCIMWATCH_TEST_CLICKHOUSE_CA=$dir/tls/ca.crt"
+       echo "SCIMWATCH_TEST_CLICKHOUSE_WRITER=scimwatch_writer:$writer_password@$writer_database" ;;
   *) echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

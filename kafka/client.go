@@ -11,18 +11,17 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/scimwatch/scimwatch/internal/secret"
+	"github.com/scimwatch/scimwatch/internal/tlsconf"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -49,18 +48,8 @@ type Client struct {
 }
 
 // TLSConfig is how brokers are verified, and how scimwatch proves itself
-// to them (mTLS).
-type TLSConfig struct {
-	// CAFile is the PEM bundle brokers' certificates are checked against;
-	// empty: the system's pool.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a client certificate (mTLS).
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name checked in the brokers' certificates
-	// (default: the host dialled).
-	ServerName string `yaml:"server_name"`
-}
+// to them (mTLS): ca_file, cert_file, key_file, server_name.
+type TLSConfig = tlsconf.Config
 
 // SASLConfig is who scimwatch authenticates as.
 type SASLConfig struct {
@@ -113,8 +102,8 @@ func (c Client) Validate() error {
 	if !c.usesTLS() && t != (TLSConfig{}) {
 		errs = append(errs, fmt.Errorf("tls: set, but security_protocol %s does not use TLS (SSL or SASL_SSL does)", p))
 	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	if err := t.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	a := c.SASL
 	switch {
@@ -144,24 +133,9 @@ func (c *Client) Resolve() error {
 	}
 	c.tls, c.mech = nil, nil
 	if c.usesTLS() {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return fmt.Errorf("tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("tls.ca_file: %s holds no PEM certificate", c.TLS.CAFile)
-			}
-			cfg.RootCAs = pool
-		}
-		if c.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-			if err != nil {
-				return fmt.Errorf("tls.cert_file, tls.key_file: %w", err)
-			}
-			cfg.Certificates = []tls.Certificate{cert}
+		cfg, err := c.TLS.Load()
+		if err != nil {
+			return err
 		}
 		c.tls = cfg
 	}

@@ -230,3 +230,21 @@ func KafkaSecure(t testing.TB) KafkaSASLSSL {
 	k.EventHubsConnectionString = need(t, "SCIMWATCH_TEST_KAFKA_EVENTHUBS", "Kafka's Event Hubs-shaped user")
 	return k
 }
+
+// ClickHouseSecure is the same server's native protocol over TLS
+// (.ci/clickhouse.sh: tcp_port_secure), the CA its certificate is signed
+// by, and the writer of the TLS tests: a password user that may use one
+// database.
+type ClickHouseSecure struct {
+	Addr, CAFile                       string
+	Writer, WriterPassword, WriterBase string
+}
+
+// ClickHouseTLS returns the server's TLS endpoint and writer.
+func ClickHouseTLS(t testing.TB) ClickHouseSecure {
+	c := ClickHouseSecure{Addr: need(t, "SCIMWATCH_TEST_CLICKHOUSE_TLS", "ClickHouse's TLS port"), CAFile: need(t, "SCIMWATCH_TEST_CLICKHOUSE_CA", "ClickHouse's test CA")}
+	cred, db, _ := strings.Cut(need(t, "SCIMWATCH_TEST_CLICKHOUSE_WRITER", "ClickHouse's writer user"), "@")
+	c.Writer, c.WriterPassword, _ = strings.Cut(cred, ":")
+	c.WriterBase = db
+	return c
+}

@@ -5,12 +5,15 @@
 package clickhouse
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/scimwatch/scimwatch/internal/tlsconf"
 )
 
 // Config says how to reach ClickHouse.
@@ -31,6 +34,11 @@ type Config struct {
 	RulesPasswordEnv  string        `yaml:"rules_password_env"`
 	RulesPasswordFile string        `yaml:"rules_password_file"`
 	DialTimeout       time.Duration `yaml:"dial_timeout"`
+	// Secure speaks the native protocol over TLS (ClickHouse's
+	// tcp_port_secure, 9440 by default; ClickHouse Cloud), verifying the
+	// server as TLS says.
+	Secure bool           `yaml:"secure"`
+	TLS    tlsconf.Config `yaml:"tls"`
 	// Compression of inserts on the wire: lz4 (less network, more CPU) or
 	// none (for a ClickHouse on the same host).
 	Compression string `yaml:"compression"`
@@ -93,7 +101,21 @@ func (c *Config) Validate() error {
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("dial_timeout: must be positive"))
 	}
+	if !c.Secure && c.TLS != (tlsconf.Config{}) {
+		errs = append(errs, errors.New("tls: set, but secure is false"))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// tlsConfig is the TLS of the connections, nil when not secure.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	if !c.Secure {
+		return nil, nil
+	}
+	return c.TLS.Load()
 }
 
 // password reads the password from the environment or a file.

@@ -128,8 +128,13 @@ func (s *Store) QueryConn() (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := s.cfg.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:         s.cfg.Addrs,
+		TLS:          tlsCfg,
 		Auth:         ch.Auth{Database: s.cfg.Database, Username: user, Password: pw},
 		Logger:       slog.New(s.trace),
 		DialTimeout:  s.cfg.DialTimeout,

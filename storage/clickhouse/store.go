@@ -38,9 +38,14 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
 	trace := &statementLog{}
 	conn, err := ch.Open(&ch.Options{
 		Addr:            cfg.Addrs,
+		TLS:             tlsCfg,
 		Logger:          slog.New(trace),
 		Auth:            ch.Auth{Database: "default", Username: cfg.Username, Password: pw},
 		DialTimeout:     cfg.DialTimeout,
