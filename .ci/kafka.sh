@@ -16,7 +16,9 @@
 # made here with openssl (tls/ca.crt), SCRAM-SHA-256 and SCRAM-SHA-512
 # users created at format time, PLAIN users in the listener's JAAS config,
 # among them Event Hubs' shape ($ConnectionString, the connection string as
-# the password). The passwords are test fixtures, printed by env.
+# the password). ACLs are on (StandardAuthorizer): every user is a super
+# user but scimwatch-acl, which has only the rights a test grants it. The
+# passwords are test fixtures, printed by env.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +31,9 @@ sport=$((port + 2))
 pidfile=$dir/kafka.pid
 # Test fixtures, not secrets: the users of the SASL_SSL listener.
 scram_user=scimwatch-scram scram_password=scram-test-password
+# The least-privilege user: the only one ACLs bind (the others are super
+# users); the test grants it what README, "Least privilege", lists.
+acl_user=scimwatch-acl acl_password=acl-test-password
 plain_user=scimwatch-plain plain_password=plain-test-password
 eventhubs_password='Endpoint=sb://scimwatch-test.servicebus.windows.net/;SharedAccessKeyName=scimwatch;SharedAccessKey=test-key='
 storepass=scimwatch-test-store
@@ -86,6 +91,8 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$scram_user;User:$plain_user;User:\$ConnectionString
 listener.name.sasl_ssl.ssl.keystore.location=$dir/tls/server.p12
 listener.name.sasl_ssl.ssl.keystore.password=$storepass
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
@@ -108,6 +115,7 @@ PROPS
     -c "$dir/server.properties" \
     --add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_password]" \
     --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_password]" \
+    --add-scram "SCRAM-SHA-512=[name=$acl_user,password=$acl_password]" \
     >"$dir/log/format.log" 2>&1 || { cat "$dir/log/format.log" >&2; exit 1; }
   log "starting on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sport (data in $dir)"
   nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/log/server.log" 2>&1 &
@@ -129,6 +137,7 @@ case "${1:-}" in
     echo "SCIMWATCH_TEST_KAFKA_SASL_SSL=127.0.0.1:$sport"
     echo "SCIMWATCH_TEST_KAFKA_CA=$dir/tls/ca.crt"
     echo "SCIMWATCH_TEST_KAFKA_SCRAM=$scram_user:$scram_password"
+    echo "SCIMWATCH_TEST_KAFKA_ACL_USER=$acl_user:$acl_password"
     echo "SCIMWATCH_TEST_KAFKA_PLAIN=$plain_user:$plain_password"
     echo "SCIMWATCH_TEST_KAFKA_EVENTHUBS=$eventhubs_password"
     ;;

@@ -148,3 +148,138 @@ func TestRunStopsOnAWrongPassword(t *testing.T) {
 		t.Fatal("run did not stop on a wrong password")
 	}
 }
+
+// TestRunWithLeastPrivilege: scimwatch run works with exactly the Kafka
+// ACLs README's "Least privilege" lists (read its topics, read its two
+// consumer groups, write the dead-letter topic) and ClickHouse's
+// one-database writer: a grant raises its alert and is stored, a record
+// that cannot be read reaches the dead-letter topic.
+func TestRunWithLeastPrivilege(t *testing.T) {
+	k := testenv.KafkaSecure(t)
+	ch := testenv.ClickHouseTLS(t)
+	super := testenv.Kafka(t)
+	t.Setenv("SCIMWATCH_TEST_KAFKA_ACL_PASSWORD", k.ACLPassword)
+	t.Setenv("SCIMWATCH_TEST_CH_ACL_PASSWORD", ch.WriterPassword)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic, dead, group := testenv.Name("acl_audit"), testenv.Name("acl_dead"), testenv.Name("acl_ingest")
+	admin := kafka.Client{Brokers: []string{super}}
+	if err := admin.CreateTopics(ctx, 2, topic, dead); err != nil {
+		t.Fatal(err)
+	}
+	principal := "User:" + k.ACLUser
+	acl := func(rt kafkago.ResourceType, name string, op kafkago.ACLOperationType) kafkago.ACLEntry {
+		return kafkago.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: kafkago.PatternTypeLiteral, Principal: principal,
+			Host: "*", Operation: op, PermissionType: kafkago.ACLPermissionTypeAllow}
+	}
+	res, err := (&kafkago.Client{Addr: kafkago.TCP(super)}).CreateACLs(ctx, &kafkago.CreateACLsRequest{ACLs: []kafkago.ACLEntry{
+		acl(kafkago.ResourceTypeTopic, topic, kafkago.ACLOperationTypeRead),
+		acl(kafkago.ResourceTypeGroup, group, kafkago.ACLOperationTypeRead),
+		acl(kafkago.ResourceTypeGroup, group+"-detect", kafkago.ACLOperationTypeRead),
+		acl(kafkago.ResourceTypeTopic, dead, kafkago.ACLOperationTypeWrite),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Errors {
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.Kafka.Client = kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
+		SASL: kafka.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: k.ACLUser, PasswordEnv: "SCIMWATCH_TEST_KAFKA_ACL_PASSWORD"}}
+	// The ACLs bind: a topic it was not granted is refused.
+	if err := cfg.Kafka.Client.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	other := testenv.Name("acl_other")
+	if err := admin.CreateTopics(ctx, 1, other); err != nil {
+		t.Fatal(err)
+	}
+	r0 := cfg.Kafka.Client.PartitionReader(other, 0, kafka.ReaderConfig{})
+	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = r0.FetchMessage(fctx)
+	fcancel()
+	r0.Close()
+	if err == nil || !strings.Contains(err.Error(), "Authorization") {
+		t.Fatalf("reading a topic not granted: %v, want an authorization error", err)
+	}
+	cfg.Kafka.Group, cfg.Kafka.DeadLetterTopic = group, dead
+	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "okta", Tenant: "acme"}}
+	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database, cfg.ClickHouse.Compression = []string{ch.Addr}, ch.WriterBase, "none"
+	cfg.ClickHouse.Username, cfg.ClickHouse.PasswordEnv = ch.Writer, "SCIMWATCH_TEST_CH_ACL_PASSWORD"
+	cfg.ClickHouse.Secure, cfg.ClickHouse.TLS = true, tlsconf.Config{CAFile: ch.CAFile}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Batch.MaxWait = 200 * time.Millisecond
+	cfg.Rules = []string{"../rules/builtin"}
+	cfg.History.Store = "none"
+	alerts := make(chan detect.Alert, 16)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(rctx, "", cfg, RunOptions{Watch: time.Hour, OnAlert: func(a detect.Alert) { alerts <- a }})
+	}()
+	defer func() { stop(); <-done }()
+
+	w := admin.Writer(topic)
+	w.BatchTimeout, w.RequiredAcks = time.Millisecond, kafkago.RequireAll
+	defer w.Close()
+	id := testenv.Name("acl-grant")
+	grant := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.account.privilege.grant",`+
+		`"actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},"client":{"ipAddress":"203.0.113.9"},`+
+		`"outcome":{"result":"SUCCESS"},"target":[{"id":"00u-eve","type":"User","alternateId":"eve@acme.example"},`+
+		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, id, time.Now().UTC().Format(time.RFC3339Nano))
+	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("acme"), Value: []byte(grant)}, kafkago.Message{Key: []byte("acme"), Value: []byte("not json")}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case a := <-alerts:
+			if a.Rule != "privileged-role-grant" {
+				continue
+			}
+		case err := <-done:
+			t.Fatalf("run stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no privileged-role-grant alert with least privilege")
+		}
+		break
+	}
+	r := admin.PartitionReader(dead, 0, kafka.ReaderConfig{})
+	defer r.Close()
+	r1 := admin.PartitionReader(dead, 1, kafka.ReaderConfig{})
+	defer r1.Close()
+	got := make(chan kafkago.Message, 2)
+	for _, rd := range []*kafkago.Reader{r, r1} {
+		go func() {
+			if m, err := rd.ReadMessage(ctx); err == nil {
+				got <- m
+			}
+		}()
+	}
+	select {
+	case m := <-got:
+		if string(m.Value) != "not json" {
+			t.Errorf("dead letter %q", m.Value)
+		}
+	case <-ctx.Done():
+		t.Fatal("the record that cannot be read never reached the dead-letter topic")
+	}
+	store, err := clickhouse.Open(cfg.ClickHouse, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for {
+		var n uint64
+		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.ClickHouse.Database+".events WHERE id = '"+id+"'").Scan(&n); err == nil && n >= 1 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the grant was not stored")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -214,11 +214,14 @@ func CreateTopicWith(t testing.TB, broker, name string, partitions int, configs 
 // KafkaSASLSSL is the same broker's SASL_SSL listener (.ci/kafka.sh): its
 // address, the CA its certificate is signed by, and its users (test
 // fixtures): SCRAM (SHA-256 and SHA-512), PLAIN, and the Event Hubs shape
-// (PLAIN, user $ConnectionString, the connection string as the password).
+// (PLAIN, user $ConnectionString, the connection string as the password),
+// all super users, and a SCRAM-SHA-512 user with no rights but the ACLs a
+// test grants it.
 type KafkaSASLSSL struct {
 	Addr, CAFile              string
 	SCRAMUser, SCRAMPassword  string
 	PlainUser, PlainPassword  string
+	ACLUser, ACLPassword      string
 	EventHubsConnectionString string
 }
 
@@ -227,6 +230,7 @@ func KafkaSecure(t testing.TB) KafkaSASLSSL {
 	k := KafkaSASLSSL{Addr: need(t, "SCIMWATCH_TEST_KAFKA_SASL_SSL", "Kafka's SASL_SSL listener"), CAFile: need(t, "SCIMWATCH_TEST_KAFKA_CA", "the test CA")}
 	k.SCRAMUser, k.SCRAMPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_SCRAM", "Kafka's SCRAM user"), ":")
 	k.PlainUser, k.PlainPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_PLAIN", "Kafka's PLAIN user"), ":")
+	k.ACLUser, k.ACLPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_ACL_USER", "Kafka's least-privilege user"), ":")
 	k.EventHubsConnectionString = need(t, "SCIMWATCH_TEST_KAFKA_EVENTHUBS", "Kafka's Event Hubs-shaped user")
 	return k
 }
