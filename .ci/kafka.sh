@@ -16,7 +16,8 @@
 # made here with openssl (tls/ca.crt), SCRAM-SHA-256 and SCRAM-SHA-512
 # users created at format time, PLAIN users in the listener's JAAS config,
 # among them Event Hubs' shape ($ConnectionString, the connection string as
-# the password). ACLs are on (StandardAuthorizer): every user is a super
+# the password). On port + 3 it listens with SSL and requires a client
+# certificate of the same CA (mTLS; tls/client.crt). ACLs are on (StandardAuthorizer): every user is a super
 # user but scimwatch-acl, which has only the rights a test grants it. The
 # passwords are test fixtures, printed by env.
 set -euo pipefail
@@ -28,6 +29,7 @@ dir=${SCIMWATCH_KAFKA_DIR:-/tmp/scimwatch-kafka}
 port=${SCIMWATCH_KAFKA_PORT:-19092}
 cport=$((port + 1))
 sport=$((port + 2))
+mport=$((port + 3))
 pidfile=$dir/kafka.pid
 # Test fixtures, not secrets: the users of the SASL_SSL listener.
 scram_user=scimwatch-scram scram_password=scram-test-password
@@ -57,7 +59,10 @@ fetch() {
   fi
 }
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; }
+listening() {
+  local p
+  for p in "$port" "$sport" "$mport"; do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || return 1; done
+}
 
 # certificates makes the test CA and the broker's certificate (for
 # 127.0.0.1 and localhost), and the broker's PKCS#12 keystore.
@@ -72,6 +77,9 @@ certificates() {
     -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
   openssl pkcs12 -export -in "$t/server.crt" -inkey "$t/server.key" -certfile "$t/ca.crt" \
     -out "$t/server.p12" -passout "pass:$storepass"
+  # A client certificate of the same CA, for the mTLS listener.
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=scimwatch-client" -keyout "$t/client.key" -out "$t/client.csr" 2>/dev/null
+  openssl x509 -req -days 3650 -in "$t/client.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -out "$t/client.crt" 2>/dev/null
 }
 
 start() {
@@ -85,14 +93,20 @@ start() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
+listener.name.mtls.ssl.keystore.location=$dir/tls/server.p12
+listener.name.mtls.ssl.keystore.password=$storepass
+listener.name.mtls.ssl.keystore.type=PKCS12
+listener.name.mtls.ssl.truststore.location=$dir/tls/ca.crt
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.client.auth=required
 inter.broker.listener.name=PLAINTEXT
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:ANONYMOUS;User:$scram_user;User:$plain_user;User:\$ConnectionString
+super.users=User:ANONYMOUS;User:$scram_user;User:$plain_user;User:\$ConnectionString;User:CN=scimwatch-client
 listener.name.sasl_ssl.ssl.keystore.location=$dir/tls/server.p12
 listener.name.sasl_ssl.ssl.keystore.password=$storepass
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
@@ -117,7 +131,7 @@ PROPS
     --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_password]" \
     --add-scram "SCRAM-SHA-512=[name=$acl_user,password=$acl_password]" \
     >"$dir/log/format.log" 2>&1 || { cat "$dir/log/format.log" >&2; exit 1; }
-  log "starting on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sport (data in $dir)"
+  log "starting on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sport, mTLS on 127.0.0.1:$mport (data in $dir)"
   nohup java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/log/server.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
@@ -136,6 +150,9 @@ case "${1:-}" in
     echo "SCIMWATCH_TEST_KAFKA=127.0.0.1:$port"
     echo "SCIMWATCH_TEST_KAFKA_SASL_SSL=127.0.0.1:$sport"
     echo "SCIMWATCH_TEST_KAFKA_CA=$dir/tls/ca.crt"
+    echo "SCIMWATCH_TEST_KAFKA_MTLS=127.0.0.1:$mport"
+    echo "SCIMWATCH_TEST_KAFKA_CLIENT_CERT=$dir/tls/client.crt"
+    echo "SCIMWATCH_TEST_KAFKA_CLIENT_KEY=$dir/tls/client.key"
     echo "SCIMWATCH_TEST_KAFKA_SCRAM=$scram_user:$scram_password"
     echo "SCIMWATCH_TEST_KAFKA_ACL_USER=$acl_user:$acl_password"
     echo "SCIMWATCH_TEST_KAFKA_PLAIN=$plain_user:$plain_password"

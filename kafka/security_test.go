@@ -209,3 +209,47 @@ func otherCA(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// TestMTLS: a listener that requires a client certificate takes one of
+// its CA (tls.cert_file, tls.key_file) and refuses a client without, at
+// once.
+func TestMTLS(t *testing.T) {
+	k := testenv.KafkaSecure(t)
+	with := kafka.Client{Brokers: []string{k.MTLSAddr}, SecurityProtocol: kafka.SSL,
+		TLS: kafka.TLSConfig{CAFile: k.CAFile, CertFile: k.ClientCert, KeyFile: k.ClientKey}}
+	without := kafka.Client{Brokers: []string{k.MTLSAddr}, SecurityProtocol: kafka.SSL, TLS: kafka.TLSConfig{CAFile: k.CAFile}}
+	for _, c := range []*kafka.Client{&with, &without} {
+		if err := c.Resolve(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := with.Reachable(ctx); err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+	topic := testenv.Name("mtls")
+	if err := with.CreateTopics(ctx, 1, topic); err != nil {
+		t.Fatal(err)
+	}
+	w := with.Writer(topic)
+	w.BatchTimeout = time.Millisecond
+	defer w.Close()
+	for err := w.WriteMessages(ctx, kafkago.Message{Value: []byte("over mTLS")}); err != nil; err = w.WriteMessages(ctx, kafkago.Message{Value: []byte("over mTLS")}) {
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := with.PartitionReader(topic, 0, kafka.ReaderConfig{})
+	defer r.Close()
+	if m, err := r.ReadMessage(ctx); err != nil || string(m.Value) != "over mTLS" {
+		t.Fatalf("read %q, %v", m.Value, err)
+	}
+	start := time.Now()
+	err := without.Reachable(ctx)
+	if err == nil || !kafka.Misconfigured(err) || time.Since(start) > kafka.DialTimeout+5*time.Second {
+		t.Errorf("without a client certificate: %v after %v", err, time.Since(start))
+	}
+	t.Logf("without a client certificate: %v", err)
+}

@@ -218,11 +218,13 @@ func CreateTopicWith(t testing.TB, broker, name string, partitions int, configs 
 // all super users, and a SCRAM-SHA-512 user with no rights but the ACLs a
 // test grants it.
 type KafkaSASLSSL struct {
-	Addr, CAFile              string
-	SCRAMUser, SCRAMPassword  string
-	PlainUser, PlainPassword  string
-	ACLUser, ACLPassword      string
-	EventHubsConnectionString string
+	Addr, CAFile             string
+	SCRAMUser, SCRAMPassword string
+	PlainUser, PlainPassword string
+	ACLUser, ACLPassword     string
+	// MTLSAddr is an SSL listener that requires a client certificate.
+	MTLSAddr, ClientCert, ClientKey string
+	EventHubsConnectionString       string
 }
 
 // KafkaSecure returns the broker's SASL_SSL listener.
@@ -230,6 +232,8 @@ func KafkaSecure(t testing.TB) KafkaSASLSSL {
 	k := KafkaSASLSSL{Addr: need(t, "SCIMWATCH_TEST_KAFKA_SASL_SSL", "Kafka's SASL_SSL listener"), CAFile: need(t, "SCIMWATCH_TEST_KAFKA_CA", "the test CA")}
 	k.SCRAMUser, k.SCRAMPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_SCRAM", "Kafka's SCRAM user"), ":")
 	k.PlainUser, k.PlainPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_PLAIN", "Kafka's PLAIN user"), ":")
+	k.MTLSAddr = need(t, "SCIMWATCH_TEST_KAFKA_MTLS", "Kafka's mTLS listener")
+	k.ClientCert, k.ClientKey = need(t, "SCIMWATCH_TEST_KAFKA_CLIENT_CERT", "the test client certificate"), need(t, "SCIMWATCH_TEST_KAFKA_CLIENT_KEY", "its key")
 	k.ACLUser, k.ACLPassword, _ = strings.Cut(need(t, "SCIMWATCH_TEST_KAFKA_ACL_USER", "Kafka's least-privilege user"), ":")
 	k.EventHubsConnectionString = need(t, "SCIMWATCH_TEST_KAFKA_EVENTHUBS", "Kafka's Event Hubs-shaped user")
 	return k
