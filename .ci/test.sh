@@ -27,7 +27,7 @@ go vet ./...
 
 missing=()
 for p in clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client kcat:kcat \
-  prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager curl:curl; do
+  prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager curl:curl openssl:openssl; do
   command -v "${p%%:*}" >/dev/null || missing+=("${p##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
