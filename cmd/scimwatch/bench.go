@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scimwatch/scimwatch/internal/bench"
+	"github.com/scimwatch/scimwatch/kafka"
 )
 
 // The bench commands: flags, then one call of internal/bench.
@@ -24,6 +25,7 @@ the process (producer included). Uses a topic, group and database of its own,
 dropped at the end. Start the services first: ./.ci/services.sh start.`,
 		example: `scimwatch bench ingest --count 1000000 --partitions 8 --compression none`})
 	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
+	config := fs.String("config", "", "config `FILE` whose kafka: security (security_protocol, tls, sasl) the benchmark's Kafka connections use")
 	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
 	count := fs.Int("count", 1000000, "records for the throughput run, produced before ingest starts")
 	latCount := fs.Int("latency-count", 300000, "records for the latency run, produced at --rate while ingest runs")
@@ -51,7 +53,11 @@ dropped at the end. Start the services first: ./.ci/services.sh start.`,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := bench.Ingest(ctx, stdout, strings.Split(*brokers, ","), *share, *chAddr, *compression, *count, *latCount, *rate, *partitions, *maxRows, *maxWait); err != nil {
+	client, ok := benchKafka(c, "bench ingest", *brokers, *config)
+	if !ok {
+		return 1
+	}
+	if err := bench.Ingest(ctx, stdout, client, *share, *chAddr, *compression, *count, *latCount, *rate, *partitions, *maxRows, *maxWait); err != nil {
 		fmt.Fprintln(stderr, "scimwatch bench ingest:", err)
 		return 1
 	}
@@ -167,7 +173,8 @@ the write being acknowledged to the chat.postMessage call: p50, p99 and max.
 Alerts are stored in ClickHouse before they are posted. Start the services
 first: ./.ci/services.sh start.`,
 		example: `scimwatch bench run --count 600 --rate 20`})
-	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKER` host:port")
+	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
+	config := fs.String("config", "", "config `FILE` whose kafka: security (security_protocol, tls, sasl) the benchmark's Kafka connections use")
 	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
 	count := fs.Int("count", 600, "records, each raising one alert")
 	rate := fs.Int("rate", 20, "records/s")
@@ -178,7 +185,11 @@ first: ./.ci/services.sh start.`,
 	if *count < 1 || *rate < 1 || *partitions < 1 {
 		return fs.fail("--count, --rate and --partitions must be positive")
 	}
-	if err := bench.Run(ctx, bench.IO{Stdout: c.stdout, Stderr: c.stderr}, *brokers, *chAddr, *count, *rate, *partitions); err != nil {
+	client, ok := benchKafka(c, "bench run", *brokers, *config)
+	if !ok {
+		return 1
+	}
+	if err := bench.Run(ctx, bench.IO{Stdout: c.stdout, Stderr: c.stderr}, client, *chAddr, *count, *rate, *partitions); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch bench run:", err)
 		return 1
 	}
@@ -190,4 +201,23 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// benchKafka is the benchmarks' Kafka client: the brokers of --brokers,
+// with the security of --config's kafka: section when one is named.
+func benchKafka(c *cmdIO, cmd, brokers, config string) (kafka.Client, bool) {
+	client := kafka.Client{}
+	if config != "" {
+		file, ok := loadConfig(c, cmd, config, 0)
+		if !ok {
+			return client, false
+		}
+		client = file.Kafka.Client
+	}
+	client.Brokers = strings.Split(brokers, ",")
+	if err := client.Resolve(); err != nil {
+		fmt.Fprintf(c.stderr, "scimwatch %s: kafka: %v\n", cmd, err)
+		return client, false
+	}
+	return client, true
 }

@@ -33,10 +33,10 @@ func envOr(name, def string) string {
 }
 
 type bench struct {
-	brokers []string
-	share   float64
-	out     io.Writer
-	gen     *synth.Generator
+	client kafka.Client
+	share  float64
+	out    io.Writer
+	gen    *synth.Generator
 
 	mu        sync.Mutex
 	inserted  int
@@ -50,13 +50,13 @@ type bench struct {
 // preflight checks that Kafka and ClickHouse answer, so that the benchmark
 // fails at once with what to do rather than waiting on a service that is
 // not there.
-func preflight(ctx context.Context, brokers []string, chAddr string) error {
+func preflight(ctx context.Context, client kafka.Client, chAddr string) error {
 	const hint = "start the services with ./.ci/services.sh start, or name others with --brokers and --clickhouse"
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var errs []error
-	if err := (kafka.Client{Brokers: brokers}).Reachable(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("kafka at %s does not answer: %w", brokers[0], err))
+	if err := client.Reachable(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("kafka at %s does not answer: %w", client.Brokers[0], err))
 	}
 	if err := clickhouse.Reachable(ctx, chAddr); err != nil {
 		errs = append(errs, err)
@@ -68,12 +68,12 @@ func preflight(ctx context.Context, brokers []string, chAddr string) error {
 }
 
 func (b *bench) run(ctx context.Context, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
-	if err := preflight(ctx, b.brokers, chAddr); err != nil {
+	if err := preflight(ctx, b.client, chAddr); err != nil {
 		return err
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-" + id
-	client := kafka.Client{Brokers: b.brokers}
+	client := b.client
 	if err := client.CreateTopics(ctx, partitions, topic); err != nil {
 		return fmt.Errorf("creating topic: %w", err)
 	}
@@ -94,7 +94,7 @@ func (b *bench) run(ctx context.Context, chAddr, compression string, count, latC
 		count, topic, partitions, time.Since(start).Seconds(), float64(count)/time.Since(start).Seconds())
 
 	cfg := service.DefaultConfig()
-	cfg.Kafka.Brokers = b.brokers
+	cfg.Kafka.Client = b.client
 	cfg.Kafka.Group = topic
 	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: source.SourceAuto, Tenant: "bench"}}
 	cfg.ClickHouse.Addrs = []string{chAddr}
@@ -248,9 +248,9 @@ type IO struct {
 }
 
 // Ingest measures the ingest path (scimwatch bench ingest): records
-// produced to a new topic of brokers, then ingested into a new database;
+// produced to a new topic through client, then ingested into a new database;
 // throughput from start, then latency at rate.
-func Ingest(ctx context.Context, out io.Writer, brokers []string, share float64, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
-	b := &bench{brokers: brokers, share: share, out: out}
+func Ingest(ctx context.Context, out io.Writer, client kafka.Client, share float64, chAddr, compression string, count, latCount, rate, partitions, maxRows int, maxWait time.Duration) error {
+	b := &bench{client: client, share: share, out: out}
 	return b.run(ctx, chAddr, compression, count, latCount, rate, partitions, maxRows, maxWait)
 }

@@ -22,13 +22,12 @@ import (
 
 var grantedTo = regexp.MustCompile(`granted to (bench-\d+)@`)
 
-func Run(ctx context.Context, c IO, broker, chAddr string, count, rate, partitions int) error {
-	if err := preflight(ctx, []string{broker}, chAddr); err != nil {
+func Run(ctx context.Context, c IO, client kafka.Client, chAddr string, count, rate, partitions int) error {
+	if err := preflight(ctx, client, chAddr); err != nil {
 		return err
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	topic := "scimwatch-bench-run-" + id
-	client := kafka.Client{Brokers: []string{broker}}
 	if err := client.CreateTopics(ctx, partitions, topic); err != nil {
 		return err
 	}
@@ -51,7 +50,7 @@ func Run(ctx context.Context, c IO, broker, chAddr string, count, rate, partitio
 	}
 	os.Setenv("SCIMWATCH_BENCH_SLACK_TOKEN", "xoxb-bench")
 	cfg := service.DefaultConfig()
-	cfg.Kafka.Brokers = []string{broker}
+	cfg.Kafka.Client = client
 	cfg.Kafka.Group = "scimwatch-bench-run-" + id
 	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "auto", Tenant: "acme"}}
 	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database = []string{chAddr}, "scimwatch_bench_run_"+id
