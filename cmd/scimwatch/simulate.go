@@ -78,7 +78,8 @@ scimwatch simulate --out /tmp/sim --days 7 --duration 30s --rate 5`})
 		}
 		chCfg = &file.ClickHouse
 		// The file's Kafka, with its security; --brokers names others.
-		if client, client.Brokers = file.Kafka.Client, file.Kafka.Brokers; *brokers != "" {
+		client = file.Kafka.Client
+		if *brokers != "" {
 			client.Brokers = strings.Split(*brokers, ",")
 		}
 		if err := client.Resolve(); err != nil {
