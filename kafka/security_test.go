@@ -2,13 +2,6 @@ package kafka_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +107,7 @@ func TestSecurityMistakesFailFast(t *testing.T) {
 	t.Setenv("SCIMWATCH_TEST_KAFKA_GOOD", k.SCRAMPassword)
 	t.Setenv("SCIMWATCH_TEST_KAFKA_BAD", "not-the-password-"+k.SCRAMPassword)
 	other := filepath.Join(t.TempDir(), "other-ca.crt")
-	if err := os.WriteFile(other, otherCA(t), 0o600); err != nil {
+	if err := os.WriteFile(other, testenv.OtherCA(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	scram := func(addr, protocol, ca, env string) kafka.Client {
@@ -191,65 +184,4 @@ func TestResolveErrors(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", tc.c, err, tc.want)
 		}
 	}
-}
-
-// otherCA returns a CA certificate (PEM) that signed nothing the test
-// broker has.
-func otherCA(t *testing.T) []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// TestMTLS: a listener that requires a client certificate takes one of
-// its CA (tls.cert_file, tls.key_file) and refuses a client without, at
-// once.
-func TestMTLS(t *testing.T) {
-	k := testenv.KafkaSecure(t)
-	with := kafka.Client{Brokers: []string{k.MTLSAddr}, SecurityProtocol: kafka.SSL,
-		TLS: kafka.TLSConfig{CAFile: k.CAFile, CertFile: k.ClientCert, KeyFile: k.ClientKey}}
-	without := kafka.Client{Brokers: []string{k.MTLSAddr}, SecurityProtocol: kafka.SSL, TLS: kafka.TLSConfig{CAFile: k.CAFile}}
-	for _, c := range []*kafka.Client{&with, &without} {
-		if err := c.Resolve(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := with.Reachable(ctx); err != nil {
-		t.Fatalf("with a client certificate: %v", err)
-	}
-	topic := testenv.Name("mtls")
-	if err := with.CreateTopics(ctx, 1, topic); err != nil {
-		t.Fatal(err)
-	}
-	w := with.Writer(topic)
-	w.BatchTimeout = time.Millisecond
-	defer w.Close()
-	for err := w.WriteMessages(ctx, kafkago.Message{Value: []byte("over mTLS")}); err != nil; err = w.WriteMessages(ctx, kafkago.Message{Value: []byte("over mTLS")}) {
-		if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r := with.PartitionReader(topic, 0, kafka.ReaderConfig{})
-	defer r.Close()
-	if m, err := r.ReadMessage(ctx); err != nil || string(m.Value) != "over mTLS" {
-		t.Fatalf("read %q, %v", m.Value, err)
-	}
-	start := time.Now()
-	err := without.Reachable(ctx)
-	if err == nil || !kafka.Misconfigured(err) || time.Since(start) > kafka.DialTimeout+5*time.Second {
-		t.Errorf("without a client certificate: %v after %v", err, time.Since(start))
-	}
-	t.Logf("without a client certificate: %v", err)
 }

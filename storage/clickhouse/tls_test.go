@@ -2,13 +2,6 @@ package clickhouse_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +54,7 @@ func TestTLS(t *testing.T) {
 	}
 
 	other := filepath.Join(t.TempDir(), "other-ca.crt")
-	if err := os.WriteFile(other, otherCA(t), 0o600); err != nil {
+	if err := os.WriteFile(other, testenv.OtherCA(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -92,21 +85,4 @@ func TestTLS(t *testing.T) {
 			t.Logf("%s: %v", tc.name, err)
 		})
 	}
-}
-
-// otherCA returns a CA certificate (PEM) that signed nothing the test
-// server has.
-func otherCA(t *testing.T) []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
