@@ -25,6 +25,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/scimwatch/scimwatch/dashboards"
+	"github.com/scimwatch/scimwatch/service"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
 
@@ -41,6 +42,7 @@ type panelResult struct {
 func main() {
 	chAddr := flag.String("clickhouse", "127.0.0.1:19000", "ClickHouse native address")
 	db := flag.String("database", "scimwatch_demo", "database")
+	config := flag.String("config", "", "scimwatch's config FILE: its clickhouse: section (users, TLS) instead of --clickhouse")
 	prom := flag.String("prometheus", "", "Prometheus base URL (empty: skip the pipeline dashboard)")
 	out := flag.String("out", "", "directory to write DASHBOARD.json files to")
 	span := flag.Duration("range", 7*24*time.Hour, "time range, ending now")
@@ -50,15 +52,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "export: --out is required")
 		os.Exit(2)
 	}
-	if err := run(*chAddr, *db, *prom, *out, *span, *interval); err != nil {
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addrs, cfg.Compression = []string{*chAddr}, "none"
+	if *config != "" {
+		file, err := service.Load(*config, service.UsesClickHouse)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "export: --config:", err)
+			os.Exit(1)
+		}
+		cfg = file.ClickHouse
+	}
+	cfg.Database = *db
+	if err := run(cfg, *prom, *out, *span, *interval); err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		os.Exit(1)
 	}
 }
 
-func run(chAddr, db, prom, out string, span, interval time.Duration) error {
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addrs, cfg.Database, cfg.Compression = []string{chAddr}, db, "none"
+func run(cfg clickhouse.Config, prom, out string, span, interval time.Duration) error {
 	store, err := clickhouse.Open(cfg, nil)
 	if err != nil {
 		return err
