@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"strings"
 	"text/template"
+
+	secretpkg "github.com/scimwatch/scimwatch/internal/secret"
 
 	"github.com/scimwatch/scimwatch/alerting"
 )
@@ -87,15 +87,11 @@ func (c *Config) Validate() error {
 // secret reads a secret from an environment variable or a file.
 func secret(what, env, file string) (string, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("alerting.slack: %s file: %w", what, err)
-		}
-		return strings.TrimSpace(string(b)), nil
+		env = "" // the file, when both are named
 	}
-	v := os.Getenv(env)
-	if v == "" {
-		return "", fmt.Errorf("alerting.slack: %s: $%s is empty", what, env)
+	v, err := secretpkg.Read(what, env, file)
+	if err != nil {
+		return "", fmt.Errorf("alerting.slack: %w", err)
 	}
 	return v, nil
 }
