@@ -3,37 +3,29 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os/user"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/scimwatch/scimwatch/alerting"
 	"github.com/scimwatch/scimwatch/service"
 )
 
-// silenceStore opens alerting's store of the --config for the silence
-// commands: it must be the durable one, where the running detector reads
-// silences (every 10 s).
-func silenceStore(ctx context.Context, c *cmdIO, fs *flagSet, config string) (alerting.Store, func(), int) {
+// openSilences opens the silences of --config for the silence commands;
+// nil means it failed, with code the exit status.
+func openSilences(ctx context.Context, c *cmdIO, fs *flagSet, config string) (*service.Silences, int) {
 	if config == "" {
-		return nil, nil, fs.fail("--config is required: the config file whose clickhouse: keeps the silences")
+		return nil, fs.fail("--config is required: the config file whose clickhouse: keeps the silences")
 	}
 	cfg, ok := loadConfig(c, fs.help.name, config, service.UsesClickHouse)
 	if !ok {
-		return nil, nil, 1
+		return nil, 1
 	}
-	if cfg.Alerting.Store != "clickhouse" {
-		fmt.Fprintf(c.stderr, "scimwatch %s: alerting.store is %s: silences need the clickhouse store, where the detector reads them\n", fs.help.name, cfg.Alerting.Store)
-		return nil, nil, 1
-	}
-	store, ch, err := service.OpenAlertStore(ctx, &cfg, slog.New(slog.DiscardHandler))
+	sil, err := service.OpenSilences(ctx, &cfg)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "scimwatch %s: %v\n", fs.help.name, err)
-		return nil, nil, 1
+		return nil, 1
 	}
-	return store, func() { ch.Close() }, 0
+	return sil, 0
 }
 
 func silenceAddCmd(ctx context.Context, c *cmdIO, args []string) int {
@@ -78,17 +70,15 @@ it is refused unless --broad says so.`,
 		fmt.Fprintf(c.stderr, "scimwatch silence add: %v\n", err)
 		return 2
 	}
-	store, closeStore, code := silenceStore(ctx, c, fs, *config)
-	if store == nil {
+	sil, code := openSilences(ctx, c, fs, *config)
+	if sil == nil {
 		return code
 	}
-	defer closeStore()
-	if err := store.SaveSilence(ctx, s); err != nil {
+	defer sil.Close()
+	if err := sil.Add(ctx, s, c.stdout); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch silence add:", err)
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "silence %s: %s, %s to %s, by %s: %s\n", s.ID, matchersText(s.Matchers), s.Start.Format(time.RFC3339),
-		s.End.Format(time.RFC3339), s.Author, s.Comment)
 	return 0
 }
 
@@ -102,34 +92,15 @@ week, with their matchers, times, author and comment.`,
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
-	store, closeStore, code := silenceStore(ctx, c, fs, *config)
-	if store == nil {
+	sil, code := openSilences(ctx, c, fs, *config)
+	if sil == nil {
 		return code
 	}
-	defer closeStore()
-	ss, err := store.LoadSilences(ctx)
-	if err != nil {
+	defer sil.Close()
+	if err := sil.List(ctx, *all, time.Now(), c.stdout); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch silence list:", err)
 		return 1
 	}
-	now := time.Now()
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tSTATE\tMATCHERS\tSTART\tEND\tAUTHOR\tCOMMENT")
-	for _, s := range ss {
-		state := "active"
-		switch {
-		case now.Before(s.Start):
-			state = "pending"
-		case !now.Before(s.End):
-			state = "ended"
-		}
-		if state != "active" && !*all {
-			continue
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, state, matchersText(s.Matchers), s.Start.UTC().Format(time.RFC3339),
-			s.End.UTC().Format(time.RFC3339), s.Author, s.Comment)
-	}
-	_ = w.Flush()
 	return 0
 }
 
@@ -144,56 +115,23 @@ func silenceExpireCmd(ctx context.Context, c *cmdIO, args []string) int {
 	if fs.NArg() == 0 {
 		return fs.fail("name the silences to expire")
 	}
-	store, closeStore, code := silenceStore(ctx, c, fs, *config)
-	if store == nil {
+	sil, code := openSilences(ctx, c, fs, *config)
+	if sil == nil {
 		return code
 	}
-	defer closeStore()
-	ss, err := store.LoadSilences(ctx)
+	defer sil.Close()
+	missing, err := sil.Expire(ctx, fs.Args(), time.Now().UTC(), c.stdout)
+	for _, id := range missing {
+		fmt.Fprintf(c.stderr, "scimwatch silence expire: no silence %s\n", id)
+	}
 	if err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch silence expire:", err)
 		return 1
 	}
-	now := time.Now().UTC()
-	failed := false
-	for _, id := range fs.Args() {
-		i := -1
-		for j := range ss {
-			if ss[j].ID == id {
-				i = j
-			}
-		}
-		if i < 0 {
-			fmt.Fprintf(c.stderr, "scimwatch silence expire: no silence %s\n", id)
-			failed = true
-			continue
-		}
-		s := ss[i]
-		if !now.Before(s.End) {
-			fmt.Fprintf(c.stdout, "silence %s had ended at %s\n", id, s.End.Format(time.RFC3339))
-			continue
-		}
-		s.End, s.Version = now, uint64(now.UnixNano())
-		if err := store.SaveSilence(ctx, s); err != nil {
-			fmt.Fprintln(c.stderr, "scimwatch silence expire:", err)
-			return 1
-		}
-		fmt.Fprintf(c.stdout, "silence %s expired\n", id)
-	}
-	if failed {
+	if len(missing) > 0 {
 		return 1
 	}
 	return 0
-}
-
-func matchersText(m alerting.Matchers) string {
-	var parts []string
-	for _, l := range []string{"rule", "tenant", "actor", "target", "severity", "key"} {
-		if v, ok := m[l]; ok {
-			parts = append(parts, l+"="+v)
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 func currentUser() string {
