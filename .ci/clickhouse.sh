@@ -55,13 +55,7 @@ answers() {
 certificates() {
   local t=$dir/tls
   [ -f "$t/server.crt" ] && return
-  mkdir -p "$t"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=scimwatch ClickHouse test CA" \
-    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/san.ext"
-  openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
-    -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+  tls_pair "$t" "scimwatch ClickHouse test CA"
   chmod 600 "$t/server.key"
 }
 

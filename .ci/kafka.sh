@@ -68,13 +68,7 @@ listening() {
 # 127.0.0.1 and localhost), and the broker's PKCS#12 keystore.
 certificates() {
   local t=$dir/tls
-  mkdir -p "$t"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=scimwatch test CA" \
-    -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/san.ext"
-  openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
-    -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+  tls_pair "$t" "scimwatch Kafka test CA"
   openssl pkcs12 -export -in "$t/server.crt" -inkey "$t/server.key" -certfile "$t/ca.crt" \
     -out "$t/server.p12" -passout "pass:$storepass"
   # A client certificate of the same CA, for the mTLS listener.

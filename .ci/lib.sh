@@ -25,3 +25,16 @@ await() {
   done
   log "$name did not answer in 60 s"; tail -n 20 "$logfile" >&2; exit 1
 }
+
+# tls_pair makes, in directory $1, a test CA named $2 (ca.key, ca.crt) and
+# a server certificate of it for 127.0.0.1 and localhost (server.key,
+# server.crt), with openssl.
+tls_pair() {
+  local t=$1
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$2" -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/san.ext"
+  openssl x509 -req -days 3650 -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial \
+    -extfile "$t/san.ext" -out "$t/server.crt" 2>/dev/null
+}

@@ -52,7 +52,6 @@ func TestRunOverSASLSSL(t *testing.T) {
 	k := testenv.KafkaSecure(t)
 	ch := testenv.ClickHouseTLS(t)
 	t.Setenv("SCIMWATCH_TEST_KAFKA_RUN_PASSWORD", k.SCRAMPassword)
-	t.Setenv("SCIMWATCH_TEST_CH_RUN_PASSWORD", ch.WriterPassword)
 	client := kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
 		SASL: kafka.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: k.SCRAMUser, PasswordEnv: "SCIMWATCH_TEST_KAFKA_RUN_PASSWORD"}}
 	if err := client.Resolve(); err != nil {
@@ -64,9 +63,29 @@ func TestRunOverSASLSSL(t *testing.T) {
 	if err := client.CreateTopics(ctx, 2, topic); err != nil {
 		t.Fatal(err)
 	}
+	r := startSecureRun(ctx, t, client, ch, topic, testenv.Name("sasl_run"), "")
+	id := testenv.Name("sasl-grant")
+	writeRecords(ctx, t, client, topic, grantRecord(id))
+	r.awaitAlert(ctx, t, "privileged-role-grant")
+	r.awaitStored(ctx, t, id)
+}
+
+// secureRun is scimwatch run in a test, over a secure Kafka client and
+// ClickHouse's TLS writer.
+type secureRun struct {
+	cfg    Config
+	alerts chan detect.Alert
+	done   chan error
+}
+
+// startSecureRun starts scimwatch run (ingest and detection, no history)
+// on topic with group, dead-lettering to dead when it is not empty; it
+// stops when the test ends.
+func startSecureRun(ctx context.Context, t *testing.T, client kafka.Client, ch testenv.ClickHouseSecure, topic, group, dead string) *secureRun {
+	t.Setenv("SCIMWATCH_TEST_CH_RUN_PASSWORD", ch.WriterPassword)
 	cfg := DefaultConfig()
 	cfg.Kafka.Client = client
-	cfg.Kafka.Group = testenv.Name("sasl_run")
+	cfg.Kafka.Group, cfg.Kafka.DeadLetterTopic = group, dead
 	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "okta", Tenant: "acme"}}
 	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database, cfg.ClickHouse.Compression = []string{ch.Addr}, ch.WriterBase, "none"
 	cfg.ClickHouse.Username, cfg.ClickHouse.PasswordEnv = ch.Writer, "SCIMWATCH_TEST_CH_RUN_PASSWORD"
@@ -75,50 +94,72 @@ func TestRunOverSASLSSL(t *testing.T) {
 	cfg.Batch.MaxWait = 200 * time.Millisecond
 	cfg.Rules = []string{"../rules/builtin"}
 	cfg.History.Store = "none"
-	alerts := make(chan detect.Alert, 16)
+	r := &secureRun{cfg: cfg, alerts: make(chan detect.Alert, 16), done: make(chan error, 1)}
 	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
 	go func() {
-		done <- Run(rctx, "", cfg, RunOptions{Watch: time.Hour, OnAlert: func(a detect.Alert) { alerts <- a }})
+		r.done <- Run(rctx, "", cfg, RunOptions{Watch: time.Hour, OnAlert: func(a detect.Alert) { r.alerts <- a }})
 	}()
-	defer func() { stop(); <-done }()
+	t.Cleanup(func() { stop(); <-r.done })
+	return r
+}
 
+// grantRecord is an Okta System Log record of an admin granting Super
+// Administrator, with id.
+func grantRecord(id string) []byte {
+	return []byte(fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.account.privilege.grant",`+
+		`"actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},"client":{"ipAddress":"203.0.113.9"},`+
+		`"outcome":{"result":"SUCCESS"},"target":[{"id":"00u-eve","type":"User","alternateId":"eve@acme.example"},`+
+		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, id, time.Now().UTC().Format(time.RFC3339Nano)))
+}
+
+// writeRecords writes records to topic with client, acknowledged by every
+// replica.
+func writeRecords(ctx context.Context, t *testing.T, client kafka.Client, topic string, records ...[]byte) {
+	t.Helper()
 	w := client.Writer(topic)
 	w.BatchTimeout, w.RequiredAcks = time.Millisecond, kafkago.RequireAll
 	defer w.Close()
-	id := testenv.Name("sasl-grant")
-	grant := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.account.privilege.grant",`+
-		`"actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},"client":{"ipAddress":"203.0.113.9"},`+
-		`"outcome":{"result":"SUCCESS"},"target":[{"id":"00u-eve","type":"User","alternateId":"eve@acme.example"},`+
-		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, id, time.Now().UTC().Format(time.RFC3339Nano))
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("acme"), Value: []byte(grant)}); err != nil {
+	msgs := make([]kafkago.Message, len(records))
+	for i, rec := range records {
+		msgs[i] = kafkago.Message{Key: []byte("acme"), Value: rec}
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// awaitAlert waits for an alert of rule.
+func (r *secureRun) awaitAlert(ctx context.Context, t *testing.T, rule string) {
+	t.Helper()
 	for {
 		select {
-		case a := <-alerts:
-			if a.Rule != "privileged-role-grant" {
-				continue
+		case a := <-r.alerts:
+			if a.Rule == rule {
+				return
 			}
-		case err := <-done:
+		case err := <-r.done:
 			t.Fatalf("run stopped: %v", err)
 		case <-ctx.Done():
-			t.Fatal("no privileged-role-grant alert over SASL_SSL")
+			t.Fatalf("no %s alert", rule)
 		}
-		break
 	}
-	store, err := clickhouse.Open(cfg.ClickHouse, nil)
+}
+
+// awaitStored waits for the event id in ClickHouse.
+func (r *secureRun) awaitStored(ctx context.Context, t *testing.T, id string) {
+	t.Helper()
+	store, err := clickhouse.Open(r.cfg.ClickHouse, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	for {
 		var n uint64
-		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.ClickHouse.Database+".events WHERE id = '"+id+"'").Scan(&n); err == nil && n >= 1 {
-			break
+		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM "+r.cfg.ClickHouse.Database+".events WHERE id = '"+id+"'").Scan(&n); err == nil && n >= 1 {
+			return
 		}
 		if ctx.Err() != nil {
-			t.Fatal("the grant was not stored")
+			t.Fatalf("%s was not stored", id)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -159,7 +200,6 @@ func TestRunWithLeastPrivilege(t *testing.T) {
 	ch := testenv.ClickHouseTLS(t)
 	super := testenv.Kafka(t)
 	t.Setenv("SCIMWATCH_TEST_KAFKA_ACL_PASSWORD", k.ACLPassword)
-	t.Setenv("SCIMWATCH_TEST_CH_ACL_PASSWORD", ch.WriterPassword)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic, dead, group := testenv.Name("acl_audit"), testenv.Name("acl_dead"), testenv.Name("acl_ingest")
@@ -187,18 +227,17 @@ func TestRunWithLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	cfg := DefaultConfig()
-	cfg.Kafka.Client = kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
+	client := kafka.Client{Brokers: []string{k.Addr}, SecurityProtocol: kafka.SASLSSL, TLS: kafka.TLSConfig{CAFile: k.CAFile},
 		SASL: kafka.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: k.ACLUser, PasswordEnv: "SCIMWATCH_TEST_KAFKA_ACL_PASSWORD"}}
 	// The ACLs bind: a topic it was not granted is refused.
-	if err := cfg.Kafka.Client.Resolve(); err != nil {
+	if err := client.Resolve(); err != nil {
 		t.Fatal(err)
 	}
 	other := testenv.Name("acl_other")
 	if err := admin.CreateTopics(ctx, 1, other); err != nil {
 		t.Fatal(err)
 	}
-	r0 := cfg.Kafka.Client.PartitionReader(other, 0, kafka.ReaderConfig{})
+	r0 := client.PartitionReader(other, 0, kafka.ReaderConfig{})
 	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
 	_, err = r0.FetchMessage(fctx)
 	fcancel()
@@ -206,53 +245,14 @@ func TestRunWithLeastPrivilege(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Authorization") {
 		t.Fatalf("reading a topic not granted: %v, want an authorization error", err)
 	}
-	cfg.Kafka.Group, cfg.Kafka.DeadLetterTopic = group, dead
-	cfg.Kafka.Topics = []ingest.TopicConfig{{Name: topic, Source: "okta", Tenant: "acme"}}
-	cfg.ClickHouse.Addrs, cfg.ClickHouse.Database, cfg.ClickHouse.Compression = []string{ch.Addr}, ch.WriterBase, "none"
-	cfg.ClickHouse.Username, cfg.ClickHouse.PasswordEnv = ch.Writer, "SCIMWATCH_TEST_CH_ACL_PASSWORD"
-	cfg.ClickHouse.Secure, cfg.ClickHouse.TLS = true, tlsconf.Config{CAFile: ch.CAFile}
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Batch.MaxWait = 200 * time.Millisecond
-	cfg.Rules = []string{"../rules/builtin"}
-	cfg.History.Store = "none"
-	alerts := make(chan detect.Alert, 16)
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(rctx, "", cfg, RunOptions{Watch: time.Hour, OnAlert: func(a detect.Alert) { alerts <- a }})
-	}()
-	defer func() { stop(); <-done }()
-
-	w := admin.Writer(topic)
-	w.BatchTimeout, w.RequiredAcks = time.Millisecond, kafkago.RequireAll
-	defer w.Close()
+	r := startSecureRun(ctx, t, client, ch, topic, group, dead)
 	id := testenv.Name("acl-grant")
-	grant := fmt.Sprintf(`{"uuid":%q,"published":%q,"eventType":"user.account.privilege.grant",`+
-		`"actor":{"id":"00u-admin","type":"User","alternateId":"pat@acme.example"},"client":{"ipAddress":"203.0.113.9"},`+
-		`"outcome":{"result":"SUCCESS"},"target":[{"id":"00u-eve","type":"User","alternateId":"eve@acme.example"},`+
-		`{"id":"SUPER_ADMIN","type":"ROLE","displayName":"Super Administrator"}]}`, id, time.Now().UTC().Format(time.RFC3339Nano))
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("acme"), Value: []byte(grant)}, kafkago.Message{Key: []byte("acme"), Value: []byte("not json")}); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		select {
-		case a := <-alerts:
-			if a.Rule != "privileged-role-grant" {
-				continue
-			}
-		case err := <-done:
-			t.Fatalf("run stopped: %v", err)
-		case <-ctx.Done():
-			t.Fatal("no privileged-role-grant alert with least privilege")
-		}
-		break
-	}
-	r := admin.PartitionReader(dead, 0, kafka.ReaderConfig{})
-	defer r.Close()
-	r1 := admin.PartitionReader(dead, 1, kafka.ReaderConfig{})
-	defer r1.Close()
+	writeRecords(ctx, t, admin, topic, grantRecord(id), []byte("not json"))
+	r.awaitAlert(ctx, t, "privileged-role-grant")
 	got := make(chan kafkago.Message, 2)
-	for _, rd := range []*kafkago.Reader{r, r1} {
+	for p := range 2 {
+		rd := admin.PartitionReader(dead, p, kafka.ReaderConfig{})
+		defer rd.Close()
 		go func() {
 			if m, err := rd.ReadMessage(ctx); err == nil {
 				got <- m
@@ -267,19 +267,5 @@ func TestRunWithLeastPrivilege(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the record that cannot be read never reached the dead-letter topic")
 	}
-	store, err := clickhouse.Open(cfg.ClickHouse, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	for {
-		var n uint64
-		if err := store.Conn().QueryRow(ctx, "SELECT count() FROM "+cfg.ClickHouse.Database+".events WHERE id = '"+id+"'").Scan(&n); err == nil && n >= 1 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the grant was not stored")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r.awaitStored(ctx, t, id)
 }
