@@ -24,9 +24,7 @@ time from produce to insert acknowledged (p50, p99, max); then the peak RSS of
 the process (producer included). Uses a topic, group and database of its own,
 dropped at the end. Start the services first: ./.ci/services.sh start.`,
 		example: `scimwatch bench ingest --count 1000000 --partitions 8 --compression none`})
-	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
-	config := fs.String("config", "", "config `FILE` whose kafka: security (security_protocol, tls, sasl) the benchmark's Kafka connections use")
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	brokers, config, chAddr := servicesFlags(fs)
 	count := fs.Int("count", 1000000, "records for the throughput run, produced before ingest starts")
 	latCount := fs.Int("latency-count", 300000, "records for the latency run, produced at --rate while ingest runs")
 	rate := fs.Int("rate", 50000, "records/s of the latency run")
@@ -173,9 +171,7 @@ the write being acknowledged to the chat.postMessage call: p50, p99 and max.
 Alerts are stored in ClickHouse before they are posted. Start the services
 first: ./.ci/services.sh start.`,
 		example: `scimwatch bench run --count 600 --rate 20`})
-	brokers := fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
-	config := fs.String("config", "", "config `FILE` whose kafka: security (security_protocol, tls, sasl) the benchmark's Kafka connections use")
-	chAddr := fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	brokers, config, chAddr := servicesFlags(fs)
 	count := fs.Int("count", 600, "records, each raising one alert")
 	rate := fs.Int("rate", 20, "records/s")
 	partitions := fs.Int("partitions", 4, "partitions of the benchmark topic")
@@ -220,4 +216,13 @@ func benchKafka(c *cmdIO, cmd, brokers, config string) (kafka.Client, bool) {
 		return client, false
 	}
 	return client, true
+}
+
+// servicesFlags are the flags of the benchmarks that run on Kafka and
+// ClickHouse: where they are, and the config whose Kafka security to use.
+func servicesFlags(fs *flagSet) (brokers, config, chAddr *string) {
+	brokers = fs.String("brokers", envOr("SCIMWATCH_TEST_KAFKA", "127.0.0.1:19092"), "Kafka `BROKERS`, comma-separated host:port")
+	config = fs.String("config", "", "config `FILE` whose kafka: security (security_protocol, tls, sasl) the benchmark's Kafka connections use")
+	chAddr = fs.String("clickhouse", envOr("SCIMWATCH_TEST_CLICKHOUSE", "127.0.0.1:19000"), "ClickHouse native `ADDRESS`")
+	return brokers, config, chAddr
 }
