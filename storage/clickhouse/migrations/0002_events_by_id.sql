@@ -7,8 +7,8 @@
 -- events_unique) collapses an event across partitions too, should a newer
 -- normalizer move its time to another day.
 --
--- The upgrade copies the 0001 table, swaps the names, and copies again what
--- was inserted into the old table meanwhile. Each step runs only while it is
+-- The upgrade copies the 0001 table, swaps the names (two renames, below),
+-- and copies again what was inserted into the old table meanwhile. Each step runs only while it is
 -- still to do ("-- only if:" guards), and copying twice is harmless since
 -- rows collapse by id, so several instances may run it at once.
 
@@ -47,11 +47,19 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.events_by_id (
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (tenant, id);
 
--- only if: SELECT count() FROM system.tables WHERE database = '{{.Database}}' AND name = 'events_by_id'
+-- only if: SELECT countIf(name = 'events_by_id') * countIf(name = 'events' AND sorting_key != 'tenant, id') FROM system.tables WHERE database = '{{.Database}}'
 INSERT INTO {{.Database}}.events_by_id SELECT * FROM {{.Database}}.events;
 
--- only if: SELECT count() FROM system.tables WHERE database = '{{.Database}}' AND name = 'events_by_id'
-RENAME TABLE {{.Database}}.events TO {{.Database}}.events_v1, {{.Database}}.events_by_id TO {{.Database}}.events;
+-- Two renames of one table each, not one of both: on 18.16 a RENAME of both
+-- locks events, then events_by_id, while another instance's copy above
+-- holds events_by_id and waits for events, and neither ever ends (no KILL
+-- reaches a lock wait). Between the two, events is absent for a moment:
+-- ingest retries its batch, another instance's step fails and starts over.
+-- only if: SELECT countIf(name = 'events_by_id') * countIf(name = 'events' AND sorting_key != 'tenant, id') FROM system.tables WHERE database = '{{.Database}}'
+RENAME TABLE {{.Database}}.events TO {{.Database}}.events_v1;
+
+-- only if: SELECT countIf(name = 'events_by_id') * (countIf(name = 'events') = 0) FROM system.tables WHERE database = '{{.Database}}'
+RENAME TABLE {{.Database}}.events_by_id TO {{.Database}}.events;
 
 -- only if: SELECT count() FROM system.tables WHERE database = '{{.Database}}' AND name = 'events_v1'
 INSERT INTO {{.Database}}.events SELECT * FROM {{.Database}}.events_v1;
