@@ -155,7 +155,8 @@ component: {ingest: true}
 func TestExpandDays(t *testing.T) {
 	for in, want := range map[string]string{
 		"200d": "4800h", "2w": "336h", "1d12h": "24h12h", "90s": "90s", "1h30m": "1h30m", "soon": "soon", "": "",
-		"99999999999d": "99999999999d", // out of range: left for the decoder to refuse
+		"99999999999d": "99999999999d",                            // out of range: left for the decoder to refuse
+		"1.5d":         "1.5d", "3h2d": "3h2d", "2w3d": "336h72h", // days inside a number or after hours: not units
 	} {
 		if got := expandDays(in); got != want {
 			t.Errorf("expandDays(%q) = %q, want %q", in, got, want)

@@ -186,25 +186,28 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-var dayUnits = regexp.MustCompile(`(\d+)([dw])`)
+// leadingDays are weeks and days at the head of a duration ("2w3d4h"):
+// only there are they units, never inside a number ("1.5d").
+var leadingDays = regexp.MustCompile(`^(?:(\d+)w)?(?:(\d+)d)?(.*)$`)
 
-// expandDays rewrites the days and weeks of a duration as hours, which Go
-// reads: "200d" is "4800h", "1d12h" is "24h12h" (36h). Anything else is
-// left for the decoder to judge.
+// expandDays rewrites the weeks and days that lead a duration as hours,
+// which Go reads: "200d" is "4800h", "1d12h" is "24h12h" (36h). Anything
+// else ("1.5d", "3h2d") is left for the decoder to refuse.
 func expandDays(s string) string {
-	if !strings.ContainsAny(s, "dw") {
+	m := leadingDays.FindStringSubmatch(s)
+	if m == nil || m[1] == "" && m[2] == "" || strings.ContainsAny(m[3], "dw") {
 		return s
 	}
-	return dayUnits.ReplaceAllStringFunc(s, func(m string) string {
-		sub := dayUnits.FindStringSubmatch(m)
-		n, err := strconv.Atoi(sub[1])
+	out := ""
+	for i, per := range []int{7 * 24, 24} {
+		if m[i+1] == "" {
+			continue
+		}
+		n, err := strconv.Atoi(m[i+1])
 		if err != nil || n > 1_000_000 {
-			return m
+			return s
 		}
-		h := n * 24
-		if sub[2] == "w" {
-			h *= 7
-		}
-		return strconv.Itoa(h) + "h"
-	})
+		out += strconv.Itoa(n*per) + "h"
+	}
+	return out + m[3]
 }
