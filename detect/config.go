@@ -34,6 +34,15 @@ type Config struct {
 	// keeps over all its keys (8 bytes each); past it the tenth of the keys
 	// active longest ago are forgotten at once, and counted.
 	MaxBaselineHours int `yaml:"max_baseline_hours"`
+	// RepeatHorizon is how long (in event time) the engine remembers the
+	// ids of the events it saw, so that an event delivered again (a
+	// collector's page fetched again after a crash, an Event Hook
+	// delivered twice) counts once in windows, sequences and learned
+	// terms and baselines. 0 turns it off.
+	RepeatHorizon time.Duration `yaml:"repeat_horizon"`
+	// MaxRepeatIDs bounds the ids remembered (about 24 bytes each); past
+	// it the tenth seen longest ago are forgotten at once, and counted.
+	MaxRepeatIDs int `yaml:"max_repeat_ids"`
 	// MaxEventIDs bounds the event ids an alert carries.
 	MaxEventIDs int `yaml:"max_event_ids"`
 	// MaxPendingAlerts bounds the alerts kept while the sink refuses them;
@@ -58,7 +67,8 @@ type Override struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{AllowedLateness: time.Minute, MaxFutureSkew: 5 * time.Minute, MaxKeys: 100000, MaxTerms: 1000000,
-		MaxBaselineHours: 4000000, MaxEventIDs: 20, MaxPendingAlerts: 10000}
+		MaxBaselineHours: 4000000, MaxEventIDs: 20, MaxPendingAlerts: 10000,
+		RepeatHorizon: 6 * time.Hour, MaxRepeatIDs: 1000000}
 }
 
 // Validate reports every problem.
@@ -69,6 +79,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFutureSkew < 0 {
 		errs = append(errs, errors.New("max_future_skew: negative"))
+	}
+	if c.RepeatHorizon < 0 {
+		errs = append(errs, errors.New("repeat_horizon: negative"))
+	}
+	if c.RepeatHorizon > 0 && c.MaxRepeatIDs <= 0 {
+		errs = append(errs, errors.New("max_repeat_ids: must be positive while repeat_horizon is set"))
 	}
 	if c.MaxKeys <= 0 {
 		errs = append(errs, errors.New("max_keys: must be positive"))

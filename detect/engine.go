@@ -40,6 +40,7 @@ type Engine struct {
 	scratch   event.Event // the event being evaluated, popped from pending
 	closing   closeHeap   // open alerts by the end of their period
 	swept     time.Time   // event time of the last sweep of idle state
+	ids       *seenMap    // the ids of events seen within RepeatHorizon
 	outbox    []Alert     // raised, not yet accepted by the sink
 	spare     []Alert     // the outbox's other buffer, for the next batch
 	stats     Stats
@@ -73,6 +74,9 @@ const (
 // Stats counts what the engine did.
 type Stats struct {
 	Events, Late, Future, Alerts int
+	// Repeats are events seen before (same tenant, source and id) and
+	// not evaluated again.
+	Repeats int
 }
 
 // Stats returns the counts so far.
@@ -124,6 +128,9 @@ func New(cfg Config, set *rules.Set, sink Sink, reg prometheus.Registerer, logge
 	e := &Engine{cfg: cfg, sink: sink, logger: logger, metrics: newMetrics(reg), states: map[string]*ruleState{}, now: cfg.Now, hash: newHasher()}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if cfg.RepeatHorizon > 0 {
+		e.ids = newSeenMap(cfg.MaxRepeatIDs)
 	}
 	if err := e.setRules(set); err != nil {
 		return nil, err
@@ -183,6 +190,10 @@ func (e *Engine) setRules(set *rules.Set) error {
 // kept and retried).
 func (e *Engine) Process(ev *event.Event) error {
 	e.mu.Lock()
+	if e.repeated(ev) {
+		e.mu.Unlock()
+		return nil
+	}
 	e.metrics.events.Inc()
 	e.stats.Events++
 	switch {
@@ -224,6 +235,25 @@ func (e *Engine) Process(ev *event.Event) error {
 		return nil
 	}
 	return e.deliver(false)
+}
+
+// repeated reports whether an event of the same tenant, source and id was
+// seen within RepeatHorizon, and remembers this one: a repeat is counted
+// and not evaluated again.
+func (e *Engine) repeated(ev *event.Event) bool {
+	if e.ids == nil || ev.ID == "" {
+		return false
+	}
+	h := e.hash.sum(ev.Tenant, ev.Source, ev.ID)
+	if _, ok := e.ids.get(h); ok {
+		e.metrics.repeats.Inc()
+		e.stats.Repeats++
+		return true
+	}
+	if n := e.ids.see(h, secs(ev.Time)); n > 0 {
+		e.metrics.evictions.WithLabelValues("", "event_id").Add(float64(n))
+	}
+	return false
 }
 
 // tooFarAhead reports whether t is more than MaxFutureSkew ahead of the
@@ -270,6 +300,10 @@ func (e *Engine) advance() {
 	if until.After(e.clock.released) {
 		e.closeUntil(until)
 		if until.Sub(e.swept) > time.Minute {
+			if e.ids != nil {
+				e.ids.expire(secs(until.Add(-e.cfg.RepeatHorizon)))
+				e.metrics.keys.WithLabelValues("", "event_id").Set(float64(e.ids.len()))
+			}
 			e.sweep(until)
 			e.swept = until
 		}

@@ -8,6 +8,7 @@ import (
 type metrics struct {
 	events       prometheus.Counter
 	late         prometheus.Counter
+	repeats      prometheus.Counter
 	future       prometheus.Counter
 	alerts       *prometheus.CounterVec
 	evalErrors   *prometheus.CounterVec
@@ -28,6 +29,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		events: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "events_total", Help: "Events given to the engine."}),
 		late: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "late_events_total",
 			Help: "Events later than allowed_lateness, evaluated out of order by thresholds and sequences."}),
+		repeats: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "repeated_events_total",
+			Help: "Events seen before within repeat_horizon (same tenant, source and id: a collector's page fetched again, a hook delivered twice), not evaluated again."}),
 		future: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "future_events_total",
 			Help: "Events dated more than max_future_skew ahead of the wall clock, placed at the current event time."}),
 		alerts: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "alerts_total",
@@ -35,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		evalErrors: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "evaluation_errors_total",
 			Help: "Rule expressions that failed at run time, by rule."}, []string{"rule"}),
 		evictions: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "state_evictions_total",
-			Help: "State evicted past its bound, by rule and kind: window, sequence, dedup (max_keys), term (max_terms), key (max_keys), series (max_keys or max_baseline_hours)."}, []string{"rule", "kind"}),
+			Help: "State evicted past its bound, by rule and kind: window, sequence, dedup (max_keys), event_id (max_repeat_ids, rule empty), term (max_terms), key (max_keys), series (max_keys or max_baseline_hours)."}, []string{"rule", "kind"}),
 		keys: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "state_keys",
 			Help: "State held, by rule and kind: window, sequence, dedup, term, key, series, hour (updated each minute of event time)."}, []string{"rule", "kind"}),
 		sinkErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sink_errors_total",

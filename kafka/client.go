@@ -225,6 +225,22 @@ func (c Client) hint(err error) error {
 // CreateTopics creates topics of partitions each on the cluster's
 // controller; an existing topic is left as it is.
 func (c Client) CreateTopics(ctx context.Context, partitions int, topics ...string) error {
+	tcs := make([]kafkago.TopicConfig, 0, len(topics))
+	for _, t := range topics {
+		tcs = append(tcs, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
+	}
+	return c.createTopics(ctx, tcs...)
+}
+
+// CreateCompactedTopic creates a topic of one partition that keeps the
+// last record of each key (cleanup.policy=compact): state, not a log. An
+// existing topic is left as it is.
+func (c Client) CreateCompactedTopic(ctx context.Context, topic string) error {
+	return c.createTopics(ctx, kafkago.TopicConfig{Topic: topic, NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}})
+}
+
+func (c Client) createTopics(ctx context.Context, tcs ...kafkago.TopicConfig) error {
 	conn, err := c.Dial(ctx)
 	if err != nil {
 		return err
@@ -239,10 +255,6 @@ func (c Client) CreateTopics(ctx context.Context, partitions int, topics ...stri
 		return err
 	}
 	defer cc.Close()
-	tcs := make([]kafkago.TopicConfig, 0, len(topics))
-	for _, t := range topics {
-		tcs = append(tcs, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
-	}
 	err = cc.CreateTopics(tcs...)
 	if errors.Is(err, kafkago.TopicAlreadyExists) {
 		return nil

@@ -59,6 +59,9 @@ type Config struct {
 	} `yaml:"components"`
 	// Detector is run's streaming detector's consumer.
 	Detector DetectorConfig `yaml:"detector"`
+	// Collectors fetch the vendors' logs into kafka.topics (scimwatch run
+	// starts them, scimwatch collect runs them alone).
+	Collectors CollectorsConfig `yaml:"collectors"`
 }
 
 // HTTPConfig is the listener of the one HTTP server.
@@ -128,6 +131,8 @@ const (
 	// UsesService: http:, shutdown_timeout:, components:, detector:,
 	// rules: (scimwatch run), and what the enabled components use.
 	UsesService
+	// UsesCollectors: collectors: (scimwatch collect; run with any).
+	UsesCollectors
 )
 
 // Load reads the config file at path for a command that uses the sections
@@ -181,6 +186,7 @@ func Parse(b []byte, uses Uses) (Config, error) {
 			errs = append(errs, errors.New(goType.ReplaceAllString(e, "")))
 		}
 	}
+	cfg.Collectors.defaults()
 	if err := cfg.Validate(uses); err != nil {
 		errs = append(errs, err)
 	}
@@ -224,6 +230,10 @@ func (c *Config) Validate(uses Uses) error {
 	if uses&UsesService != 0 {
 		errs = append(errs, c.validateService()...)
 	}
+	if uses&UsesCollectors != 0 || (uses&UsesService != 0 && c.Collectors.Any()) {
+		c.Collectors.defaults()
+		errs = append(errs, c.Collectors.validate(c)...)
+	}
 	return errors.Join(errs...)
 }
 
@@ -235,8 +245,8 @@ func (c *Config) validateService() []error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be positive"))
 	}
-	if !c.Components.Ingest && !c.Components.Detect {
-		errs = append(errs, errors.New("components: ingest and detect are both off: nothing to run"))
+	if !c.Components.Ingest && !c.Components.Detect && !c.Collectors.Any() {
+		errs = append(errs, errors.New("components: ingest and detect are both off and no collectors: nothing to run"))
 	}
 	if c.Components.Detect && len(c.Rules) == 0 {
 		errs = append(errs, errors.New("rules: at least one rules directory is required to detect (rules/builtin holds the built-in rules)"))

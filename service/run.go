@@ -43,6 +43,8 @@ type RunOptions struct {
 	// IngestOnly runs ingest whatever the file's components: say
 	// (scimwatch ingest, on run's file too), also after a reload.
 	IngestOnly bool
+	// CollectOnly runs the collectors alone (scimwatch collect).
+	CollectOnly bool
 }
 
 // Run runs the components cfg enables (ingest, detection with alerting)
@@ -61,6 +63,9 @@ func Run(ctx context.Context, path string, cfg Config, opts RunOptions) error {
 	}
 	if opts.IngestOnly {
 		cfg.Components.Ingest, cfg.Components.Detect = true, false
+	}
+	if opts.CollectOnly {
+		cfg.Components.Ingest, cfg.Components.Detect = false, false
 	}
 	if err := cfg.Validate(UsesService); err != nil {
 		return err
@@ -91,6 +96,9 @@ func Run(ctx context.Context, path string, cfg Config, opts RunOptions) error {
 				if err == nil {
 					if opts.IngestOnly {
 						next.Components.Ingest, next.Components.Detect = true, false
+					}
+					if opts.CollectOnly {
+						next.Components.Ingest, next.Components.Detect = false, false
 					}
 					err = next.Validate(UsesService)
 				}
@@ -161,6 +169,13 @@ func runOnce(ctx context.Context, cfg Config, opts RunOptions) error {
 	}
 	if cfg.Components.Detect {
 		stop, err := startDetecting(cctx, &cfg, srv, reg, opts, logger)
+		if err != nil {
+			return err
+		}
+		stops = append(stops, stop)
+	}
+	if cfg.Collectors.Any() && !opts.IngestOnly {
+		stop, err := startCollectors(cctx, &cfg, srv, reg, logger.With("component", "collect"))
 		if err != nil {
 			return err
 		}

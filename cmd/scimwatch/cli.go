@@ -31,6 +31,7 @@ var commands = []command{
 	{"demo", "the whole job on this machine: history, live simulated traffic with attacks, alerts, in one minute", demoCmd},
 	{"run", "the whole job as one service: ingest, streaming detection, history rules, alerting", runCmd},
 	{"ingest", "stream audit records from Kafka into ClickHouse", ingestCmd},
+	{"collect", "fetch identity logs from Okta, Microsoft Graph and Google Workspace into Kafka", collectCmd},
 	{"import", "load exported audit records (history) into ClickHouse", importCmd},
 	{"migrate", "apply the ClickHouse schema migrations", migrateCmd},
 	{"bench ingest", "measure the ingest path against a real Kafka broker and ClickHouse", benchCmd},

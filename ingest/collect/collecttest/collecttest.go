@@ -1,0 +1,132 @@
+// Package collecttest runs collectors in tests: an embedded broker (the
+// real Kafka's tests name theirs), a runner, and what reached a topic.
+package collecttest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimwatch/scimwatch/ingest/collect"
+	"github.com/scimwatch/scimwatch/kafka"
+	"github.com/scimwatch/scimwatch/kafka/embedded"
+)
+
+// Env is a broker and a topic for a collector's records.
+type Env struct {
+	Client  kafka.Client
+	Topic   string
+	State   string
+	Metrics *collect.Metrics
+	Reg     *prometheus.Registry
+}
+
+// New starts an embedded broker with the topic.
+func New(t testing.TB) *Env {
+	t.Helper()
+	b, err := embedded.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	e := &Env{Client: kafka.Client{Brokers: b.Brokers()}, Topic: "collected", State: "collector-state", Reg: prometheus.NewRegistry()}
+	e.Metrics = collect.NewMetrics(e.Reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Client.CreateTopics(ctx, 2, e.Topic); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Logger logs to stderr when -v.
+func Logger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run starts a runner of the collectors until the test ends (or stop is
+// called).
+func (e *Env) Run(t testing.TB, cfg collect.Config, cs ...*collect.Collector) (r *collect.Runner, stop func()) {
+	t.Helper()
+	cfg.Client, cfg.StateTopic = e.Client, e.State
+	r = collect.NewRunner(cfg, cs, e.Metrics, Logger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := r.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			r.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return r, stop
+}
+
+// Keys returns the keys of the records in the topic, in each partition's
+// order, once there are at least n, or after bound.
+func (e *Env) Keys(t testing.TB, n int, bound time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		keys := e.read(t)
+		if len(keys) >= n || time.Now().After(deadline) {
+			return keys
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *Env) read(t testing.TB) []string {
+	var keys []string
+	for p := range 2 {
+		conn, err := e.Client.Dialer().DialLeader(context.Background(), "tcp", e.Client.Brokers[0], e.Topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last, err := conn.ReadOffsets()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last <= first {
+			continue
+		}
+		r := e.Client.PartitionReader(e.Topic, p, kafka.ReaderConfig{})
+		_ = r.SetOffset(first)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, string(m.Key))
+			if m.Offset+1 >= last {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return keys
+}
+
+// Count is how many times each key is in keys.
+func Count(keys []string) map[string]int {
+	m := map[string]int{}
+	for _, k := range keys {
+		m[k]++
+	}
+	return m
+}
