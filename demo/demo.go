@@ -47,7 +47,11 @@ var demoTenants = map[string]string{"acme": "America/New_York", "globex": "Europ
 // history back-filled into ClickHouse at chAddr, then scimwatch run on an
 // embedded broker with live simulated traffic and attacks, each alert
 // shown on out as it fires.
-func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days, users, rate int, every, duration time.Duration, listen, previewAddr string, seed uint64) error {
+//
+// With collectors, the identity providers' live records go into fake
+// vendors' logs (internal/vendorfake, over HTTPS) instead of straight to
+// Kafka, and scimwatch run's collectors fetch them from there.
+func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days, users, rate int, every, duration time.Duration, listen, previewAddr string, seed uint64, collectors bool) error {
 	d := &demo{out: out, errw: errw, byRule: map[string]int{}}
 	if err := clickhouse.Reachable(ctx, chAddr); err != nil {
 		return fmt.Errorf("%w\nthe demo needs ClickHouse on 127.0.0.1: ./.ci/clickhouse.sh start (installs and starts it)", err)
@@ -110,6 +114,24 @@ func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days
 	cfg.Alerting.GroupBy = []string{"rule", "tenant", "key"}
 	cfg.Alerting.GroupWait, cfg.Alerting.GroupInterval = 0, 0
 	slackCfg(&cfg)
+	var sink Sink = NewKafkaSink(kafka.Client{Brokers: brokers}, "idp-")
+	defer sink.Close()
+	var vendors *vendorSink
+	if collectors {
+		dir, err := os.MkdirTemp("", "scimwatch-demo-vendors-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		sources := map[string]string{}
+		for _, ht := range hcfg.Tenants {
+			sources[ht.Name] = ht.Source
+		}
+		if vendors, err = startVendors(dir, sources, &cfg, sink); err != nil {
+			return err
+		}
+		defer vendors.Close()
+	}
 	readyCh := make(chan struct{})
 	opts := service.RunOptions{Registry: prometheus.NewRegistry(), OnAlert: d.alert, OnReady: func() { close(readyCh) }, Watch: time.Hour}
 	logger := slog.New(slog.NewTextHandler(d.errw, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -122,6 +144,9 @@ func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days
 	fmt.Fprintf(d.out, "   metrics         http://%s/metrics   (and /readyz)\n", listen)
 	fmt.Fprintf(d.out, "   alerts          %s\n", slackDesc)
 	fmt.Fprintf(d.out, "   dashboards      dashboards/grafana/*.json for Grafana (provisioning: dashboards/provisioning), on ClickHouse database %s\n", database)
+	if vendors != nil {
+		fmt.Fprintf(d.out, "   collectors      fetching the identity providers' live records from fake vendors over HTTPS (SCIM logs go to Kafka):\n%s", vendors.describe())
+	}
 	fmt.Fprintf(d.out, "   the events      clickhouse-client --port %s -q 'SELECT tenant, action, count() FROM %s.events_unique GROUP BY tenant, action'\n",
 		chAddr[strings.LastIndexByte(chAddr, ':')+1:], database)
 
@@ -135,8 +160,9 @@ func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days
 	case <-ctx.Done():
 		return nil
 	}
-	sink := NewKafkaSink(kafka.Client{Brokers: brokers}, "idp-")
-	defer sink.Close()
+	if vendors != nil {
+		sink = vendors
+	}
 	sim.Stdout = io.Discard
 	sim.OnInject = func(p synth.Plant) {
 		d.mu.Lock()
@@ -153,6 +179,11 @@ func Run(ctx context.Context, out, errw io.Writer, chAddr, database string, days
 		err = rerr
 	}
 	d.summary()
+	if vendors != nil {
+		fmt.Fprintf(d.out, "collected %.0f records from the fake vendors (%.0f pages; %.0f requests refused or failed, retried)\n",
+			metricSum(opts.Registry, "scimwatch_collector_records_total"), metricSum(opts.Registry, "scimwatch_collector_pages_total"),
+			metricSum(opts.Registry, "scimwatch_collector_api_errors_total"))
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/scimwatch/scimwatch/alerting/slack"
 	"github.com/scimwatch/scimwatch/detect"
 	"github.com/scimwatch/scimwatch/ingest"
+	"github.com/scimwatch/scimwatch/ingest/scimgateway"
 	"github.com/scimwatch/scimwatch/rules"
 	"github.com/scimwatch/scimwatch/storage/clickhouse"
 )
@@ -62,6 +63,8 @@ type Config struct {
 	// Collectors fetch the vendors' logs into kafka.topics (scimwatch run
 	// starts them, scimwatch collect runs them alone).
 	Collectors CollectorsConfig `yaml:"collectors"`
+	// ScimGateway is scimwatch scim-gateway's proxy.
+	ScimGateway *scimgateway.Config `yaml:"scim_gateway"`
 }
 
 // HTTPConfig is the listener of the one HTTP server.
@@ -133,6 +136,9 @@ const (
 	UsesService
 	// UsesCollectors: collectors: (scimwatch collect; run with any).
 	UsesCollectors
+	// UsesGateway: scim_gateway: and kafka.brokers (scimwatch
+	// scim-gateway).
+	UsesGateway
 )
 
 // Load reads the config file at path for a command that uses the sections
@@ -233,6 +239,9 @@ func (c *Config) Validate(uses Uses) error {
 	if uses&UsesCollectors != 0 || (uses&UsesService != 0 && c.Collectors.Any()) {
 		c.Collectors.defaults()
 		errs = append(errs, c.Collectors.validate(c)...)
+	}
+	if uses&UsesGateway != 0 {
+		errs = append(errs, c.validateGateway()...)
 	}
 	return errors.Join(errs...)
 }

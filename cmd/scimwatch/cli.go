@@ -32,6 +32,7 @@ var commands = []command{
 	{"run", "the whole job as one service: ingest, streaming detection, history rules, alerting", runCmd},
 	{"ingest", "stream audit records from Kafka into ClickHouse", ingestCmd},
 	{"collect", "fetch identity logs from Okta, Microsoft Graph and Google Workspace into Kafka", collectCmd},
+	{"scim-gateway", "a reverse proxy in front of an app's SCIM API that records every request to Kafka and refuses by rules", scimGatewayCmd},
 	{"import", "load exported audit records (history) into ClickHouse", importCmd},
 	{"migrate", "apply the ClickHouse schema migrations", migrateCmd},
 	{"bench ingest", "measure the ingest path against a real Kafka broker and ClickHouse", benchCmd},

@@ -30,13 +30,14 @@ everything; the database stays for querying.`,
 	listen := fs.String("http", "127.0.0.1:9464", "`ADDRESS` of /metrics, /healthz and /readyz")
 	preview := fs.String("preview", "127.0.0.1:9470", "`ADDRESS` of the Slack-style alert preview")
 	seed := fs.Uint64("seed", 1, "random seed")
+	collectors := fs.Bool("collectors", false, "put the identity providers' live records into fake Okta, Graph and Workspace servers and collect them from there, as from the real vendors")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	if *days < 7 || *users < 20 || *rate < 1 || *every <= 0 {
 		return fs.fail("--days at least 7 (the learned rules need a week), --users at least 20, --rate and --inject-every positive")
 	}
-	if err := demo.Run(ctx, c.stdout, c.stderr, *chAddr, *database, *days, *users, *rate, *every, *duration, *listen, *preview, *seed); err != nil {
+	if err := demo.Run(ctx, c.stdout, c.stderr, *chAddr, *database, *days, *users, *rate, *every, *duration, *listen, *preview, *seed, *collectors); err != nil {
 		fmt.Fprintln(c.stderr, "scimwatch demo:", err)
 		return 1
 	}

@@ -21,6 +21,18 @@ import (
 // attacks. Each kind of alert a newcomer should see appears, the Slack
 // preview shows the messages, and it stops cleanly.
 func TestDemo(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{{"kafka", nil}, {"collectors", []string{"--collectors"}}} {
+		t.Run(tc.name, func(t *testing.T) { testDemo(t, tc.extra...) })
+	}
+}
+
+// testDemo runs the demo: with --collectors, the identity providers'
+// records go through fake vendors and the collectors, and every attack
+// still raises its alert.
+func testDemo(t *testing.T, extra ...string) {
 	chAddr := testenv.ClickHouse(t)
 	db := testenv.Name("scimwatch_demo")
 	t.Cleanup(func() { clickhouse.DropDatabase(mustCH(chAddr, db)) })
@@ -33,8 +45,8 @@ func TestDemo(t *testing.T) {
 	errs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(context.Background(), []string{"demo", "--clickhouse", chAddr, "--database", db, "--days", "10", "--users", "60",
-			"--inject-every", "1s", "--duration", "40s", "--http", "127.0.0.1:0", "--preview", "127.0.0.1:0"}, strings.NewReader(""), out, errs)
+		done <- run(context.Background(), append([]string{"demo", "--clickhouse", chAddr, "--database", db, "--days", "10", "--users", "60",
+			"--inject-every", "1s", "--duration", "40s", "--http", "127.0.0.1:0", "--preview", "127.0.0.1:0"}, extra...), strings.NewReader(""), out, errs)
 	}()
 	// The preview, while it runs.
 	preview := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/\n`)
@@ -81,6 +93,18 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(text, "stopped: ") || !strings.Contains(text, "history imported into ClickHouse") {
 		t.Errorf("output:\n%s", text)
+	}
+	if len(extra) > 0 {
+		// Each vendor's collector fetched what the simulator put in its log.
+		m := regexp.MustCompile(`collected (\d+) records from the fake vendors`).FindStringSubmatch(text)
+		if m == nil || m[1] == "0" {
+			t.Errorf("no records collected")
+		}
+		for _, vendor := range []string{"okta acme", "okta globex", "graph initech", "workspace umbrella"} {
+			if !regexp.MustCompile(strings.ReplaceAll(vendor, " ", ` +`) + ` +https://127\.0\.0\.1:\d+/`).MatchString(text) {
+				t.Errorf("the demo names no %s fake vendor", vendor)
+			}
+		}
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s\nstderr:\n%s", text, errs.String())

@@ -239,7 +239,7 @@ func TestProductionExample(t *testing.T) {
 		{"rules", "lint", "../../rules/builtin"}, {"rules", "test", "../../rules/builtin"},
 		{"rules", "backtest", "--rules", "../../rules/builtin", "--from", "2026-11-01", "--to", "2026-11-02"},
 		{"silence", "list"}, {"silence", "add", "--rule", "stale-account", "--duration", "1h", "--comment", "c"}, {"silence", "expire", "x"},
-		{"simulate", "--days", "1", "--rate", "1", "--brokers", "127.0.0.1:1"}, {"collect"},
+		{"simulate", "--days", "1", "--rate", "1", "--brokers", "127.0.0.1:1"}, {"collect"}, {"scim-gateway"},
 	} {
 		cmd, _ := find(args)
 		taken[cmd.name] = true

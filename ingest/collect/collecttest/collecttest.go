@@ -130,3 +130,39 @@ func Count(keys []string) map[string]int {
 	}
 	return m
 }
+
+// Values returns the values of the records in the topic.
+func (e *Env) Values(t testing.TB) [][]byte {
+	t.Helper()
+	var vals [][]byte
+	for p := range 2 {
+		conn, err := e.Client.Dialer().DialLeader(context.Background(), "tcp", e.Client.Brokers[0], e.Topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last, err := conn.ReadOffsets()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last <= first {
+			continue
+		}
+		r := e.Client.PartitionReader(e.Topic, p, kafka.ReaderConfig{})
+		_ = r.SetOffset(first)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals = append(vals, m.Value)
+			if m.Offset+1 >= last {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return vals
+}
