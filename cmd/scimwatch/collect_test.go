@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/scimwatch/scimwatch/alerting/slack/fakeslack"
 	"github.com/scimwatch/scimwatch/internal/testenv"
 	"github.com/scimwatch/scimwatch/internal/vendorfake"
@@ -270,4 +272,64 @@ collectors:
 		t.Error("not ready at the end")
 	}
 	t.Logf("served %v; vendors' requests: okta %d (throttled %d), graph %d, workspace %d", want, v.okta.Requests, v.okta.Throttled, v.graph.Requests, v.ws.Requests)
+}
+
+// TestCollectCommand: scimwatch collect alone, on the real Kafka, puts an
+// Okta org's log into its topic, is ready while it polls, and reports a
+// revoked token on /readyz.
+func TestCollectCommand(t *testing.T) {
+	broker := testenv.Kafka(t)
+	id := testenv.Name("collectcmd")
+	createTopic(t, broker, id, 1)
+	v := startVendors(t)
+	var evs [][]byte
+	for i := range 250 {
+		evs = append(evs, vendorfake.OktaEvent(fmt.Sprintf("cmd-%06d-0000-0000", i), "user.session.start", "pat@acme.example", "pat@acme.example", time.Now()))
+	}
+	v.okta.Add(evs...)
+	port := testenv.FreePorts(t, 1)[0]
+	cfg := writeFile(t, "collect.yaml", fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topics: [{name: %s, source: okta, tenant: acme}]
+http: {listen: "127.0.0.1:%d"}
+collectors:
+  state_topic: %s-state
+  stale_after: 1m
+  okta: [{tenant: acme, topic: %s, url: %s, api_token_env: SCIMWATCH_TEST_OKTA_TOKEN, poll_interval: 1s, limit: 100, tls: {ca_file: %s}}]
+`, broker, id, port, id, id, v.okta.URL(), v.okta.CAFile))
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"collect", "--config", cfg}, strings.NewReader(""), &syncBuffer{}, errs)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("collect exited %d:\n%s", code, errs.String())
+		}
+	}()
+	readyz := func() int {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	testenv.WaitFor(t, "collect ready", 60*time.Second, func() bool { return readyz() == 200 })
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: id, Partition: 0, MaxWait: 250 * time.Millisecond})
+	defer r.Close()
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	seen := map[string]bool{}
+	for len(seen) < 250 {
+		m, err := r.ReadMessage(rctx)
+		if err != nil {
+			t.Fatalf("%d of 250 records: %v\n%s", len(seen), err, errs.String())
+		}
+		seen[string(m.Key)] = true
+	}
+	v.okta.Revoke(true)
+	testenv.WaitFor(t, "/readyz to report the revoked token", 30*time.Second, func() bool { return readyz() == 503 })
 }

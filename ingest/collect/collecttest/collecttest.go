@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/ingest/collect"
 	"github.com/scimwatch/scimwatch/kafka"
@@ -90,6 +91,25 @@ func (e *Env) Keys(t testing.TB, n int, bound time.Duration) []string {
 
 func (e *Env) read(t testing.TB) []string {
 	var keys []string
+	for _, m := range e.messages(t) {
+		keys = append(keys, string(m.Key))
+	}
+	return keys
+}
+
+// Values returns the values of the records in the topic.
+func (e *Env) Values(t testing.TB) [][]byte {
+	t.Helper()
+	var vals [][]byte
+	for _, m := range e.messages(t) {
+		vals = append(vals, m.Value)
+	}
+	return vals
+}
+
+// messages reads the topic's two partitions to their ends.
+func (e *Env) messages(t testing.TB) []kafkago.Message {
+	var out []kafkago.Message
 	for p := range 2 {
 		conn, err := e.Client.Dialer().DialLeader(context.Background(), "tcp", e.Client.Brokers[0], e.Topic, p)
 		if err != nil {
@@ -111,7 +131,7 @@ func (e *Env) read(t testing.TB) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			keys = append(keys, string(m.Key))
+			out = append(out, m)
 			if m.Offset+1 >= last {
 				break
 			}
@@ -119,7 +139,7 @@ func (e *Env) read(t testing.TB) []string {
 		cancel()
 		r.Close()
 	}
-	return keys
+	return out
 }
 
 // Count is how many times each key is in keys.
@@ -129,40 +149,4 @@ func Count(keys []string) map[string]int {
 		m[k]++
 	}
 	return m
-}
-
-// Values returns the values of the records in the topic.
-func (e *Env) Values(t testing.TB) [][]byte {
-	t.Helper()
-	var vals [][]byte
-	for p := range 2 {
-		conn, err := e.Client.Dialer().DialLeader(context.Background(), "tcp", e.Client.Brokers[0], e.Topic, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, last, err := conn.ReadOffsets()
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last <= first {
-			continue
-		}
-		r := e.Client.PartitionReader(e.Topic, p, kafka.ReaderConfig{})
-		_ = r.SetOffset(first)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vals = append(vals, m.Value)
-			if m.Offset+1 >= last {
-				break
-			}
-		}
-		cancel()
-		r.Close()
-	}
-	return vals
 }

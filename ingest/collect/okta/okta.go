@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -104,11 +103,12 @@ func New(c Config, m *collect.Metrics) (*collect.Collector, error) {
 	base := strings.TrimRight(c.URL, "/")
 	var auth collect.Auth
 	if c.OAuth != nil {
-		a, err := newOAuth(*c.OAuth, base+"/oauth2/v1/token", hc)
+		a, err := newAssertion(*c.OAuth, base+"/oauth2/v1/token", hc)
 		if err != nil {
 			return nil, fmt.Errorf("okta %s: %w", c.Name, err)
 		}
-		auth = a
+		// Each token request carries a new assertion.
+		auth = &collect.TokenAuth{New: func() oauth2.TokenSource { return oauth2.ReuseTokenSource(nil, a) }}
 	} else {
 		tok, err := secret.Read("api_token", c.APITokenEnv, c.APITokenFile)
 		if err != nil {
@@ -242,39 +242,3 @@ func (t ssws) Authorize(_ context.Context, r *http.Request) error {
 	return nil
 }
 func (ssws) Refresh() {}
-
-// oauthAuth gets access tokens with a signed client assertion
-// (private_key_jwt), each assertion fresh.
-type oauthAuth struct {
-	src oauth2.TokenSource
-	hc  *http.Client
-
-	mu sync.Mutex
-	ts oauth2.TokenSource
-}
-
-func newOAuth(o OAuth, tokenURL string, hc *http.Client) (*oauthAuth, error) {
-	a, err := newAssertion(o, tokenURL, hc)
-	if err != nil {
-		return nil, err
-	}
-	return &oauthAuth{src: a, hc: hc, ts: oauth2.ReuseTokenSource(nil, a)}, nil
-}
-
-func (a *oauthAuth) Authorize(ctx context.Context, r *http.Request) error {
-	a.mu.Lock()
-	ts := a.ts
-	a.mu.Unlock()
-	tok, err := ts.Token()
-	if err != nil {
-		return collect.TokenError(err)
-	}
-	tok.SetAuthHeader(r)
-	return nil
-}
-
-func (a *oauthAuth) Refresh() {
-	a.mu.Lock()
-	a.ts = oauth2.ReuseTokenSource(nil, a.src)
-	a.mu.Unlock()
-}

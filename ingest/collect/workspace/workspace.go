@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -122,8 +121,9 @@ func New(c Config, m *collect.Metrics) (*collect.Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workspace %s: credentials_file %s: %w", c.Name, c.CredentialsFile, err)
 	}
-	a := &auth{jc: jc, hc: hc}
-	a.Refresh()
+	a := &collect.TokenAuth{New: func() oauth2.TokenSource {
+		return jc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+	}}
 	api := &collect.API{HTTP: hc, Auth: a, Collector: c.Name, Vendor: Vendor, Tenant: c.Tenant, Metrics: m, Retryable: rateLimited}
 	col := &collect.Collector{Name: c.Name, Vendor: Vendor, Tenant: c.Tenant, Topic: c.Topic, Interval: c.PollInterval}
 	customer := c.CustomerID
@@ -249,33 +249,4 @@ func jwtConfig(key []byte, subject string) (*jwt.Config, error) {
 	}
 	return &jwt.Config{Email: k.ClientEmail, PrivateKey: []byte(k.PrivateKey), PrivateKeyID: k.PrivateKeyID,
 		Scopes: []string{Scope}, TokenURL: k.TokenURI, Subject: subject}, nil
-}
-
-// auth gets tokens with the JWT bearer flow, Refresh making a new source
-// (the old one's token was refused).
-type auth struct {
-	jc *jwt.Config
-	hc *http.Client
-
-	mu sync.Mutex
-	ts oauth2.TokenSource
-}
-
-func (a *auth) Refresh() {
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, a.hc)
-	a.mu.Lock()
-	a.ts = a.jc.TokenSource(ctx)
-	a.mu.Unlock()
-}
-
-func (a *auth) Authorize(_ context.Context, r *http.Request) error {
-	a.mu.Lock()
-	ts := a.ts
-	a.mu.Unlock()
-	tok, err := ts.Token()
-	if err != nil {
-		return collect.TokenError(err)
-	}
-	tok.SetAuthHeader(r)
-	return nil
 }
