@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/scimwatch/scimwatch/internal/serve"
 	"github.com/scimwatch/scimwatch/kafka"
 )
 
@@ -120,34 +121,13 @@ func New(cfg Config, client kafka.Client, reg prometheus.Registerer, logger *slo
 // meanwhile; wait returns once both stopped (the records queued are
 // written, or put on stderr, first).
 func (g *Gateway) Serve(ctx context.Context) (string, func(), error) {
-	ln, err := net.Listen("tcp", g.cfg.Listen)
+	addr, served, err := serve.Serve(ctx, g.cfg.Listen, g, serve.TLS{CertFile: g.cfg.CertFile, KeyFile: g.cfg.KeyFile, Plain: g.cfg.PlainHTTP}, time.Minute, g.log)
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		var err error
-		if g.cfg.PlainHTTP {
-			err = srv.Serve(ln)
-		} else {
-			err = srv.ServeTLS(ln, g.cfg.CertFile, g.cfg.KeyFile)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			g.log.Error("scim gateway", "err", err)
-		}
-	}()
 	written := make(chan struct{})
 	go func() { defer close(written); g.write(ctx) }()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	return ln.Addr().String(), func() { <-served; <-written; _ = g.writer.Close() }, nil
+	return addr, func() { served(); <-written; _ = g.writer.Close() }, nil
 }
 
 // Ready says whether records reach Kafka.

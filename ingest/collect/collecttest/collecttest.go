@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,6 +38,21 @@ func New(t testing.TB) *Env {
 	e := &Env{Client: kafka.Client{Brokers: b.Brokers()}, Topic: "collected", State: "collector-state", Reg: prometheus.NewRegistry()}
 	e.Metrics = collect.NewMetrics(e.Reg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Client.CreateTopics(ctx, 2, e.Topic); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// NewReal is New on the real Kafka of SCIMWATCH_TEST_KAFKA (a benchmark's
+// broker), with topics of their own.
+func NewReal(t testing.TB, broker string) *Env {
+	t.Helper()
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	e := &Env{Client: kafka.Client{Brokers: []string{broker}}, Topic: "collected-" + suffix, State: "collector-state-" + suffix, Reg: prometheus.NewRegistry()}
+	e.Metrics = collect.NewMetrics(e.Reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.Client.CreateTopics(ctx, 2, e.Topic); err != nil {
 		t.Fatal(err)

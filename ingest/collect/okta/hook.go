@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/scimwatch/scimwatch/ingest/collect"
 	"github.com/scimwatch/scimwatch/internal/secret"
+	"github.com/scimwatch/scimwatch/internal/serve"
 )
 
 // HookVendor is the Event Hooks collectors' vendor label.
@@ -132,35 +132,13 @@ func NewHook(c HookConfig, reg prometheus.Registerer, logger *slog.Logger) (*Hoo
 // and a wait that returns once the server has stopped.
 func (h *Hook) Serve(ctx context.Context, p Producer) (string, func(), error) {
 	h.producer = p
-	ln, err := net.Listen("tcp", h.cfg.Listen)
+	mux := http.NewServeMux()
+	mux.Handle(h.cfg.Path, h)
+	addr, wait, err := serve.Serve(ctx, h.cfg.Listen, mux, serve.TLS{CertFile: h.cfg.CertFile, KeyFile: h.cfg.KeyFile, Plain: h.cfg.PlainHTTP}, 10*time.Second, h.log)
 	if err != nil {
 		return "", nil, fmt.Errorf("okta_hooks %s: %w", h.cfg.Name, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(h.cfg.Path, h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelDebug)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var err error
-		if h.cfg.PlainHTTP {
-			err = srv.Serve(ln)
-		} else {
-			err = srv.ServeTLS(ln, h.cfg.CertFile, h.cfg.KeyFile)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.log.Error("okta event hook endpoint", "err", err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	return ln.Addr().String(), func() { <-done }, nil
+	return addr, wait, nil
 }
 
 func (h *Hook) count(result string) {

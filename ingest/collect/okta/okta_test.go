@@ -33,11 +33,16 @@ func events(from, n int, t time.Time) [][]byte {
 }
 
 func fake(t *testing.T) *vendorfake.Okta {
+	o := fakeB(t)
+	t.Cleanup(o.Close)
+	return o
+}
+
+func fakeB(t testing.TB) *vendorfake.Okta {
 	o, err := vendorfake.NewOkta(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(o.Close)
 	o.APIToken = "ssws-test-token-7f3a"
 	return o
 }
