@@ -138,13 +138,13 @@ func (v *vendorSink) Close() error {
 func (v *vendorSink) describe() string {
 	s := ""
 	for t, o := range v.okta {
-		s += fmt.Sprintf("   %-16s%s/api/v1/logs\n", "okta "+t, o.URL())
+		s += fmt.Sprintf("   %-20s%s/api/v1/logs\n", "okta "+t, o.URL())
 	}
 	if v.graph != nil {
-		s += fmt.Sprintf("   %-16s%s/v1.0/auditLogs\n", "graph "+v.entra, v.graph.URL())
+		s += fmt.Sprintf("   %-20s%s/v1.0/auditLogs\n", "graph "+v.entra, v.graph.URL())
 	}
 	if v.ws != nil {
-		s += fmt.Sprintf("   %-16s%s/admin/reports/v1\n", "workspace "+v.gws, v.ws.URL())
+		s += fmt.Sprintf("   %-20s%s/admin/reports/v1\n", "workspace "+v.gws, v.ws.URL())
 	}
 	return s
 }
