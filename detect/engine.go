@@ -40,7 +40,7 @@ type Engine struct {
 	scratch   event.Event // the event being evaluated, popped from pending
 	closing   closeHeap   // open alerts by the end of their period
 	swept     time.Time   // event time of the last sweep of idle state
-	ids       *seenMap    // the ids of events seen within RepeatHorizon
+	ids       *idSet      // the ids of events seen within RepeatHorizon
 	outbox    []Alert     // raised, not yet accepted by the sink
 	spare     []Alert     // the outbox's other buffer, for the next batch
 	stats     Stats
@@ -130,7 +130,7 @@ func New(cfg Config, set *rules.Set, sink Sink, reg prometheus.Registerer, logge
 		e.now = time.Now
 	}
 	if cfg.RepeatHorizon > 0 {
-		e.ids = newSeenMap(cfg.MaxRepeatIDs)
+		e.ids = newIDSet(cfg.MaxRepeatIDs)
 	}
 	if err := e.setRules(set); err != nil {
 		return nil, err
@@ -244,16 +244,15 @@ func (e *Engine) repeated(ev *event.Event) bool {
 	if e.ids == nil || ev.ID == "" {
 		return false
 	}
-	h := e.hash.sum(ev.Tenant, ev.Source, ev.ID)
-	if _, ok := e.ids.get(h); ok {
+	seen, evicted := e.ids.add(e.hash.sum(ev.Tenant, ev.Source, ev.ID), secs(ev.Time))
+	if evicted > 0 {
+		e.metrics.evictions.WithLabelValues("", "event_id").Add(float64(evicted))
+	}
+	if seen {
 		e.metrics.repeats.Inc()
 		e.stats.Repeats++
-		return true
 	}
-	if n := e.ids.see(h, secs(ev.Time)); n > 0 {
-		e.metrics.evictions.WithLabelValues("", "event_id").Add(float64(n))
-	}
-	return false
+	return seen
 }
 
 // tooFarAhead reports whether t is more than MaxFutureSkew ahead of the
