@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scimwatch/scimwatch/kafka"
@@ -35,6 +37,13 @@ type Record struct {
 	Time time.Time
 	// Raw is the record's JSON, unchanged.
 	Raw []byte
+}
+
+// key is how a record fetched again is known: its id and its bytes, so
+// that only the same record is skipped, never another one that reuses an
+// id (which ingest and the detector then take as a repeat).
+func (r *Record) key() string {
+	return r.ID + "\x00" + strconv.FormatUint(xxhash.Sum64(r.Raw), 36)
 }
 
 // Page is what one request to the vendor returned.
@@ -274,7 +283,7 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		if rec.Time.After(newest) {
 			newest = rec.Time
 		}
-		if rec.ID != "" && l.sent.has(rec.ID) {
+		if rec.ID != "" && l.sent.has(rec.key()) {
 			l.labels.refetched.Inc()
 			continue
 		}
@@ -296,9 +305,10 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		}
 		l.labels.records.Add(float64(len(msgs)))
 	}
+	now := time.Now()
 	for _, rec := range p.Records {
 		if rec.ID != "" {
-			l.sent.add(rec.ID, rec.Time)
+			l.sent.add(rec.key(), orNow(rec.Time, now))
 		}
 	}
 	if !newest.IsZero() {
@@ -334,7 +344,7 @@ func (r *Runner) Produce(ctx context.Context, c *Collector, recs []Record) error
 	msgs := make([]kafkago.Message, 0, len(recs))
 	sm.mu.Lock()
 	for _, rec := range recs {
-		if rec.ID != "" && sm.sent.has(rec.ID) {
+		if rec.ID != "" && sm.sent.has(rec.key()) {
 			sm.m.refetched.Inc()
 			continue
 		}
@@ -353,9 +363,10 @@ func (r *Runner) Produce(ctx context.Context, c *Collector, recs []Record) error
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	var newest time.Time
+	now := time.Now()
 	for _, rec := range recs {
 		if rec.ID != "" {
-			sm.sent.add(rec.ID, rec.Time)
+			sm.sent.add(rec.key(), orNow(rec.Time, now))
 		}
 		if rec.Time.After(newest) {
 			newest = rec.Time
@@ -429,4 +440,13 @@ func (w *window) Poll(ctx context.Context, cur []byte, page func(Page) error) er
 	}
 	b, _ := json.Marshal(windowCursor{Until: now})
 	return page(Page{Cursor: b})
+}
+
+// orNow is t, or now for a record whose time did not read: remembered as
+// fetched now, not forgotten at once.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
 }

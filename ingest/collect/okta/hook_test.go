@@ -52,10 +52,11 @@ func TestEventHook(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	at := time.Now() // a redelivery is the same events, byte for byte
 	delivery := func(from, n int) string {
 		var evs []string
 		for i := from; i < from+n; i++ {
-			evs = append(evs, string(vendorfake.OktaEvent(fmt.Sprintf("uuid-%06d-0000-0000", i), "user.lifecycle.create", "admin@acme.example", "new@acme.example", time.Now())))
+			evs = append(evs, string(vendorfake.OktaEvent(fmt.Sprintf("uuid-%06d-0000-0000", i), "user.lifecycle.create", "admin@acme.example", "new@acme.example", at)))
 		}
 		return `{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","source":"https://acme.okta.com/api/v1/eventHooks/who8","eventId":"b5a188b9","data":{"events":[` + strings.Join(evs, ",") + `]},"eventTime":"2024-01-01T00:00:00.000Z","contentType":"application/json"}`
 	}
