@@ -292,11 +292,17 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 	}
 	if len(msgs) > 0 {
 		bo := &kafka.Backoff{Initial: 200 * time.Millisecond, Max: 10 * time.Second}
-		for {
+		for failed := false; ; failed = true {
 			err := l.r.writer.WriteMessages(ctx, msgs...)
 			if err == nil {
+				if failed {
+					l.r.report(l.c, nil)
+				}
 				break
 			}
+			// Kafka down: the poll waits here, and /readyz says so once
+			// it has lasted stale_after.
+			l.r.report(l.c, fmt.Errorf("producing to Kafka: %w", err))
 			l.labels.produceErrors.Inc()
 			l.log.Warn("producing collected records to Kafka; will retry", "topic", l.c.Topic, "records", len(msgs), "err", err)
 			if !bo.Wait(ctx) {
@@ -327,6 +333,7 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		}
 		// The records are in Kafka: a crash now fetches them again, which
 		// is a repeat, never a loss.
+		l.r.report(l.c, fmt.Errorf("saving the cursor to %s: %w", l.r.cfg.StateTopic, err))
 		l.log.Warn("saving the collector's cursor; will retry", "err", err)
 		if !bo.Wait(ctx) {
 			return ctx.Err()

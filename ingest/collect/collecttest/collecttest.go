@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,8 @@ type Env struct {
 	State   string
 	Metrics *collect.Metrics
 	Reg     *prometheus.Registry
+	// Stop stops the embedded broker (an outage).
+	Stop func()
 }
 
 // New starts an embedded broker with the topic.
@@ -34,8 +37,10 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Close)
-	e := &Env{Client: kafka.Client{Brokers: b.Brokers()}, Topic: "collected", State: "collector-state", Reg: prometheus.NewRegistry()}
+	var once sync.Once
+	stop := func() { once.Do(b.Close) }
+	t.Cleanup(stop)
+	e := &Env{Client: kafka.Client{Brokers: b.Brokers()}, Topic: "collected", State: "collector-state", Reg: prometheus.NewRegistry(), Stop: stop}
 	e.Metrics = collect.NewMetrics(e.Reg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -279,3 +279,26 @@ func TestRealRecordsUnchanged(t *testing.T) {
 		t.Fatalf("%d of the %d distinct records served are in Kafka", len(got), len(served))
 	}
 }
+
+// TestKafkaOutageIsReported: with Kafka gone, the collector's poll waits
+// to produce (its cursor does not move) and /readyz says so once it has
+// lasted stale_after.
+func TestKafkaOutageIsReported(t *testing.T) {
+	o, e := fake(t), collecttest.New(t)
+	o.Add(events(0, 10, time.Now())...)
+	r, _ := e.Run(t, collect.Config{StaleAfter: 500 * time.Millisecond}, collector(t, o, e, nil))
+	wantOnce(t, e, 10)
+	if err := r.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.Stop()
+	o.Add(events(10, 10, time.Now())...)
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); err == nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		err = r.Ready(context.Background())
+	}
+	if err == nil || !strings.Contains(err.Error(), "producing to Kafka") {
+		t.Fatalf("ready with Kafka gone: %v", err)
+	}
+}
