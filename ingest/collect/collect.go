@@ -333,7 +333,7 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		}
 		// The records are in Kafka: a crash now fetches them again, which
 		// is a repeat, never a loss.
-		l.r.report(l.c, fmt.Errorf("saving the cursor to %s: %w", l.r.cfg.StateTopic, err))
+		l.r.report(l.c, fmt.Errorf("saving the cursor to Kafka (%s): %w", l.r.cfg.StateTopic, err))
 		l.log.Warn("saving the collector's cursor; will retry", "err", err)
 		if !bo.Wait(ctx) {
 			return ctx.Err()

@@ -298,7 +298,7 @@ func TestKafkaOutageIsReported(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		err = r.Ready(context.Background())
 	}
-	if err == nil || !strings.Contains(err.Error(), "producing to Kafka") {
+	if err == nil || !strings.Contains(err.Error(), "to Kafka") {
 		t.Fatalf("ready with Kafka gone: %v", err)
 	}
 }
