@@ -163,6 +163,31 @@ func (e *Env) messages(t testing.TB) []kafkago.Message {
 	return out
 }
 
+// WantValues waits for every value served (as the vendor served it) to
+// be in the topic, and fails if one is missing or a value in the topic is
+// none of them (a record changed on its way).
+func (e *Env) WantValues(t testing.TB, served map[string]bool) {
+	t.Helper()
+	var got map[string]bool
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		got = map[string]bool{}
+		for _, v := range e.Values(t) {
+			got[string(v)] = true
+		}
+		if len(got) >= len(served) {
+			break
+		}
+	}
+	for v := range got {
+		if !served[v] {
+			t.Fatalf("a record changed on its way: %s", v)
+		}
+	}
+	if len(got) != len(served) {
+		t.Fatalf("%d of the %d distinct records served are in Kafka", len(got), len(served))
+	}
+}
+
 // Count is how many times each key is in keys.
 func Count(keys []string) map[string]int {
 	m := map[string]int{}
