@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,7 +185,13 @@ func (e *Env) WantValues(t testing.TB, served map[string]bool) {
 		}
 	}
 	if len(got) != len(served) {
-		t.Fatalf("%d of the %d distinct records served are in Kafka", len(got), len(served))
+		var missing []string
+		for v := range served {
+			if !got[v] && len(missing) < 3 {
+				missing = append(missing, v)
+			}
+		}
+		t.Fatalf("%d of the %d distinct records served are in Kafka; missing, for one:\n%s", len(got), len(served), strings.Join(missing, "\n"))
 	}
 }
 

@@ -1,8 +1,13 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +20,15 @@ import (
 	"github.com/scimwatch/scimwatch/internal/vendorfake"
 )
 
-func setup(t *testing.T, mod func(*Config)) (*vendorfake.Workspace, *collecttest.Env, *collect.Runner) {
+func setup(t *testing.T, mod func(*Config), fake ...func(*vendorfake.Workspace)) (*vendorfake.Workspace, *collecttest.Env, *collect.Runner) {
 	w, err := vendorfake.NewWorkspace(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Close)
+	for _, f := range fake {
+		f(w)
+	}
 	e := collecttest.New(t)
 	c := Config{Common: collect.Common{Tenant: "acme", Topic: e.Topic, TLS: tlsconf.Config{CAFile: w.CAFile}},
 		CredentialsFile: w.KeyFile, Subject: w.Admin, ReportsURL: w.URL(), Applications: []string{"admin", "login"}, MaxResults: 400}
@@ -114,4 +122,40 @@ func TestRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRealRecordsUnchanged: Workspace activities written by others (one
+// event per record, numbers as strings, parameters as a map), served by
+// the fake Reports API with the RFC 3339 times the API gives, reach Kafka
+// byte for byte, from each application collected.
+func TestRealRecordsUnchanged(t *testing.T) {
+	b, err := os.ReadFile("testdata/gworkspace-activity.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := []string{"admin", "login", "token", "saml", "user_accounts"}
+	served := map[string]bool{}
+	zoneless := regexp.MustCompile(`"time": "(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})\d*"`)
+	_, e, _ := setup(t, func(c *Config) { c.Applications, c.Start = apps, 5*365*24*time.Hour }, func(w *vendorfake.Workspace) {
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			line = zoneless.ReplaceAll(line, []byte(`"time": "${1}T${2}Z"`))
+			var a struct {
+				ID struct {
+					ApplicationName string `json:"applicationName"`
+					Time            string `json:"time"`
+				} `json:"id"`
+			}
+			if json.Unmarshal(line, &a) != nil || !slices.Contains(apps, a.ID.ApplicationName) || a.ID.Time == "" {
+				continue // Google serves every activity with its time (some samples were cut down)
+			}
+			w.Add(a.ID.ApplicationName, line)
+			var c bytes.Buffer // as the fake serves it: compact JSON, as Google does
+			_ = json.Compact(&c, line)
+			served[c.String()] = true
+		}
+	})
+	if len(served) < 25 {
+		t.Fatalf("only %d samples", len(served))
+	}
+	e.WantValues(t, served)
 }
