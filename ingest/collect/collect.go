@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -111,13 +113,15 @@ type Runner struct {
 	state      *State
 
 	mu     sync.Mutex
-	health map[string]*health // by collector name
+	health map[string]*health // by stream key: collector/stream
 	pushes map[string]*pushState
 	wg     sync.WaitGroup
 }
 
-// health is what readiness says of one collector.
+// health is what readiness says of one stream of a collector (a push
+// collector has one, "push").
 type health struct {
+	c            *Collector
 	lastOK       time.Time // the last poll that caught up
 	failingSince time.Time // zero while polls succeed
 	lastErr      error
@@ -146,10 +150,17 @@ func NewRunner(cfg Config, collectors []*Collector, m *Metrics, logger *slog.Log
 	w.MaxAttempts = 3
 	h := map[string]*health{}
 	for _, c := range collectors {
-		h[c.Name] = &health{}
+		if len(c.Streams) == 0 {
+			h[c.Name+"/push"] = &health{c: c}
+		}
+		for _, s := range c.Streams {
+			h[c.Name+"/"+s.Name()] = &health{c: c}
+		}
 	}
-	return &Runner{cfg: cfg, collectors: collectors, metrics: m, log: logger, writer: w, health: h,
+	r := &Runner{cfg: cfg, collectors: collectors, metrics: m, log: logger, writer: w, health: h,
 		state: &State{Client: cfg.Client, Topic: cfg.StateTopic}}
+	m.setUp(r.up)
+	return r
 }
 
 // Start loads the cursors and starts every stream's loop. It fails when
@@ -188,33 +199,66 @@ func (r *Runner) Wait() {
 	_ = r.state.Close()
 }
 
-// Ready says whether every collector is polling: not when one's
+// Ready says whether every collector is polling: not when a stream's
 // credentials or rights were refused, nor when one has failed for longer
 // than StaleAfter.
 func (r *Runner) Ready(context.Context) error {
+	return errors.Join(r.problems(time.Now())...)
+}
+
+// problems are the streams not polling, in a stable order.
+func (r *Runner) problems(now time.Time) []error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
-	for _, c := range r.collectors {
-		h := r.health[c.Name]
-		switch {
-		case h.refused != nil:
-			errs = append(errs, fmt.Errorf("collector %s: %w", c.Name, h.refused))
-		case !h.failingSince.IsZero() && time.Since(h.failingSince) > r.cfg.StaleAfter:
-			errs = append(errs, fmt.Errorf("collector %s: failing for %s: %w", c.Name, time.Since(h.failingSince).Round(time.Second), h.lastErr))
+	for _, key := range slices.Sorted(maps.Keys(r.health)) {
+		if err := r.health[key].problem(now, r.cfg.StaleAfter); err != nil {
+			errs = append(errs, fmt.Errorf("collector %s: %w", key, err))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
-func (r *Runner) report(c *Collector, err error) {
+func (h *health) problem(now time.Time, staleAfter time.Duration) error {
+	switch {
+	case h.refused != nil:
+		return h.refused
+	case !h.failingSince.IsZero() && now.Sub(h.failingSince) > staleAfter:
+		return fmt.Errorf("failing for %s: %w", now.Sub(h.failingSince).Round(time.Second), h.lastErr)
+	}
+	return nil
+}
+
+// up is scimwatch_collector_up, computed when scraped: 0 for a collector
+// one of whose streams is not polling.
+func (r *Runner) up() map[[3]string]float64 {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := r.health[c.Name]
+	out := map[[3]string]float64{}
+	for _, h := range r.health {
+		k := [3]string{h.c.Name, h.c.Vendor, h.c.Tenant}
+		if _, seen := out[k]; !seen {
+			out[k] = 1
+		}
+		if h.problem(now, r.cfg.StaleAfter) != nil {
+			out[k] = 0
+		}
+	}
+	return out
+}
+
+// report records how a stream's poll (or push) went.
+func (r *Runner) report(key string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.health[key]
+	if h == nil {
+		return
+	}
 	now := time.Now()
 	if err == nil {
 		h.lastOK, h.failingSince, h.lastErr, h.refused = now, time.Time{}, nil, nil
-		r.metrics.up.WithLabelValues(c.Name, c.Vendor, c.Tenant).Set(1)
 		return
 	}
 	if h.failingSince.IsZero() {
@@ -223,9 +267,6 @@ func (r *Runner) report(c *Collector, err error) {
 	h.lastErr = err
 	if IsRefused(err) {
 		h.refused = err
-		r.metrics.up.WithLabelValues(c.Name, c.Vendor, c.Tenant).Set(0)
-	} else if now.Sub(h.failingSince) > r.cfg.StaleAfter {
-		r.metrics.up.WithLabelValues(c.Name, c.Vendor, c.Tenant).Set(0)
 	}
 }
 
@@ -248,7 +289,7 @@ func (l *streamLoop) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.r.report(l.c, err)
+		l.r.report(l.key, err)
 		wait := l.c.Interval
 		switch {
 		case err == nil:
@@ -296,13 +337,13 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 			err := l.r.writer.WriteMessages(ctx, msgs...)
 			if err == nil {
 				if failed {
-					l.r.report(l.c, nil)
+					l.r.report(l.key, nil)
 				}
 				break
 			}
 			// Kafka down: the poll waits here, and /readyz says so once
 			// it has lasted stale_after.
-			l.r.report(l.c, fmt.Errorf("producing to Kafka: %w", err))
+			l.r.report(l.key, fmt.Errorf("producing to Kafka: %w", err))
 			l.labels.produceErrors.Inc()
 			l.log.Warn("producing collected records to Kafka; will retry", "topic", l.c.Topic, "records", len(msgs), "err", err)
 			if !bo.Wait(ctx) {
@@ -333,7 +374,7 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		}
 		// The records are in Kafka: a crash now fetches them again, which
 		// is a repeat, never a loss.
-		l.r.report(l.c, fmt.Errorf("saving the cursor to Kafka (%s): %w", l.r.cfg.StateTopic, err))
+		l.r.report(l.key, fmt.Errorf("saving the cursor to Kafka (%s): %w", l.r.cfg.StateTopic, err))
 		l.log.Warn("saving the collector's cursor; will retry", "err", err)
 		if !bo.Wait(ctx) {
 			return ctx.Err()
@@ -384,7 +425,7 @@ func (r *Runner) Produce(ctx context.Context, c *Collector, recs []Record) error
 		sm.sent.forgetBefore(newest.Add(-c.Lag - time.Hour))
 	}
 	sm.m.remembered.Set(float64(sm.sent.len()))
-	r.report(c, nil)
+	r.report(c.Name+"/push", nil)
 	return nil
 }
 

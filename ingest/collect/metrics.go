@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -17,10 +18,17 @@ type Metrics struct {
 	APIErrors                                *prometheus.CounterVec
 	RateLimitRemaining                       *prometheus.GaugeVec
 	RateLimitWaits                           *prometheus.CounterVec
-	up                                       *prometheus.GaugeVec
 
 	mu     sync.Mutex
 	newest map[[4]string]time.Time
+	upFns  []func() map[[3]string]float64
+}
+
+// setUp adds a source of scimwatch_collector_up (a runner's).
+func (m *Metrics) setUp(f func() map[[3]string]float64) {
+	m.mu.Lock()
+	m.upFns = append(m.upFns, f)
+	m.mu.Unlock()
 }
 
 // NewMetrics registers the collectors' metrics with reg.
@@ -48,13 +56,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests left in the vendor's rate-limit window, as its last answer said (Okta's X-Rate-Limit-Remaining)."}, who),
 		RateLimitWaits: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "rate_limit_waits_total",
 			Help: "Waits for the vendor's rate limit: before it was hit (share) or after a 429 (throttled)."}, append(who, "reason")),
-		up: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "up",
-			Help: "1 while a collector polls; 0 once the vendor refused its credentials or rights, or it failed for longer than stale_after."}, who),
 		newest: map[[4]string]time.Time{},
 	}
 	reg.MustRegister(lagCollector{m})
 	return m
 }
+
+var upDesc = prometheus.NewDesc("scimwatch_collector_up",
+	"1 while a collector polls; 0 once the vendor refused its credentials or rights on one of its streams, or one failed for longer than stale_after.",
+	[]string{"collector", "vendor", "tenant"}, nil)
 
 var lagDesc = prometheus.NewDesc("scimwatch_collector_cursor_lag_seconds",
 	"Now minus the time of the newest record a stream has collected.", []string{"collector", "vendor", "tenant", "stream"}, nil)
@@ -63,13 +73,19 @@ var lagDesc = prometheus.NewDesc("scimwatch_collector_cursor_lag_seconds",
 // collector's lag grows though it updates nothing.
 type lagCollector struct{ m *Metrics }
 
-func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc; ch <- upDesc }
 func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
 	l.m.mu.Lock()
-	defer l.m.mu.Unlock()
 	now := time.Now()
 	for k, t := range l.m.newest {
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), k[0], k[1], k[2], k[3])
+	}
+	fns := slices.Clone(l.m.upFns)
+	l.m.mu.Unlock()
+	for _, f := range fns {
+		for k, v := range f() {
+			ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, v, k[0], k[1], k[2])
+		}
 	}
 }
 
@@ -82,7 +98,6 @@ type streamMetrics struct {
 
 func (m *Metrics) stream(c *Collector, stream string) streamMetrics {
 	l := []string{c.Name, c.Vendor, c.Tenant, stream}
-	m.up.WithLabelValues(c.Name, c.Vendor, c.Tenant).Set(1)
 	return streamMetrics{
 		records: m.records.WithLabelValues(l...), pages: m.pages.WithLabelValues(l...),
 		refetched: m.refetched.WithLabelValues(l...), produceErrors: m.produceErrors.WithLabelValues(l...),

@@ -200,3 +200,31 @@ func rfc3339(s string) bool {
 	_, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil
 }
+
+// TestOneLogRefused: a tenant without the licence for sign-in logs gets
+// 403 on signIns while its audit log is read: the collector keeps
+// collecting the audit log, and stays not ready, naming signIns, however
+// often the audit log's polls succeed.
+func TestOneLogRefused(t *testing.T) {
+	g, e, r := setup(t, func(c *Config) { c.Logs = []string{"directoryAudits", "signIns"} },
+		func(g *vendorfake.Graph) { g.Denied["signIns"] = true })
+	g.Add("directoryAudits", audits(0, 5, time.Now().Add(-time.Minute))...)
+	wantOnce(t, e, 5)
+	waitRefused(t, r, "graph-contoso/signIns")
+	g.Add("directoryAudits", audits(5, 5, time.Now().Add(-time.Second))...)
+	wantOnce(t, e, 10)
+	time.Sleep(300 * time.Millisecond) // more successful polls of the audit log
+	if err := r.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "Authorization_RequestDenied") {
+		t.Fatalf("ready: %v, want signIns refused", err)
+	}
+	up, err := testutil.GatherAndCount(e.Reg, "scimwatch_collector_up")
+	if err != nil || up != 1 {
+		t.Fatalf("scimwatch_collector_up series: %d, %v", up, err)
+	}
+	mfs, _ := e.Reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "scimwatch_collector_up" && mf.GetMetric()[0].GetGauge().GetValue() != 0 {
+			t.Error("scimwatch_collector_up is 1 with a log refused")
+		}
+	}
+}
