@@ -41,11 +41,18 @@ type Record struct {
 	Raw []byte
 }
 
-// key is how a record fetched again is known: its id and its bytes, so
-// that only the same record is skipped, never another one that reuses an
-// id (which ingest and the detector then take as a repeat).
-func (r *Record) key() string {
-	return r.ID + "\x00" + strconv.FormatUint(xxhash.Sum64(r.Raw), 36)
+// recordKeys are how records fetched again are known: each one's id and
+// a hash of its bytes, so that only the same record is skipped, never
+// another that reuses an id (which ingest and the detector then take as a
+// repeat); "" for a record without an id. Computed once a page.
+func recordKeys(recs []Record) []string {
+	keys := make([]string, len(recs))
+	for i := range recs {
+		if recs[i].ID != "" {
+			keys[i] = recs[i].ID + "\x00" + strconv.FormatUint(xxhash.Sum64(recs[i].Raw), 36)
+		}
+	}
+	return keys
 }
 
 // Page is what one request to the vendor returned.
@@ -319,12 +326,13 @@ func (l *streamLoop) run(ctx context.Context) {
 func (l *streamLoop) page(ctx context.Context, p Page) error {
 	l.labels.pages.Inc()
 	msgs := make([]kafkago.Message, 0, len(p.Records))
+	keys := recordKeys(p.Records)
 	var newest time.Time
-	for _, rec := range p.Records {
+	for i, rec := range p.Records {
 		if rec.Time.After(newest) {
 			newest = rec.Time
 		}
-		if rec.ID != "" && l.sent.has(rec.key()) {
+		if keys[i] != "" && l.sent.has(keys[i]) {
 			l.labels.refetched.Inc()
 			continue
 		}
@@ -353,9 +361,9 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 		l.labels.records.Add(float64(len(msgs)))
 	}
 	now := time.Now()
-	for _, rec := range p.Records {
-		if rec.ID != "" {
-			l.sent.add(rec.key(), orNow(rec.Time, now))
+	for i, rec := range p.Records {
+		if keys[i] != "" {
+			l.sent.add(keys[i], orNow(rec.Time, now))
 		}
 	}
 	if !newest.IsZero() {
@@ -390,9 +398,10 @@ func (l *streamLoop) page(ctx context.Context, p Page) error {
 func (r *Runner) Produce(ctx context.Context, c *Collector, recs []Record) error {
 	sm := r.pushed(c)
 	msgs := make([]kafkago.Message, 0, len(recs))
+	keys := recordKeys(recs)
 	sm.mu.Lock()
-	for _, rec := range recs {
-		if rec.ID != "" && sm.sent.has(rec.key()) {
+	for i, rec := range recs {
+		if keys[i] != "" && sm.sent.has(keys[i]) {
 			sm.m.refetched.Inc()
 			continue
 		}
@@ -412,9 +421,9 @@ func (r *Runner) Produce(ctx context.Context, c *Collector, recs []Record) error
 	defer sm.mu.Unlock()
 	var newest time.Time
 	now := time.Now()
-	for _, rec := range recs {
-		if rec.ID != "" {
-			sm.sent.add(rec.key(), orNow(rec.Time, now))
+	for i, rec := range recs {
+		if keys[i] != "" {
+			sm.sent.add(keys[i], orNow(rec.Time, now))
 		}
 		if rec.Time.After(newest) {
 			newest = rec.Time

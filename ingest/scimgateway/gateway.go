@@ -246,7 +246,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &tooLarge) {
 			status, msg = http.StatusRequestEntityTooLarge, "request body too large"
 		}
-		g.m.requests.WithLabelValues(r.Method, req.Resource, "too_large").Inc()
+		g.m.requests.WithLabelValues(methodLabel(r.Method), req.Resource, "too_large").Inc()
 		rec.Status, rec.Response = status, scimErrorBody(status, msg)
 		g.enqueue(rec.encode())
 		scimError(w, status, msg)
@@ -257,7 +257,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.m.ruleErrs.WithLabelValues(name).Inc()
 		g.log.Warn("scim gateway: rule failed; not refusing by it", "rule", name, "err", err)
 	}); rule != nil {
-		g.m.requests.WithLabelValues(r.Method, req.Resource, "denied").Inc()
+		g.m.requests.WithLabelValues(methodLabel(r.Method), req.Resource, "denied").Inc()
 		g.m.denied.WithLabelValues(rule.Name).Inc()
 		msg := "refused by the gateway's rule " + rule.Name
 		rec.Status, rec.Response, rec.DeniedBy = rule.Status, scimErrorBody(rule.Status, msg), rule.Name
@@ -276,7 +276,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cw.status == http.StatusBadGateway {
 		outcome = "upstream_error"
 	}
-	g.m.requests.WithLabelValues(r.Method, req.Resource, outcome).Inc()
+	g.m.requests.WithLabelValues(methodLabel(r.Method), req.Resource, outcome).Inc()
 	rec.Status = cw.status
 	if cw.cut {
 		rec.Response = []byte(fmt.Sprintf(`{"scimwatch_cut":"response larger than %d bytes"}`, g.cfg.MaxBodyBytes))
@@ -287,6 +287,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.remember(req.Client, req.Attributes)
 	}
 	g.enqueue(rec.encode())
+}
+
+// methodLabel bounds the method label: a client may send any token as
+// its method, and each would be a series of its own.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // record is the SCIM request-log record (ingest/source/scim.Record), with

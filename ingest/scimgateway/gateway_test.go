@@ -16,6 +16,7 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scimwatch/scimwatch/event"
 	"github.com/scimwatch/scimwatch/ingest/collect/collecttest"
@@ -246,5 +247,20 @@ func TestRulesThatCannotLoad(t *testing.T) {
 		if len(errs) == 0 {
 			t.Errorf("deny %.40q loaded", deny)
 		}
+	}
+}
+
+// TestMethodLabelIsBounded: a client may send any token as its method;
+// the requests metric keeps one series for all that are not SCIM's.
+func TestMethodLabelIsBounded(t *testing.T) {
+	g := start(t, func(s *httptest.Server) string { return caFile(t, s) })
+	for i := range 20 {
+		g.do(t, fmt.Sprintf("X-FLOOD-%d", i), "/scim/v2/Users/u-1", "")
+	}
+	if n := testutil.CollectAndCount(g.g.m.requests); n != 1 {
+		t.Errorf("%d series after 20 made-up methods, want 1", n)
+	}
+	if got := testutil.ToFloat64(g.g.m.requests.WithLabelValues("other", "Users", "forwarded")); got != 20 {
+		t.Errorf("requests{method=other} = %v, want 20", got)
 	}
 }

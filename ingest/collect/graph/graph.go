@@ -106,16 +106,7 @@ func (c *Config) Validate(p string) []error {
 	if n != 1 {
 		add(": one of client_secret_env, client_secret_file or certificate_file")
 	}
-	for _, l := range c.Logs {
-		if _, ok := timeField[l]; !ok {
-			add(".logs: %q is not one of directoryAudits, provisioning, signIns", l)
-		}
-	}
-	for l, d := range c.Lag {
-		if _, ok := timeField[l]; !ok || d < 0 {
-			add(".lag.%s: a log's name and a duration, please", l)
-		}
-	}
+	errs = append(errs, c.windows(nil, "").Validate(p, "logs")...)
 	if c.Top < 1 || c.Top > 999 {
 		add(".top: 1 to 999")
 	}
@@ -163,16 +154,15 @@ func New(c Config, m *collect.Metrics) (*collect.Collector, error) {
 	}
 	api := &collect.API{HTTP: hc, Auth: a, Collector: c.Name, Vendor: Vendor, Tenant: c.Tenant, Metrics: m}
 	col := &collect.Collector{Name: c.Name, Vendor: Vendor, Tenant: c.Tenant, Topic: c.Topic, Interval: c.PollInterval}
-	for _, l := range c.Logs {
-		lag, ok := c.Lag[l]
-		if !ok {
-			lag = DefaultLag[l]
-		}
-		col.Lag = max(col.Lag, lag)
-		f := &fetcher{api: api, base: base, log: l, field: timeField[l], top: c.Top}
-		col.Streams = append(col.Streams, collect.Window(l, lag, c.Start, f.fetch))
-	}
+	c.windows(api, base).Add(col)
 	return col, nil
+}
+
+// windows are the logs to poll, fetched through api from base.
+func (c *Config) windows(api *collect.API, base string) collect.Windows {
+	return collect.Windows{Names: c.Logs, Lag: c.Lag, Default: DefaultLag, Start: c.Start, Fetch: func(l string) collect.Fetch {
+		return (&fetcher{api: api, base: base, log: l, field: timeField[l], top: c.Top}).fetch
+	}}
 }
 
 type fetcher struct {

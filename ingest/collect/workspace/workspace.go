@@ -88,16 +88,7 @@ func (c *Config) Validate(p string) []error {
 	if !strings.Contains(c.Subject, "@") {
 		add(".subject: the admin's email the service account acts as")
 	}
-	for _, a := range c.Applications {
-		if _, ok := DefaultLag[a]; !ok {
-			add(".applications: %q is not one of admin, login, token, groups, saml, user_accounts", a)
-		}
-	}
-	for a, d := range c.Lag {
-		if _, ok := DefaultLag[a]; !ok || d < 0 {
-			add(".lag.%s: an application's name and a duration, please", a)
-		}
-	}
+	errs = append(errs, c.windows(nil).Validate(p, "applications")...)
 	if c.MaxResults < 1 || c.MaxResults > 1000 {
 		add(".max_results: 1 to 1000")
 	}
@@ -126,17 +117,15 @@ func New(c Config, m *collect.Metrics) (*collect.Collector, error) {
 	}}
 	api := &collect.API{HTTP: hc, Auth: a, Collector: c.Name, Vendor: Vendor, Tenant: c.Tenant, Metrics: m, Retryable: rateLimited}
 	col := &collect.Collector{Name: c.Name, Vendor: Vendor, Tenant: c.Tenant, Topic: c.Topic, Interval: c.PollInterval}
-	customer := c.CustomerID
-	for _, app := range c.Applications {
-		lag, ok := c.Lag[app]
-		if !ok {
-			lag = DefaultLag[app]
-		}
-		col.Lag = max(col.Lag, lag)
-		f := &fetcher{api: api, base: strings.TrimRight(c.ReportsURL, "/"), app: app, max: c.MaxResults, customer: customer}
-		col.Streams = append(col.Streams, collect.Window(app, lag, c.Start, f.fetch))
-	}
+	c.windows(api).Add(col)
 	return col, nil
+}
+
+// windows are the applications to poll, fetched through api.
+func (c *Config) windows(api *collect.API) collect.Windows {
+	return collect.Windows{Names: c.Applications, Lag: c.Lag, Default: DefaultLag, Start: c.Start, Fetch: func(app string) collect.Fetch {
+		return (&fetcher{api: api, base: strings.TrimRight(c.ReportsURL, "/"), app: app, max: c.MaxResults, customer: c.CustomerID}).fetch
+	}}
 }
 
 // rateLimited: Google answers a quota or rate limit with 403 and a reason
